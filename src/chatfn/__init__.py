@@ -1,0 +1,1 @@
+"""chatfn: a ChatGPT-style chat product built as scale-to-zero Knative functions."""

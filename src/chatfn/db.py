@@ -1,0 +1,19 @@
+"""PostgreSQL through SQLAlchemy 2 async + asyncpg."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from chatfn.settings import Settings
+
+
+def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
+    """An engine for the configured database.
+
+    `pooled=False` is for one-shot work (health checks, migrations) where a pool
+    would only hold connections open after the caller is done.
+    """
+    if pooled:
+        return create_async_engine(settings.database_url, pool_pre_ping=True)
+    return create_async_engine(settings.database_url, poolclass=NullPool)

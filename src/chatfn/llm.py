@@ -1,0 +1,16 @@
+"""Any OpenAI-compatible model server (OpenAI, vLLM, Ollama, llama.cpp) through the openai SDK."""
+
+from __future__ import annotations
+
+from openai import AsyncOpenAI
+
+from chatfn.settings import Settings
+
+
+def llm_client(settings: Settings, *, timeout: float = 60.0) -> AsyncOpenAI:
+    return AsyncOpenAI(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key.get_secret_value(),
+        timeout=timeout,
+        max_retries=0,  # callers own their retry policy; the SDK's would hide failures
+    )

@@ -1,0 +1,1 @@
+"""The docker-free local stack and the `chatfn` CLI that runs it."""

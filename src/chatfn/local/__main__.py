@@ -1,0 +1,3 @@
+from chatfn.local.cli import app
+
+app(prog_name="chatfn")

@@ -1,0 +1,131 @@
+"""`chatfn`: run the local stack (`up`, `status`, `down`) and its chores (`migrate`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from chatfn.local import provision
+from chatfn.local.stack import ServiceStatus, Stack
+from chatfn.settings import get_settings
+
+app = typer.Typer(help="chatfn's docker-free local stack.", no_args_is_help=True)
+console = Console()
+
+STATE_STYLES = {
+    "healthy": "green",
+    "ready": "green",
+    "external": "cyan",
+    "preparing": "yellow",
+    "starting": "yellow",
+    "migrating": "yellow",
+}
+
+
+def _progress_table(rows: dict[str, tuple[str, str]]) -> Table:
+    table = Table(title="chatfn up", title_justify="left")
+    table.add_column("service")
+    table.add_column("state")
+    table.add_column("detail", overflow="fold")
+    for name, (state, detail) in rows.items():
+        table.add_row(name, Text(state, style=STATE_STYLES.get(state, "red")), detail)
+    return table
+
+
+@app.command()
+def up() -> None:
+    """Start every service (embedded unless its URL is set), provision them, run the product."""
+    stack = Stack(get_settings())
+    rows: dict[str, tuple[str, str]] = {}
+    # Without a terminal (CI, logs) a live table repaints nothing: print one line per change.
+    live = Live(_progress_table(rows), console=console, auto_refresh=False)
+
+    def report(name: str, state: str, detail: str) -> None:
+        rows[name] = (state, detail)
+        if console.is_terminal:
+            live.update(_progress_table(rows), refresh=True)
+        else:
+            console.print(f"{name:<9} {state:<10} {detail}", highlight=False)
+
+    started = time.monotonic()
+    try:
+        with live if console.is_terminal else contextlib.nullcontext():
+            settings = asyncio.run(stack.up(report))
+    except Exception as exc:
+        console.print(f"[red]chatfn up failed:[/red] {exc}", highlight=False)
+        console.print(f"Logs: {stack.home / 'logs'}; stop what started with `chatfn down`.")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"[green]chatfn is up[/green] in {time.monotonic() - started:.1f}s: "
+        f"http://127.0.0.1:{settings.port}  (logs in {stack.home / 'logs'}; `chatfn down` stops it)"
+    )
+
+
+def _status_table(statuses: list[ServiceStatus]) -> Table:
+    table = Table(title="chatfn status", title_justify="left")
+    for column in ("service", "where", "process", "health", "detail"):
+        table.add_column(column, overflow="fold")
+    for status in statuses:
+        if status.process is None:
+            process = Text("external", style="cyan")
+        else:
+            process = Text(
+                f"{status.process.state.lower()} pid {status.process.pid} "
+                f"up {status.process.uptime_s}s",
+                style="green" if status.process.state == "RUNNING" else "red",
+            )
+        health = (
+            Text(f"ok {status.health.latency_ms:.0f} ms", style="green")
+            if status.health.ok
+            else Text("down", style="red")
+        )
+        table.add_row(status.name, status.where, process, health, status.health.detail)
+    return table
+
+
+@app.command()
+def status(
+    watch: bool = typer.Option(False, "--watch", "-w", help="refresh every 2 s until Ctrl-C"),
+) -> None:
+    """Show what runs where and whether each part answers over its own protocol."""
+    stack = Stack(get_settings())
+    statuses = asyncio.run(stack.status())
+    if watch:
+        with Live(_status_table(statuses), console=console) as live:
+            try:
+                while True:
+                    time.sleep(2)
+                    statuses = asyncio.run(stack.status())
+                    live.update(_status_table(statuses))
+            except KeyboardInterrupt:
+                pass
+    else:
+        console.print(_status_table(statuses))
+    if not all(s.health.ok for s in statuses):
+        raise typer.Exit(1)
+
+
+@app.command()
+def down() -> None:
+    """Stop every process of the local stack; PostgreSQL and S3 data stay in CHATFN_HOME."""
+    stack = Stack(get_settings())
+    stopped = stack.down()
+    if stopped:
+        console.print(f"stopped {len(stopped)} processes")
+    else:
+        console.print("nothing was running")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the Alembic migrations to DATABASE_URL (or the running local stack's database)."""
+    settings = Stack(get_settings()).resolved()
+    asyncio.run(provision.migrate(settings))
+    console.print("database at alembic head")

@@ -1,0 +1,274 @@
+"""The docker-free local stack: embedded servers, provisioning and the product's processes.
+
+A service whose URL is set in the environment is used as it is; every other one is
+started from its registry package on a free loopback port, supervised, health
+checked over its own protocol, then provisioned. Ports are remembered in
+`.local/state.json` and reused while free, so URLs stay stable across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy.engine import make_url
+
+from chatfn.health import CHECKS, Health, check
+from chatfn.local import provision
+from chatfn.local.servers import SERVERS, EmbeddedServer, Ports, Program
+from chatfn.local.supervisor import ProcessInfo, Supervisor, render_config
+from chatfn.settings import Settings
+
+HEALTH_TIMEOUT_S = 180.0
+GATEWAY = "gateway"
+
+Reporter = Callable[[str, str, str], None]
+"""Called as `report(row, state, detail)` while the stack changes; the CLI draws it."""
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    where: str
+    process: ProcessInfo | None
+    health: Health
+
+
+def _field_for(env_var: str) -> str:
+    return next(name for name, info in Settings.model_fields.items() if info.alias == env_var)
+
+
+def _server_url(settings: Settings, name: str) -> str:
+    server = next(s for s in SERVERS if s.name == name)
+    return str(getattr(settings, _field_for(server.env_var)))
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def display_url(url: str) -> str:
+    """A URL fit for a terminal: any password hidden."""
+    if "@" in url and "://" in url:
+        return make_url(url).render_as_string(hide_password=True)
+    return url
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+class Stack:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.home.resolve()
+        self.supervisor = Supervisor(self.home)
+        self.state_file = self.home / "state.json"
+
+    def embedded(self) -> list[EmbeddedServer]:
+        """The servers this stack runs itself: those whose URL the environment leaves empty."""
+        return [s for s in SERVERS if not getattr(self.settings, _field_for(s.env_var))]
+
+    def _saved_ports(self) -> dict[str, Ports]:
+        try:
+            saved: dict[str, Ports] = json.loads(self.state_file.read_text())["ports"]
+        except (FileNotFoundError, KeyError, ValueError):
+            return {}
+        return saved
+
+    def _allocate_ports(self) -> dict[str, Ports]:
+        """Last run's ports while they are free (or still ours), fresh free ones otherwise."""
+        ours = self.supervisor.running()
+        saved = self._saved_ports()
+        wanted = {s.name: s.port_names for s in self.embedded()} | {GATEWAY: ("http",)}
+        ports: dict[str, Ports] = {}
+        for name, port_names in wanted.items():
+            previous = saved.get(name, {})
+            reusable = set(previous) == set(port_names) and (
+                ours or all(_port_is_free(p) for p in previous.values())
+            )
+            ports[name] = previous if reusable else {n: _free_port() for n in port_names}
+        if self.settings.port:
+            ports[GATEWAY] = {"http": self.settings.port}
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.state_file.write_text(json.dumps({"ports": ports}, indent=2))
+        return ports
+
+    def resolved(self, ports: dict[str, Ports] | None = None) -> Settings:
+        """The settings every process of this stack runs with: embedded servers' URLs filled in."""
+        ports = self._saved_ports() if ports is None else ports
+        update: dict[str, object] = {
+            _field_for(s.env_var): s.url(ports[s.name]) for s in self.embedded() if s.name in ports
+        }
+        update["home"] = self.home
+        if GATEWAY in ports:
+            update["port"] = ports[GATEWAY]["http"]
+        return self.settings.model_copy(update=update)
+
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.resolved().port}"
+
+    async def up(self, report: Reporter) -> Settings:
+        ports = self._allocate_ports()
+        settings = self.resolved(ports)
+        programs: list[Program] = []
+        for server in self.embedded():
+            report(server.name, "preparing", display_url(server.url(ports[server.name])))
+            data = self.home / server.name
+            data.mkdir(parents=True, exist_ok=True)
+            programs.append(server.prepare(data, ports[server.name], self.settings))
+        programs.append(self._gateway_program(settings))
+
+        started = time.monotonic()
+        self.supervisor.start(render_config(self.home, programs))
+        embedded = {s.name for s in self.embedded()}
+        for name in CHECKS:
+            if name not in embedded:
+                report(name, "external", display_url(_server_url(settings, name)))
+            else:
+                report(name, "starting", "")
+        if "postgres" in embedded:
+            await provision.create_database(settings.database_url)
+        await self._wait_healthy(settings, started, report)
+
+        report("schema", "migrating", "alembic upgrade head")
+        await provision.migrate(settings)
+        report("schema", "ready", "alembic head")
+        await provision.create_topic(settings)
+        report("topic", "ready", f"{settings.kafka_topic} ({settings.kafka_partitions} partitions)")
+        await provision.create_bucket(settings)
+        report("bucket", "ready", settings.s3_bucket)
+
+        await self._wait_gateway(settings, started, report)
+        return settings
+
+    def _gateway_program(self, settings: Settings) -> Program:
+        return Program(
+            name=GATEWAY,
+            command=[
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "chatfn.local.gateway:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(settings.port),
+                "--no-access-log",
+            ],
+            environment=settings.as_environment(),
+        )
+
+    async def _wait_healthy(self, settings: Settings, started: float, report: Reporter) -> None:
+        pending = set(CHECKS)
+
+        async def wait_for(name: str) -> None:
+            while not (health := await check(name, settings)).ok:
+                self._fail_on_crashed({name})
+                await asyncio.sleep(0.25)
+            pending.discard(name)
+            report(name, "healthy", f"{health.detail} · {time.monotonic() - started:.1f}s")
+
+        waiters = [asyncio.create_task(wait_for(name)) for name in CHECKS]
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT_S):
+                await asyncio.gather(*waiters)
+        except TimeoutError:
+            raise RuntimeError(self._explain(pending, "not healthy in time")) from None
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _wait_gateway(self, settings: Settings, started: float, report: Reporter) -> None:
+        url = f"http://127.0.0.1:{settings.port}/api/health"
+        report(GATEWAY, "starting", url)
+        deadline = time.monotonic() + 30
+        async with httpx.AsyncClient(timeout=5) as client:
+            while True:
+                try:
+                    if (await client.get(url)).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                self._fail_on_crashed({GATEWAY})
+                if time.monotonic() > deadline:
+                    raise RuntimeError(self._explain({GATEWAY}, "not answering"))
+                await asyncio.sleep(0.2)
+        report(
+            GATEWAY,
+            "healthy",
+            f"http://127.0.0.1:{settings.port} · {time.monotonic() - started:.1f}s",
+        )
+
+    def _fail_on_crashed(self, names: set[str]) -> None:
+        processes = self.supervisor.processes()
+        crashed = {n for n in names if n in processes and processes[n].state in {"FATAL", "EXITED"}}
+        if crashed:
+            raise RuntimeError(self._explain(crashed, "exited"))
+
+    def _explain(self, names: set[str], problem: str) -> str:
+        parts = [f"{', '.join(sorted(names))}: {problem}."]
+        for name in sorted(names):
+            log = self.home / "logs" / f"{name}.log"
+            if log.exists():
+                parts.append(f"--- last lines of {log} ---\n{_log_tail(log)}")
+        return "\n".join(parts)
+
+    def down(self) -> list[int]:
+        return self.supervisor.stop()
+
+    async def status(self) -> list[ServiceStatus]:
+        settings = self.resolved()
+        processes = self.supervisor.processes()
+        healths = await asyncio.gather(*(check(name, settings) for name in CHECKS))
+        rows = [
+            ServiceStatus(
+                name=name,
+                where=display_url(_server_url(settings, name)),
+                process=processes.get(name),
+                health=health,
+            )
+            for name, health in zip(CHECKS, healths, strict=True)
+        ]
+        rows.append(
+            ServiceStatus(
+                name=GATEWAY,
+                where=self.gateway_url(),
+                process=processes.get(GATEWAY),
+                health=await _gateway_health(self.gateway_url()),
+            )
+        )
+        return rows
+
+
+async def _gateway_health(base_url: str) -> Health:
+    started = time.perf_counter()
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            response = await client.get(f"{base_url}/api/health")
+        ok, detail = response.status_code == 200, f"GET /api/health {response.status_code}"
+    except httpx.HTTPError as exc:
+        ok, detail = False, f"{type(exc).__name__}: {exc}"
+    return Health(ok=ok, detail=detail, latency_ms=(time.perf_counter() - started) * 1000)

@@ -1,0 +1,109 @@
+"""The one place configuration is read: environment variables and `.env`.
+
+Every service URL and secret lives here. A URL left empty means "the local stack
+provides it" (`chatfn up` starts an embedded server and passes its URL to every
+process it runs). Secrets have development defaults so `task up` works on a fresh
+clone; outside local mode those defaults are refused.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_S3_ACCESS_KEY = "chatfn-dev"
+DEV_S3_SECRET_KEY = SecretStr("chatfn-dev-secret")
+DEV_LLM_API_KEY = SecretStr("chatfn-dev-llm-key")
+DEV_JWT_SECRET = SecretStr("chatfn-dev-jwt-secret-change-me-0123456789")
+
+
+class Mode(StrEnum):
+    local = "local"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    mode: Mode = Field(Mode.local, alias="CHATFN_MODE")
+    home: Path = Field(Path(".local"), alias="CHATFN_HOME", description="local stack state")
+    port: int = Field(8080, alias="CHATFN_PORT", ge=0, le=65535, description="0: any free port")
+
+    database_url: str = Field("", alias="DATABASE_URL")
+    redis_url: str = Field("", alias="REDIS_URL")
+    kafka_bootstrap_servers: str = Field("", alias="KAFKA_BOOTSTRAP_SERVERS")
+    kafka_topic: str = Field("knative-broker-chatfn-default", alias="KAFKA_TOPIC")
+    kafka_partitions: int = Field(8, alias="KAFKA_PARTITIONS", ge=1)
+
+    s3_endpoint: str = Field("", alias="S3_ENDPOINT", description="host:port or URL")
+    s3_access_key: str = Field(DEV_S3_ACCESS_KEY, alias="S3_ACCESS_KEY")
+    s3_secret_key: SecretStr = Field(DEV_S3_SECRET_KEY, alias="S3_SECRET_KEY")
+    s3_bucket: str = Field("chatfn-attachments", alias="S3_BUCKET")
+
+    llm_base_url: str = Field("", alias="LLM_BASE_URL", description="OpenAI-compatible /v1 URL")
+    llm_api_key: SecretStr = Field(DEV_LLM_API_KEY, alias="LLM_API_KEY")
+    llm_model: str = Field("SmolLM2-135M-Instruct", alias="LLM_MODEL")
+
+    jwt_secret: SecretStr = Field(DEV_JWT_SECRET, alias="JWT_SECRET")
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as the environment variables that produce them, for child processes."""
+        environment = {}
+        for name, info in type(self).model_fields.items():
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            environment[info.alias or name.upper()] = str(value)
+        return environment
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_driver(cls, url: str) -> str:
+        """Accept the plain libpq form operators paste and use the asyncpg driver."""
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url.removeprefix(prefix)
+        return url
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_outside_local(self) -> Self:
+        if self.mode is Mode.local:
+            return self
+        left_at_default = [
+            name
+            for name, value, default in (
+                ("S3_SECRET_KEY", self.s3_secret_key, DEV_S3_SECRET_KEY),
+                ("LLM_API_KEY", self.llm_api_key, DEV_LLM_API_KEY),
+                ("JWT_SECRET", self.jwt_secret, DEV_JWT_SECRET),
+            )
+            if value.get_secret_value() == default.get_secret_value()
+        ]
+        if left_at_default:
+            raise ValueError(
+                f"{', '.join(left_at_default)} left at the development default; "
+                f"set real values when CHATFN_MODE={self.mode.value}"
+            )
+        missing = [
+            name
+            for name, value in (
+                ("DATABASE_URL", self.database_url),
+                ("REDIS_URL", self.redis_url),
+                ("KAFKA_BOOTSTRAP_SERVERS", self.kafka_bootstrap_servers),
+                ("S3_ENDPOINT", self.s3_endpoint),
+                ("LLM_BASE_URL", self.llm_base_url),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"{', '.join(missing)} required when CHATFN_MODE={self.mode.value}")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
