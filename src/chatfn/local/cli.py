@@ -73,8 +73,10 @@ def _status_table(statuses: list[ServiceStatus]) -> Table:
     for column in ("service", "where", "process", "health", "detail"):
         table.add_column(column, overflow="fold")
     for status in statuses:
-        if status.process is None:
+        if not status.embedded:
             process = Text("external", style="cyan")
+        elif status.process is None:
+            process = Text("stopped", style="red")
         else:
             process = Text(
                 f"{status.process.state.lower()} pid {status.process.pid} "

@@ -144,9 +144,7 @@ def _prepare_s3(data: Path, ports: Ports, settings: Settings) -> Program:
             }
         ]
     }
-    config = data / "s3.json"
-    config.touch(mode=0o600)
-    config.write_text(json.dumps(identities))
+    config = _write_private_json(data / "s3.json", identities)
     (data / "store").mkdir(exist_ok=True)
     weed = shutil.which("weed", path=str(Path(sys.executable).parent)) or "weed"
     # Every component gets an explicit port: SeaweedFS would otherwise derive gRPC
@@ -189,27 +187,26 @@ def model_path() -> Path:
 
 
 def _prepare_llm(data: Path, ports: Ports, settings: Settings) -> Program:
-    command = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(model_path()),
-        "--model_alias",
-        settings.llm_model,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(ports["http"]),
-        "--n_ctx",
-        "2048",
-    ]
+    config = {
+        "host": "127.0.0.1",
+        "port": ports["http"],
+        "api_key": settings.llm_api_key.get_secret_value(),
+        "models": [{"model": str(model_path()), "model_alias": settings.llm_model, "n_ctx": 2048}],
+    }
+    # A config file keeps the API key out of argv (`ps`) and out of the supervisor's config.
+    config_file = _write_private_json(data / "llama.json", config)
     return Program(
         name="llm",
-        command=command,
-        # The key travels in the environment, not argv, so `ps` does not show it.
-        environment={"API_KEY": settings.llm_api_key.get_secret_value()},
+        command=[sys.executable, "-m", "llama_cpp.server", "--config_file", str(config_file)],
     )
+
+
+def _write_private_json(path: Path, content: object) -> Path:
+    """Write a config file that holds a secret: readable by its owner only."""
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(json.dumps(content))
+    return path
 
 
 SERVERS: tuple[EmbeddedServer, ...] = (

@@ -37,6 +37,7 @@ Reporter = Callable[[str, str, str], None]
 class ServiceStatus:
     name: str
     where: str
+    embedded: bool
     process: ProcessInfo | None
     health: Health
 
@@ -110,6 +111,11 @@ class Stack:
             )
             ports[name] = previous if reusable else {n: _free_port() for n in port_names}
         if self.settings.port:
+            if not ours and not _port_is_free(self.settings.port):
+                raise RuntimeError(
+                    f"port {self.settings.port} is taken by another program: "
+                    "set CHATFN_PORT to another port (0 picks a free one)"
+                )
             ports[GATEWAY] = {"http": self.settings.port}
         self.home.mkdir(parents=True, exist_ok=True)
         self.state_file.write_text(json.dumps({"ports": ports}, indent=2))
@@ -126,9 +132,6 @@ class Stack:
             update["port"] = ports[GATEWAY]["http"]
         return self.settings.model_copy(update=update)
 
-    def gateway_url(self) -> str:
-        return f"http://127.0.0.1:{self.resolved().port}"
-
     async def up(self, report: Reporter) -> Settings:
         ports = self._allocate_ports()
         settings = self.resolved(ports)
@@ -141,7 +144,8 @@ class Stack:
         programs.append(self._gateway_program(settings))
 
         started = time.monotonic()
-        self.supervisor.start(render_config(self.home, programs))
+        environment = settings.as_environment()
+        self.supervisor.start(render_config(self.home, programs, environment), environment)
         embedded = {s.name for s in self.embedded()}
         for name in CHECKS:
             if name not in embedded:
@@ -241,23 +245,27 @@ class Stack:
 
     async def status(self) -> list[ServiceStatus]:
         settings = self.resolved()
+        embedded = {server.name for server in self.embedded()}
         processes = self.supervisor.processes()
         healths = await asyncio.gather(*(check(name, settings) for name in CHECKS))
         rows = [
             ServiceStatus(
                 name=name,
-                where=display_url(_server_url(settings, name)),
+                where=display_url(_server_url(settings, name)) or "(never started)",
+                embedded=name in embedded,
                 process=processes.get(name),
                 health=health,
             )
             for name, health in zip(CHECKS, healths, strict=True)
         ]
+        gateway = f"http://127.0.0.1:{settings.port}"
         rows.append(
             ServiceStatus(
                 name=GATEWAY,
-                where=self.gateway_url(),
+                where=gateway,
+                embedded=True,
                 process=processes.get(GATEWAY),
-                health=await _gateway_health(self.gateway_url()),
+                health=await _gateway_health(gateway),
             )
         )
         return rows

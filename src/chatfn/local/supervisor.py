@@ -8,6 +8,8 @@ its XML-RPC socket under `.local/run/`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shlex
 import subprocess
@@ -41,9 +43,23 @@ def _escape(value: str) -> str:
     return value.replace("%", "%%")
 
 
-def render_config(home: Path, programs: list[Program]) -> str:
+def _environment_entry(key: str, value: str) -> str:
+    # supervisord's parser strips quotes and knows no escapes: refuse what it would mangle.
+    if '"' in value or "\n" in value:
+        raise ValueError(f"{key}: a program's own environment cannot hold quotes or newlines")
+    return f'{key}="{_escape(value)}"'
+
+
+def render_config(home: Path, programs: list[Program], environment: dict[str, str]) -> str:
+    """The supervisord config; `environment` is what every program inherits from supervisord.
+
+    It is not written into the file (secrets, and values supervisord cannot quote), only
+    its digest, so a changed environment reads as a changed config and restarts the stack.
+    """
+    digest = hashlib.sha256(json.dumps(environment, sort_keys=True).encode()).hexdigest()
     run, logs = home / "run", home / "logs"
     lines = [
+        f"; inherited environment sha256: {digest}",
         "[unix_http_server]",
         f"file={run / 'supervisor.sock'}",
         "chmod=0700",
@@ -59,8 +75,8 @@ def render_config(home: Path, programs: list[Program]) -> str:
         "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
     ]
     for program in programs:
-        environment = ",".join(
-            f'{key}="{_escape(value)}"' for key, value in sorted(program.environment.items())
+        own_environment = ",".join(
+            _environment_entry(key, value) for key, value in sorted(program.environment.items())
         )
         lines += [
             "",
@@ -77,8 +93,8 @@ def render_config(home: Path, programs: list[Program]) -> str:
             "stopasgroup=true",
             "killasgroup=true",
         ]
-        if environment:
-            lines.append(f"environment={environment}")
+        if own_environment:
+            lines.append(f"environment={own_environment}")
         if program.user:
             lines.append(f"user={program.user}")
     return "\n".join(lines) + "\n"
@@ -112,8 +128,11 @@ class Supervisor:
             return False
         return bool(state["statename"] == "RUNNING")
 
-    def start(self, config_text: str) -> None:
-        """Start supervisord with `config_text`, restarting it if it runs another config."""
+    def start(self, config_text: str, environment: dict[str, str]) -> None:
+        """Start supervisord with `config_text`, restarting it if it runs another config.
+
+        Every program inherits `environment` from supervisord.
+        """
         if self.running():
             if self.config.read_text() == config_text:
                 self._rpc().supervisor.startAllProcesses(False)
@@ -121,11 +140,11 @@ class Supervisor:
             self.stop()
         for folder in ("run", "logs"):
             (self.home / folder).mkdir(parents=True, exist_ok=True)
-        # The config may carry secrets in `environment=`: readable by us only.
-        self.config.touch(mode=0o600)
         self.config.write_text(config_text)
         subprocess.run(
-            [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.config)], check=True
+            [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.config)],
+            env=os.environ | environment,
+            check=True,
         )
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self.running():
