@@ -6,7 +6,8 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from chatfn.db import create_engine
+from chatfn import models  # noqa: F401  (registers the tables on Base.metadata)
+from chatfn.db import Base, create_engine
 from chatfn.settings import get_settings
 
 config = context.config
@@ -15,8 +16,7 @@ config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
     fileConfig(config.config_file_name)
 
-# The models' MetaData goes here once the data model exists, for autogenerate.
-target_metadata = None
+target_metadata = Base.metadata
 
 
 def run_migrations(connection: Connection) -> None:

@@ -18,6 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from filelock import FileLock
 from redis.asyncio import Redis
 
+from chatfn.local.provision import migrate
 from chatfn.settings import Settings
 from chatfn.storage import s3_client
 from chatfn.streams import redis_client
@@ -38,9 +39,11 @@ def stack_settings() -> Settings:
 
 @pytest.fixture(scope="session")
 async def settings(stack_settings: Settings, worker_id: str) -> Settings:
-    """The stack's settings with a database of this worker's own, created empty."""
+    """The stack's settings with a database of this worker's own, freshly migrated."""
     url = await fresh_database(stack_settings.database_url, f"chatfn_test_{worker_id}")
-    return stack_settings.model_copy(update={"database_url": url})
+    settings = stack_settings.model_copy(update={"database_url": url})
+    await migrate(settings)
+    return settings
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
 from chatfn.settings import Settings
@@ -17,3 +18,7 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     if pooled:
         return create_async_engine(settings.database_url, pool_pre_ping=True)
     return create_async_engine(settings.database_url, poolclass=NullPool)
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every table; Alembic autogenerates from its metadata."""

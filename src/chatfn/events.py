@@ -1,0 +1,233 @@
+"""The event catalog: every CloudEvent chatfn publishes, what it carries, how it is read.
+
+Types are `io.chatfn.<entity>.<verb-past>`; commands end in `.requested`. Each payload
+is a pydantic model registered here with its version, which travels in `dataschema`
+(`urn:chatfn:<type>:v<N>`) so a consumer can tell a payload it cannot read from a
+malformed one. Events are partitioned by conversation or user id (`partitionkey`).
+
+Reading an event turns a bad envelope into a 400 and a bad payload into a 422: both
+are final for a Knative Kafka Broker, so the event goes to the dead-letter sink
+instead of being retried forever.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+from uuid import UUID
+
+from cloudevents.exceptions import GenericException
+from cloudevents.http import CloudEvent, from_http
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
+from uuid6 import uuid7
+
+SCHEMA_PREFIX = "urn:chatfn:"
+
+
+class Payload(BaseModel):
+    """An event's data. Subclasses name their type, version and partition field."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[str]
+    version: ClassVar[int] = 1
+    partition_field: ClassVar[str]
+
+    @classmethod
+    def dataschema(cls) -> str:
+        return f"{SCHEMA_PREFIX}{cls.event_type}:v{cls.version}"
+
+    def partitionkey(self) -> str:
+        return str(getattr(self, self.partition_field))
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+class UserRegisterRequested(Payload):
+    """The edge validated a sign-up; the password is already an argon2 hash."""
+
+    event_type = "io.chatfn.user.register.requested"
+    partition_field = "user_id"
+
+    user_id: UUID
+    email: EmailStr
+    password_hash: str = Field(pattern=r"^\$argon2id\$")
+    display_name: str = Field(max_length=100)
+
+
+class UserRegistered(Payload):
+    event_type = "io.chatfn.user.registered"
+    partition_field = "user_id"
+
+    user_id: UUID
+    email: EmailStr
+    display_name: str
+
+
+class UserRegisterRejected(Payload):
+    event_type = "io.chatfn.user.register.rejected"
+    partition_field = "user_id"
+
+    user_id: UUID
+    reason: Literal["email_taken"]
+
+
+# --- chat -------------------------------------------------------------------------------
+
+
+class MessageSendRequested(Payload):
+    """A user sent a message; `api` minted the message and reply ids before publishing."""
+
+    event_type = "io.chatfn.message.send.requested"
+    partition_field = "conversation_id"
+
+    user_id: UUID
+    conversation_id: UUID
+    message_id: UUID
+    reply_id: UUID
+    parent_id: UUID | None = None
+    content: str = Field(min_length=1, max_length=100_000)
+    model: str | None = None
+
+
+class MessageSent(Payload):
+    event_type = "io.chatfn.message.sent"
+    partition_field = "conversation_id"
+
+    user_id: UUID
+    conversation_id: UUID
+    message_id: UUID
+    reply_id: UUID
+    parent_id: UUID | None = None
+    content: str
+    model: str
+    created_conversation: bool = False
+
+
+class MessageRejected(Payload):
+    event_type = "io.chatfn.message.rejected"
+    partition_field = "conversation_id"
+
+    user_id: UUID
+    conversation_id: UUID
+    message_id: UUID
+    reply_id: UUID
+    reason: Literal["not_found", "budget_exceeded"]
+    detail: str = ""
+
+
+CATALOG: dict[str, type[Payload]] = {
+    payload.event_type: payload
+    for payload in (
+        UserRegisterRequested,
+        UserRegistered,
+        UserRegisterRejected,
+        MessageSendRequested,
+        MessageSent,
+        MessageRejected,
+    )
+}
+
+
+def new_traceparent() -> str:
+    """A W3C traceparent that starts a new trace (sampled)."""
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+
+
+def new_event(
+    payload: Payload,
+    *,
+    source: str,
+    subject: str | None = None,
+    traceparent: str | None = None,
+    extensions: Mapping[str, str] | None = None,
+) -> CloudEvent:
+    """A CloudEvent carrying `payload`, with a fresh UUIDv7 id and the catalog's attributes.
+
+    `traceparent` continues the caller's trace; without one a new trace starts.
+    """
+    attributes: dict[str, Any] = {
+        "id": str(uuid7()),
+        "type": payload.event_type,
+        "source": source,
+        "time": datetime.now(UTC).isoformat(),
+        "subject": subject or payload.partitionkey(),
+        "dataschema": payload.dataschema(),
+        "datacontenttype": "application/json",
+        "partitionkey": payload.partitionkey(),
+        "traceparent": traceparent or new_traceparent(),
+        **(extensions or {}),
+    }
+    return CloudEvent(attributes, payload.model_dump(mode="json"))
+
+
+class EventRejected(Exception):
+    """An event this consumer will never accept; `status` is the HTTP answer to the broker."""
+
+    status: ClassVar[int]
+    title: ClassVar[str]
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+    def problem(self) -> dict[str, Any]:
+        """An RFC 9457 problem body."""
+        body: dict[str, Any] = {"title": self.title, "status": self.status, "detail": self.detail}
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+class MalformedEvent(EventRejected):
+    status = 400
+    title = "Malformed CloudEvent"
+
+
+class InvalidPayload(EventRejected):
+    status = 422
+    title = "Invalid event payload"
+
+
+P = TypeVar("P", bound=Payload)
+
+
+@dataclass(frozen=True)
+class ReceivedEvent(Generic[P]):
+    event: CloudEvent
+    payload: P
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What makes a delivery a duplicate: CloudEvents' (`source`, `id`)."""
+        return self.event["source"], self.event["id"]
+
+
+def parse_event(headers: Mapping[str, str], body: bytes, *accepted: type[P]) -> ReceivedEvent[P]:
+    """Read a binary- or structured-mode CloudEvent whose type is one of `accepted`."""
+    try:
+        event = from_http(dict(headers), body)
+    except GenericException as exc:
+        raise MalformedEvent(str(exc) or type(exc).__name__) from exc
+    by_type = {payload.event_type: payload for payload in accepted}
+    payload_type = by_type.get(event["type"])
+    if payload_type is None:
+        raise MalformedEvent(f"type {event['type']!r} is not one of {sorted(by_type)}")
+    schema = event.get("dataschema")
+    if schema is not None and schema != payload_type.dataschema():
+        raise InvalidPayload(f"dataschema {schema!r} is not {payload_type.dataschema()!r}")
+    if not isinstance(event.data, dict):
+        raise InvalidPayload("data must be a JSON object")
+    try:
+        payload = payload_type.model_validate(event.data)
+    except ValidationError as exc:
+        # Field locations and messages only: the input may hold user content or a hash.
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+        raise InvalidPayload(f"{len(errors)} invalid field(s)", errors=details) from exc
+    return ReceivedEvent(event=event, payload=payload)
