@@ -1,0 +1,260 @@
+"""The dispatcher of one Trigger: Kafka records in, HTTP deliveries out, exactly as Knative does.
+
+One consumer group per Trigger. Each event that passes the filter is POSTed to the
+subscriber in binary mode. 5xx, 404, 408, 409, 429, timeouts and connection errors
+are retried with the Trigger's backoff (Knative's exact formula, hence no retry
+library); any other 4xx, or retries run out, sends the event to the dead-letter sink
+with `knativeerrordest`, `knativeerrorcode` and `knativeerrordata`. A reply event in
+a 2xx response goes back to the broker ingress.
+
+Ordered Triggers handle one event at a time per partition (a stuck partition is
+paused, the others go on); unordered ones run up to `UNORDERED_CONCURRENCY` events at
+once. An offset is committed only when it and every offset before it are settled, so
+a dispatcher killed at any point redelivers, and loses nothing, when it restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from cloudevents.conversion import to_binary
+from cloudevents.exceptions import GenericException
+from cloudevents.http import CloudEvent, from_http
+
+from chatfn.emit import SinkRefused, publish
+from chatfn.local.broker.config import Destination, Trigger
+from chatfn.local.broker.records import from_record
+
+log = logging.getLogger("chatfn.broker")
+
+RETRYABLE_STATUSES = frozenset({404, 408, 409, 429})
+UNORDERED_CONCURRENCY = 64
+ORDERED_BUFFER = 256  # records held per partition before it is paused
+ERROR_DATA_LIMIT = 1024  # bytes of the subscriber's answer kept in knativeerrordata
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int | None  # None: no answer (timeout, connection error)
+    body: bytes = b""
+    reply: CloudEvent | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status >= 500 or self.status in RETRYABLE_STATUSES
+
+
+@dataclass
+class PartitionProgress:
+    """Which offsets of one partition are still being handled, for safe commits."""
+
+    pending: set[int] = field(default_factory=set)
+    next_offset: int | None = None  # one past the highest offset started
+
+    def start(self, offset: int) -> None:
+        self.pending.add(offset)
+        self.next_offset = max(self.next_offset or 0, offset + 1)
+
+    def committable(self) -> int | None:
+        return min(self.pending) if self.pending else self.next_offset
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        trigger: Trigger,
+        *,
+        topic: str,
+        bootstrap_servers: str,
+        resolve: Callable[[Destination], str],
+        ingress_url: str,
+        client: httpx.AsyncClient,
+    ) -> None:
+        self.trigger = trigger
+        self.topic = topic
+        self.bootstrap_servers = bootstrap_servers
+        self.subscriber = resolve(trigger.subscriber)
+        sink = trigger.delivery.dead_letter_sink
+        self.dead_letter_sink = resolve(sink) if sink else None
+        self.ingress_url = ingress_url
+        self.client = client
+        self.progress: dict[TopicPartition, PartitionProgress] = {}
+        self.queues: dict[TopicPartition, deque[ConsumerRecord]] = {}
+        self.workers: dict[TopicPartition, asyncio.Task[None]] = {}
+        self.slots = asyncio.Semaphore(UNORDERED_CONCURRENCY)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.committed: dict[TopicPartition, int] = {}
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=self.trigger.consumer_group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        consumer.subscribe([self.topic], listener=_CommitOnRevoke(self, consumer))
+        await consumer.start()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=100, max_records=500)
+                for partition, records in batches.items():
+                    for record in records:
+                        await self._schedule(consumer, partition, record)
+                await self.commit(consumer)
+        finally:
+            for task in [*self.tasks, *self.workers.values()]:
+                task.cancel()
+            await self.commit(consumer)
+            await consumer.stop()
+
+    async def _schedule(
+        self, consumer: AIOKafkaConsumer, partition: TopicPartition, record: ConsumerRecord
+    ) -> None:
+        self.progress.setdefault(partition, PartitionProgress()).start(record.offset)
+        if self.trigger.ordered:
+            queue = self.queues.setdefault(partition, deque())
+            queue.append(record)
+            if len(queue) >= ORDERED_BUFFER:
+                consumer.pause(partition)
+            worker = self.workers.get(partition)
+            if worker is None or worker.done():
+                self.workers[partition] = asyncio.create_task(
+                    self._drain(consumer, partition, queue)
+                )
+            return
+        await self.slots.acquire()
+        task = asyncio.create_task(self._handle(partition, record))
+        self.tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        self.slots.release()
+
+    async def _drain(
+        self, consumer: AIOKafkaConsumer, partition: TopicPartition, queue: deque[ConsumerRecord]
+    ) -> None:
+        while queue:
+            await self._handle(partition, queue[0])
+            queue.popleft()
+            if len(queue) < ORDERED_BUFFER // 2 and partition in consumer.paused():
+                consumer.resume(partition)
+
+    async def _handle(self, partition: TopicPartition, record: ConsumerRecord) -> None:
+        try:
+            await self.deliver(record)
+        except Exception:  # one event must never stop the dispatcher; it is logged and settled
+            log.exception("%s: event at %s@%d failed", self.trigger.name, partition, record.offset)
+        # Not in `finally`: a cancelled delivery stays pending, so its offset is not committed.
+        progress = self.progress.get(partition)
+        if progress is not None:
+            progress.pending.discard(record.offset)
+
+    async def deliver(self, record: ConsumerRecord) -> None:
+        try:
+            event = from_record(record.value, record.headers)
+        except GenericException:
+            log.error(
+                "%s: record at offset %d is not a CloudEvent", self.trigger.name, record.offset
+            )
+            return
+        if not self.trigger.filter(event.get_attributes()):
+            return
+        delivery = self.trigger.delivery
+        outcome = await self._post(event)
+        for retry_number in range(1, delivery.retry + 1):
+            if outcome.delivered or not outcome.retryable:
+                break
+            await asyncio.sleep(delivery.backoff_s(retry_number))
+            outcome = await self._post(event)
+        if outcome.delivered:
+            if outcome.reply is not None:
+                await publish(outcome.reply, self.ingress_url, self.client)
+            return
+        await self._dead_letter(event, outcome)
+
+    async def _post(self, event: CloudEvent) -> Outcome:
+        headers, body = to_binary(event)
+        try:
+            response = await self.client.post(
+                self.subscriber,
+                headers=headers,
+                content=body,
+                timeout=self.trigger.delivery.timeout_s,
+            )
+        except httpx.TransportError as exc:
+            log.warning("%s: %s: %s", self.trigger.name, self.subscriber, type(exc).__name__)
+            return Outcome(status=None)
+        reply = None
+        if response.is_success and (
+            "ce-id" in response.headers
+            or response.headers.get("content-type", "").startswith("application/cloudevents")
+        ):
+            try:
+                reply = from_http(dict(response.headers), response.content)
+            except GenericException:
+                log.error("%s: the reply is not a valid CloudEvent; dropped", self.trigger.name)
+        return Outcome(status=response.status_code, body=response.content, reply=reply)
+
+    async def _dead_letter(self, event: CloudEvent, outcome: Outcome) -> None:
+        if self.dead_letter_sink is None:
+            log.error(
+                "%s: event %s undeliverable and no dead-letter sink", self.trigger.name, event["id"]
+            )
+            return
+        event["knativeerrordest"] = self.subscriber
+        if outcome.status is not None:
+            event["knativeerrorcode"] = str(outcome.status)
+        if outcome.body:
+            event["knativeerrordata"] = base64.b64encode(outcome.body[:ERROR_DATA_LIMIT]).decode()
+        try:
+            await publish(event, self.dead_letter_sink, self.client)
+        except (SinkRefused, httpx.HTTPError):
+            log.exception(
+                "%s: the dead-letter sink refused event %s", self.trigger.name, event["id"]
+            )
+
+    async def commit(self, consumer: AIOKafkaConsumer) -> None:
+        offsets = {}
+        for partition, progress in self.progress.items():
+            offset = progress.committable()
+            if offset is not None and self.committed.get(partition) != offset:
+                offsets[partition] = offset
+        if offsets:
+            await consumer.commit(offsets)
+            self.committed.update(offsets)
+
+    def forget(self, partitions: set[TopicPartition]) -> None:
+        """Partitions handed to another member: their in-flight events may be redelivered there."""
+        for partition in partitions:
+            self.progress.pop(partition, None)
+            self.committed.pop(partition, None)
+            self.queues.pop(partition, None)
+            worker = self.workers.pop(partition, None)
+            if worker is not None:
+                worker.cancel()
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, dispatcher: Dispatcher, consumer: AIOKafkaConsumer) -> None:
+        self.dispatcher = dispatcher
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.dispatcher.commit(self.consumer)
+        self.dispatcher.forget(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        pass

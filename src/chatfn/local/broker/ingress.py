@@ -1,0 +1,73 @@
+"""The broker ingress: CloudEvents in over HTTP, onto the broker's Kafka topic.
+
+`POST /{namespace}/{broker}` takes a binary- or structured-mode event and answers 202
+only once Kafka has acknowledged the write (acks=all), so an accepted event is never
+lost. `POST /sinks/{namespace}/{name}` is a KafkaSink (the dead-letter sink). A bad
+envelope is a 400 with a JSON problem body, as for every chatfn endpoint.
+"""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from cloudevents.exceptions import GenericException
+from cloudevents.http import from_http
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from chatfn.local.broker.config import Eventing
+from chatfn.local.broker.records import to_record
+
+
+def _problem(status: int, title: str, detail: str) -> JSONResponse:
+    return JSONResponse(
+        {"title": title, "status": status, "detail": detail},
+        status_code=status,
+        media_type="application/problem+json",
+    )
+
+
+class Ingress:
+    def __init__(self, eventing: Eventing, producer: AIOKafkaProducer) -> None:
+        self.eventing = eventing
+        self.producer = producer
+        self.app = Starlette(
+            routes=[
+                Route("/{namespace}/{broker}", self.broker, methods=["POST"]),
+                Route("/sinks/{namespace}/{name}", self.kafka_sink, methods=["POST"]),
+                Route("/healthz", self.health),
+            ]
+        )
+
+    async def broker(self, request: Request) -> Response:
+        params = request.path_params
+        if (params["namespace"], params["broker"]) != (
+            self.eventing.namespace,
+            self.eventing.broker,
+        ):
+            return _problem(404, "No such broker", f"{params['namespace']}/{params['broker']}")
+        return await self._write(request, self.eventing.topic)
+
+    async def kafka_sink(self, request: Request) -> Response:
+        topic = self.eventing.kafka_sinks.get(request.path_params["name"])
+        if topic is None or request.path_params["namespace"] != self.eventing.namespace:
+            return _problem(404, "No such KafkaSink", request.path_params["name"])
+        return await self._write(request, topic)
+
+    async def _write(self, request: Request, topic: str) -> Response:
+        try:
+            event = from_http(dict(request.headers), await request.body())
+        except GenericException as exc:
+            return _problem(400, "Malformed CloudEvent", str(exc) or type(exc).__name__)
+        key, value, headers = to_record(event)
+        try:
+            await self.producer.send_and_wait(topic, value, key=key, headers=headers)
+        except KafkaError as exc:
+            # 503 is retryable for every sender: nothing was written, nothing is lost.
+            return _problem(503, "Kafka unavailable", type(exc).__name__)
+        return Response(status_code=202)
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})

@@ -1,0 +1,83 @@
+"""The local broker process: one ingress and one dispatcher per Trigger, in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import httpx
+import uvicorn
+from aiokafka import AIOKafkaProducer
+
+from chatfn.local.broker.config import Destination, Eventing, load_eventing
+from chatfn.local.broker.dispatcher import Dispatcher
+from chatfn.local.broker.ingress import Ingress
+
+# Tansu does not implement InitProducerId, so the producer cannot be idempotent;
+# acks=all still means a 202 is only given for a durable write.
+PRODUCER_OPTIONS = {"acks": "all", "linger_ms": 1}
+
+
+def resolver(
+    eventing: Eventing, base_url: str, functions: Mapping[str, str]
+) -> Callable[[Destination], str]:
+    """Turn a Knative destination into a local URL, as Knative's addressable resolver does."""
+
+    def resolve(destination: Destination) -> str:
+        if destination.uri:
+            return destination.uri
+        ref = destination.ref
+        if ref is None:
+            raise ValueError("a destination needs a ref or a uri")
+        namespace = ref.namespace or eventing.namespace
+        if ref.kind == "KafkaSink":
+            return f"{base_url}/sinks/{namespace}/{ref.name}"
+        if ref.kind == "Broker":
+            return f"{base_url}/{namespace}/{ref.name}"
+        if ref.kind == "Service" and ref.name in functions:
+            return functions[ref.name]
+        raise ValueError(f"{ref.kind} {ref.name!r} does not run in the local stack")
+
+    return resolve
+
+
+async def serve(
+    eventing_dir: Path,
+    *,
+    bootstrap_servers: str,
+    port: int,
+    functions: Mapping[str, str] | None = None,
+) -> None:
+    """Run the ingress on 127.0.0.1:`port` and every Trigger's dispatcher until cancelled."""
+    eventing = load_eventing(eventing_dir)
+    base_url = f"http://127.0.0.1:{port}"
+    resolve = resolver(eventing, base_url, functions or {})
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **PRODUCER_OPTIONS)
+    await producer.start()
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+    try:
+        async with httpx.AsyncClient(limits=limits) as client:
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    Ingress(eventing, producer).app,
+                    host="127.0.0.1",
+                    port=port,
+                    log_level="warning",
+                    access_log=False,
+                )
+            )
+            dispatchers = [
+                Dispatcher(
+                    trigger,
+                    topic=eventing.topic,
+                    bootstrap_servers=bootstrap_servers,
+                    resolve=resolve,
+                    ingress_url=f"{base_url}/{eventing.namespace}/{eventing.broker}",
+                    client=client,
+                )
+                for trigger in eventing.triggers
+            ]
+            await asyncio.gather(server.serve(), *(d.run() for d in dispatchers))
+    finally:
+        await producer.stop()
