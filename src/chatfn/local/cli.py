@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chatfn.local import provision
+from chatfn.local.broker.service import serve
 from chatfn.local.stack import ServiceStatus, Stack
 from chatfn.settings import get_settings
 
@@ -94,7 +98,9 @@ def _status_table(statuses: list[ServiceStatus]) -> Table:
 
 @app.command()
 def status(
-    watch: bool = typer.Option(False, "--watch", "-w", help="refresh every 2 s until Ctrl-C"),
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="refresh every 2 s until Ctrl-C")
+    ] = False,
 ) -> None:
     """Show what runs where and whether each part answers over its own protocol."""
     stack = Stack(get_settings())
@@ -123,6 +129,20 @@ def down() -> None:
         console.print(f"stopped {len(stopped)} processes")
     else:
         console.print("nothing was running")
+
+
+@app.command()
+def broker(
+    port: Annotated[int, typer.Option(help="the ingress port on 127.0.0.1")],
+    eventing: Annotated[Path, typer.Option(help="folder of Knative YAML to obey")] = Path(
+        "eventing"
+    ),
+) -> None:
+    """Run the local Knative Kafka Broker (ingress and a dispatcher per Trigger) until stopped."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Stack(get_settings()).resolved()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(eventing, bootstrap_servers=settings.kafka_bootstrap_servers, port=port))
 
 
 @app.command()

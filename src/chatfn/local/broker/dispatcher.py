@@ -96,6 +96,7 @@ class Dispatcher:
         self.slots = asyncio.Semaphore(UNORDERED_CONCURRENCY)
         self.tasks: set[asyncio.Task[None]] = set()
         self.committed: dict[TopicPartition, int] = {}
+        self.assigned = False  # the group has given this dispatcher its partitions
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -257,4 +258,4 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self.dispatcher.forget(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        pass
+        self.dispatcher.assigned = True

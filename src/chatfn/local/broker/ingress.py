@@ -8,6 +8,8 @@ envelope is a 400 with a JSON problem body, as for every chatfn endpoint.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from cloudevents.exceptions import GenericException
@@ -30,9 +32,12 @@ def _problem(status: int, title: str, detail: str) -> JSONResponse:
 
 
 class Ingress:
-    def __init__(self, eventing: Eventing, producer: AIOKafkaProducer) -> None:
+    def __init__(
+        self, eventing: Eventing, producer: AIOKafkaProducer, ready: Callable[[], bool]
+    ) -> None:
         self.eventing = eventing
         self.producer = producer
+        self.ready = ready
         self.app = Starlette(
             routes=[
                 Route("/{namespace}/{broker}", self.broker, methods=["POST"]),
@@ -70,4 +75,7 @@ class Ingress:
         return Response(status_code=202)
 
     async def health(self, request: Request) -> Response:
+        """Ready once every Trigger's consumer group has assigned its partitions."""
+        if not self.ready():
+            return _problem(503, "Not ready", "dispatchers are joining their consumer groups")
         return JSONResponse({"status": "ok"})

@@ -58,15 +58,6 @@ async def serve(
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
     try:
         async with httpx.AsyncClient(limits=limits) as client:
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    Ingress(eventing, producer).app,
-                    host="127.0.0.1",
-                    port=port,
-                    log_level="warning",
-                    access_log=False,
-                )
-            )
             dispatchers = [
                 Dispatcher(
                     trigger,
@@ -78,6 +69,14 @@ async def serve(
                 )
                 for trigger in eventing.triggers
             ]
+            ingress = Ingress(
+                eventing, producer, ready=lambda: all(d.assigned for d in dispatchers)
+            )
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    ingress.app, host="127.0.0.1", port=port, log_level="warning", access_log=False
+                )
+            )
             await asyncio.gather(server.serve(), *(d.run() for d in dispatchers))
     finally:
         await producer.stop()

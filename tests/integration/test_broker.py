@@ -1,0 +1,284 @@
+"""The local broker against real Tansu, with real HTTP subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import random
+from collections import defaultdict
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import httpx
+from cloudevents.http import CloudEvent
+from starlette.responses import JSONResponse, Response
+
+from chatfn.emit import publish
+from chatfn.events import MessageSent, new_event
+from chatfn.settings import Settings
+from tests.utils.broker import (
+    LocalBroker,
+    Subscriber,
+    eventually,
+    reply_with,
+    trigger,
+    write_eventing,
+)
+from tests.utils.events import send_requested
+
+
+def in_conversation(conversation: UUID, content: str) -> CloudEvent:
+    payload = send_requested(content).model_copy(update={"conversation_id": conversation})
+    return new_event(payload, source="/tests")
+
+
+def contents(subscriber: Subscriber) -> list[str]:
+    return [event.data["content"] for event in subscriber.received]
+
+
+async def post_all(broker: LocalBroker, events: list[CloudEvent]) -> None:
+    async with httpx.AsyncClient() as client:
+        for event in events:
+            await publish(event, broker.url, client)
+
+
+async def test_only_events_that_pass_a_triggers_filter_are_delivered(
+    settings: Settings, tmp_path: Path, name: str
+) -> None:
+    sent_events = Subscriber()
+    everything = Subscriber()
+    async with sent_events.running(), everything.running():
+        folder = write_eventing(
+            tmp_path,
+            name,
+            trigger(
+                "on-sent",
+                sent_events.url,
+                filters=[{"exact": {"type": "io.chatfn.message.send.requested"}}],
+            ),
+            trigger("all", everything.url),
+        )
+        async with LocalBroker(folder, settings.kafka_bootstrap_servers).running() as broker:
+            wanted = new_event(send_requested(), source="/tests")
+            other = new_event(send_requested(), source="/tests")
+            other["type"] = "io.chatfn.other.happened"
+            await post_all(broker, [wanted, other])
+            await eventually(lambda: len(everything.received) == 2)
+            await eventually(lambda: len(sent_events.received) == 1)
+            await asyncio.sleep(0.3)  # nothing else arrives late
+
+    assert sent_events.ids() == [wanted["id"]]
+    assert sorted(everything.ids()) == sorted([wanted["id"], other["id"]])
+    assert sent_events.received[0].data == wanted.data
+
+
+async def test_an_ordered_trigger_delivers_each_conversation_in_order(
+    settings: Settings, tmp_path: Path, name: str
+) -> None:
+    async def slow_and_uneven(event: CloudEvent) -> Response:
+        await asyncio.sleep(random.uniform(0, 0.01))  # noqa: S311 (jitter, not security)
+        return Response(status_code=200)
+
+    subscriber = Subscriber(slow_and_uneven)
+    conversations = [uuid4() for _ in range(6)]
+    async with subscriber.running():
+        folder = write_eventing(tmp_path, name, trigger("ordered", subscriber.url, ordered=True))
+        async with LocalBroker(folder, settings.kafka_bootstrap_servers).running() as broker:
+            # Each conversation's producer sends in order; the six run concurrently.
+            await asyncio.gather(
+                *(
+                    post_all(broker, [in_conversation(c, f"{i}") for i in range(15)])
+                    for c in conversations
+                )
+            )
+            await eventually(lambda: len(subscriber.received) == 90)
+
+    seen: dict[str, list[str]] = defaultdict(list)
+    for event in subscriber.received:
+        seen[event["partitionkey"]].append(event.data["content"])
+    assert set(seen) == {str(c) for c in conversations}
+    for contents in seen.values():
+        assert contents == [str(i) for i in range(15)]
+
+
+async def test_a_transient_failure_is_retried_until_it_succeeds(
+    settings: Settings, tmp_path: Path, name: str
+) -> None:
+    statuses = [503, 429, 202]
+
+    async def flaky(event: CloudEvent) -> Response:
+        return Response(status_code=statuses.pop(0))
+
+    subscriber = Subscriber(flaky)
+    async with subscriber.running():
+        folder = write_eventing(tmp_path, name, trigger("flaky", subscriber.url))
+        async with LocalBroker(folder, settings.kafka_bootstrap_servers).running() as broker:
+            event = new_event(send_requested(), source="/tests")
+            await post_all(broker, [event])
+            await eventually(lambda: len(subscriber.received) == 3)
+            dead = await broker.dead_letters(expected=1, within=1.0)
+
+    assert subscriber.ids() == [event["id"]] * 3
+    assert dead == []
+
+
+async def test_a_400_goes_straight_to_the_dead_letter_sink_with_the_error(
+    settings: Settings, tmp_path: Path, name: str
+) -> None:
+    async def refuse(event: CloudEvent) -> Response:
+        return JSONResponse({"title": "Malformed CloudEvent"}, status_code=400)
+
+    subscriber = Subscriber(refuse)
+    async with subscriber.running():
+        folder = write_eventing(tmp_path, name, trigger("refusing", subscriber.url))
+        async with LocalBroker(folder, settings.kafka_bootstrap_servers).running() as broker:
+            event = new_event(send_requested(), source="/tests")
+            await post_all(broker, [event])
+            dead = await broker.dead_letters(expected=1)
+
+    assert subscriber.ids() == [event["id"]]  # not retried
+    assert [d["id"] for d in dead] == [event["id"]]
+    assert dead[0]["knativeerrorcode"] == "400"
+    assert dead[0]["knativeerrordest"] == subscriber.url
+    assert base64.b64decode(dead[0]["knativeerrordata"]) == b'{"title":"Malformed CloudEvent"}'
+    assert dead[0].data == event.data
+
+
+async def test_retries_that_run_out_end_in_the_dead_letter_sink(
+    settings: Settings, tmp_path: Path, name: str
+) -> None:
+    async def broken(event: CloudEvent) -> Response:
+        return Response(status_code=500)
+
+    subscriber = Subscriber(broken)
+    async with subscriber.running():
+        folder = write_eventing(tmp_path, name, trigger("broken", subscriber.url))
+        async with LocalBroker(folder, settings.kafka_bootstrap_servers).running() as broker:
+            event = new_event(send_requested(), source="/tests")
+            await post_all(broker, [event])
+            dead = await broker.dead_letters(expected=1)
+
+    assert subscriber.ids() == [event["id"]] * 3  # the first try and the broker's 2 retries
+    assert dead[0]["knativeerrorcode"] == "500"
+
+
+async def test_a_poison_event_does_not_stall_other_keys_on_an_unordered_trigger(
+    settings: Settings, tmp_path: Path, name: str
+) -> None:
+    poison = uuid4()
+
+    async def poisoned(event: CloudEvent) -> Response:
+        return Response(status_code=500 if event["partitionkey"] == str(poison) else 200)
+
+    subscriber = Subscriber(poisoned)
+    delivery = {"retry": 3, "backoffDelay": "PT1S", "backoffPolicy": "linear"}
+    async with subscriber.running():
+        folder = write_eventing(
+            tmp_path, name, trigger("unordered", subscriber.url, delivery=delivery)
+        )
+        async with LocalBroker(folder, settings.kafka_bootstrap_servers).running() as broker:
+            await post_all(broker, [in_conversation(poison, "poison")])
+            healthy = [in_conversation(uuid4(), str(i)) for i in range(20)]
+            await post_all(broker, healthy)
+            # The poison event needs 1 + 2 + 3 s of backoff; the others must not wait for it.
+            await eventually(lambda: {e["id"] for e in healthy} <= set(subscriber.ids()), within=3)
+            retries_so_far = subscriber.ids().count(subscriber.received[0]["id"])
+
+    assert retries_so_far < 4
+
+
+async def test_an_ordered_poison_event_stalls_only_its_own_partition_for_its_backoff(
+    settings: Settings, tmp_path: Path, name: str
+) -> None:
+    poison = uuid4()
+
+    async def poisoned(event: CloudEvent) -> Response:
+        return Response(status_code=500 if event.data["content"] == "poison" else 200)
+
+    subscriber = Subscriber(poisoned)
+    delivery = {"retry": 2, "backoffDelay": "PT1S", "backoffPolicy": "linear"}
+    async with subscriber.running():
+        folder = write_eventing(
+            tmp_path, name, trigger("ordered", subscriber.url, delivery=delivery, ordered=True)
+        )
+        async with LocalBroker(folder, settings.kafka_bootstrap_servers).running() as broker:
+            stuck = [in_conversation(poison, "poison"), in_conversation(poison, "after")]
+            await post_all(broker, stuck)
+            others = [in_conversation(uuid4(), "other") for _ in range(20)]
+            await post_all(broker, others)
+            # The poison event holds its partition for 1 + 2 s; other partitions go on.
+            await eventually(lambda: contents(subscriber).count("other") >= 10, within=3)
+            behind_poison_early = "after" in contents(subscriber)
+            await eventually(lambda: "after" in contents(subscriber), within=10)
+            dead = await broker.dead_letters(expected=1)
+
+    assert not behind_poison_early
+    assert [d.data["content"] for d in dead] == ["poison"]
+    in_poisoned_conversation = [
+        e.data["content"] for e in subscriber.received if e["partitionkey"] == str(poison)
+    ]
+    assert in_poisoned_conversation == ["poison", "poison", "poison", "after"]
+
+
+async def test_a_reply_event_goes_back_through_the_broker(
+    settings: Settings, tmp_path: Path, name: str
+) -> None:
+    async def answer_with_a_fact(event: CloudEvent) -> Response:
+        request = event.data
+        fact = MessageSent(
+            **{k: request[k] for k in ("user_id", "conversation_id", "message_id", "reply_id")},
+            content=request["content"],
+            model="test-model",
+        )
+        return reply_with(new_event(fact, source="/tests/send_message"))
+
+    commands = Subscriber(answer_with_a_fact)
+    facts = Subscriber()
+    async with commands.running(), facts.running():
+        folder = write_eventing(
+            tmp_path,
+            name,
+            trigger(
+                "commands",
+                commands.url,
+                filters=[{"exact": {"type": "io.chatfn.message.send.requested"}}],
+            ),
+            trigger("facts", facts.url, filters=[{"exact": {"type": "io.chatfn.message.sent"}}]),
+        )
+        async with LocalBroker(folder, settings.kafka_bootstrap_servers).running() as broker:
+            command = new_event(send_requested("hi"), source="/tests")
+            await post_all(broker, [command])
+            await eventually(lambda: len(facts.received) == 1)
+
+    fact = facts.received[0]
+    assert fact["type"] == "io.chatfn.message.sent"
+    assert fact["source"] == "/tests/send_message"
+    assert fact["partitionkey"] == command["partitionkey"]
+    assert fact.data["content"] == "hi"
+
+
+async def test_a_broker_killed_mid_delivery_loses_nothing_when_it_restarts(
+    settings: Settings, tmp_path: Path, name: str
+) -> None:
+    async def slow(event: CloudEvent) -> Response:
+        await asyncio.sleep(0.02)
+        return Response(status_code=200)
+
+    subscriber = Subscriber(slow)
+    async with subscriber.running():
+        folder = write_eventing(tmp_path, name, trigger("slow", subscriber.url, ordered=True))
+        broker = LocalBroker(folder, settings.kafka_bootstrap_servers)
+        await broker.create_topics()
+        with broker.process(settings) as first:
+            await broker.wait_ready()
+            events = [in_conversation(uuid4(), str(i)) for i in range(200)]
+            await post_all(broker, events)
+            await eventually(lambda: len(subscriber.received) >= 30)
+            first.kill()
+        delivered_before_kill = len(set(subscriber.ids()))
+        with broker.process(settings):
+            await broker.wait_ready()
+            await eventually(lambda: set(subscriber.ids()) >= {e["id"] for e in events}, within=60)
+
+    assert delivered_before_kill < len(events), "the kill came too late to prove anything"
+    assert set(subscriber.ids()) == {e["id"] for e in events}
