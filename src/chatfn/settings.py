@@ -37,8 +37,8 @@ class Settings(BaseSettings):
     database_url: str = Field("", alias="DATABASE_URL")
     redis_url: str = Field("", alias="REDIS_URL")
     kafka_bootstrap_servers: str = Field("", alias="KAFKA_BOOTSTRAP_SERVERS")
-    kafka_topic: str = Field("knative-broker-chatfn-default", alias="KAFKA_TOPIC")
-    kafka_partitions: int = Field(8, alias="KAFKA_PARTITIONS", ge=1)
+    k_sink: str = Field("", alias="K_SINK", description="the broker ingress (SinkBinding)")
+    eventing_dir: Path = Field(Path("eventing"), alias="CHATFN_EVENTING_DIR")
 
     s3_endpoint: str = Field("", alias="S3_ENDPOINT", description="host:port or URL")
     s3_access_key: str = Field(DEV_S3_ACCESS_KEY, alias="S3_ACCESS_KEY")

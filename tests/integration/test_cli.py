@@ -82,11 +82,11 @@ def test_up_status_down_restart_keeps_data_and_leaves_no_process(tmp_path: Path)
     assert "chatfn is up" in up.stdout
     status = chatfn(home, "status")
     assert status.returncode == 0, status.stdout
-    for service in ("postgres", "redis", "kafka", "s3", "llm", "gateway"):
+    for service in ("postgres", "redis", "kafka", "s3", "llm", "broker", "gateway"):
         assert service in status.stdout
     asyncio.run(write_data(Stack(stack_settings).resolved()))
     first_run = stack_processes(home)
-    assert len(first_run) >= 7  # supervisord, five servers, the gateway (and postgres' own)
+    assert len(first_run) >= 8  # supervisord, five servers, broker, gateway (+ postgres workers)
 
     down = chatfn(home, "down")
     assert down.returncode == 0, down.stdout + down.stderr

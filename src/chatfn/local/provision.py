@@ -17,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
+from chatfn.local.broker.config import Eventing
 from chatfn.settings import Settings
 from chatfn.storage import s3_client
 
@@ -64,17 +65,21 @@ async def migrate(settings: Settings) -> None:
     await asyncio.to_thread(command.upgrade, alembic_config(settings.database_url), "head")
 
 
-async def create_topic(settings: Settings) -> None:
+async def create_topics(settings: Settings, eventing: Eventing) -> list[str]:
+    """The broker's topic and every KafkaSink's, as `eventing/` names them."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
-        if settings.kafka_topic in await admin.list_topics():
-            return
-        topic = NewTopic(settings.kafka_topic, settings.kafka_partitions, replication_factor=1)
-        with contextlib.suppress(TopicAlreadyExistsError):  # another `up` won the race
-            await admin.create_topics([topic])
+        existing = await admin.list_topics()
+        for name in eventing.topics:
+            if name in existing:
+                continue
+            topic = NewTopic(name, eventing.partitions, replication_factor=1)
+            with contextlib.suppress(TopicAlreadyExistsError):  # another `up` won the race
+                await admin.create_topics([topic])
     finally:
         await admin.close()
+    return eventing.topics
 
 
 async def create_bucket(settings: Settings) -> None:

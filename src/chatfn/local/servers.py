@@ -33,6 +33,7 @@ class Program:
     user: str | None = None
     # postgres treats TERM as "wait for clients to leave"; INT is its fast shutdown.
     stop_signal: str = "TERM"
+    autostart: bool = True
 
 
 @dataclass(frozen=True)

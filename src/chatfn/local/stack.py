@@ -22,12 +22,16 @@ from sqlalchemy.engine import make_url
 
 from chatfn.health import CHECKS, Health, check
 from chatfn.local import provision
+from chatfn.local.broker.config import load_eventing
 from chatfn.local.servers import SERVERS, EmbeddedServer, Ports, Program
 from chatfn.local.supervisor import ProcessInfo, Supervisor, render_config
 from chatfn.settings import Settings
 
 HEALTH_TIMEOUT_S = 180.0
 GATEWAY = "gateway"
+BROKER = "broker"
+# The stack's own processes, in start order, with the path that says they are ready.
+OWN_HEALTH_PATHS = {BROKER: "/healthz", GATEWAY: "/api/health"}
 
 Reporter = Callable[[str, str, str], None]
 """Called as `report(row, state, detail)` while the stack changes; the CLI draws it."""
@@ -102,7 +106,8 @@ class Stack:
         """Last run's ports while they are free (or still ours), fresh free ones otherwise."""
         ours = self.supervisor.running()
         saved = self._saved_ports()
-        wanted = {s.name: s.port_names for s in self.embedded()} | {GATEWAY: ("http",)}
+        own = {name: ("http",) for name in OWN_HEALTH_PATHS}
+        wanted = {s.name: s.port_names for s in self.embedded()} | own
         ports: dict[str, Ports] = {}
         for name, port_names in wanted.items():
             previous = saved.get(name, {})
@@ -130,18 +135,24 @@ class Stack:
         update["home"] = self.home
         if GATEWAY in ports:
             update["port"] = ports[GATEWAY]["http"]
+        if BROKER in ports:
+            eventing = load_eventing(self.settings.eventing_dir)
+            update["k_sink"] = (
+                f"http://127.0.0.1:{ports[BROKER]['http']}/{eventing.namespace}/{eventing.broker}"
+            )
         return self.settings.model_copy(update=update)
 
     async def up(self, report: Reporter) -> Settings:
         ports = self._allocate_ports()
         settings = self.resolved(ports)
+        eventing = load_eventing(settings.eventing_dir)
         programs: list[Program] = []
         for server in self.embedded():
             report(server.name, "preparing", display_url(server.url(ports[server.name])))
             data = self.home / server.name
             data.mkdir(parents=True, exist_ok=True)
             programs.append(server.prepare(data, ports[server.name], self.settings))
-        programs.append(self._gateway_program(settings))
+        programs += self._own_programs(settings, ports)
 
         started = time.monotonic()
         environment = settings.as_environment()
@@ -159,31 +170,33 @@ class Stack:
         report("schema", "migrating", "alembic upgrade head")
         await provision.migrate(settings)
         report("schema", "ready", "alembic head")
-        await provision.create_topic(settings)
-        report("topic", "ready", f"{settings.kafka_topic} ({settings.kafka_partitions} partitions)")
+        topics = await provision.create_topics(settings, eventing)
+        report("topics", "ready", f"{', '.join(topics)} ({eventing.partitions} partitions)")
         await provision.create_bucket(settings)
         report("bucket", "ready", settings.s3_bucket)
 
-        await self._wait_gateway(settings, started, report)
+        # The product's own processes start once what they use exists.
+        for name, url in self._own_urls(ports).items():
+            self.supervisor.start_program(name)
+            await self._wait_http(name, url, started, report)
         return settings
 
-    def _gateway_program(self, settings: Settings) -> Program:
-        return Program(
-            name=GATEWAY,
-            command=[
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "chatfn.local.gateway:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(settings.port),
-                "--no-access-log",
-            ],
-            environment=settings.as_environment(),
-        )
+    def _own_programs(self, settings: Settings, ports: dict[str, Ports]) -> list[Program]:
+        gateway = [
+            sys.executable, "-m", "uvicorn", "--factory", "chatfn.local.gateway:create_app",
+            "--host", "127.0.0.1", "--port", str(ports[GATEWAY]["http"]), "--no-access-log",
+        ]  # fmt: skip
+        broker = [
+            sys.executable, "-m", "chatfn.local", "broker",
+            "--port", str(ports[BROKER]["http"]), "--eventing", str(settings.eventing_dir),
+        ]  # fmt: skip
+        return [
+            Program(name=BROKER, command=broker, autostart=False),
+            Program(name=GATEWAY, command=gateway, autostart=False),
+        ]
+
+    def _own_urls(self, ports: dict[str, Ports]) -> dict[str, str]:
+        return {name: f"http://127.0.0.1:{ports[name]['http']}" for name in OWN_HEALTH_PATHS}
 
     async def _wait_healthy(self, settings: Settings, started: float, report: Reporter) -> None:
         pending = set(CHECKS)
@@ -205,26 +218,15 @@ class Stack:
             for waiter in waiters:
                 waiter.cancel()
 
-    async def _wait_gateway(self, settings: Settings, started: float, report: Reporter) -> None:
-        url = f"http://127.0.0.1:{settings.port}/api/health"
-        report(GATEWAY, "starting", url)
-        deadline = time.monotonic() + 30
-        async with httpx.AsyncClient(timeout=5) as client:
-            while True:
-                try:
-                    if (await client.get(url)).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                self._fail_on_crashed({GATEWAY})
-                if time.monotonic() > deadline:
-                    raise RuntimeError(self._explain({GATEWAY}, "not answering"))
-                await asyncio.sleep(0.2)
-        report(
-            GATEWAY,
-            "healthy",
-            f"http://127.0.0.1:{settings.port} · {time.monotonic() - started:.1f}s",
-        )
+    async def _wait_http(self, name: str, url: str, started: float, report: Reporter) -> None:
+        report(name, "starting", url)
+        deadline = time.monotonic() + 60
+        while not (health := await http_health(url + OWN_HEALTH_PATHS[name])).ok:
+            self._fail_on_crashed({name})
+            if time.monotonic() > deadline:
+                raise RuntimeError(self._explain({name}, f"not answering: {health.detail}"))
+            await asyncio.sleep(0.2)
+        report(name, "healthy", f"{url} · {time.monotonic() - started:.1f}s")
 
     def _fail_on_crashed(self, names: set[str]) -> None:
         processes = self.supervisor.processes()
@@ -258,25 +260,26 @@ class Stack:
             )
             for name, health in zip(CHECKS, healths, strict=True)
         ]
-        gateway = f"http://127.0.0.1:{settings.port}"
-        rows.append(
-            ServiceStatus(
-                name=GATEWAY,
-                where=gateway,
-                embedded=True,
-                process=processes.get(GATEWAY),
-                health=await _gateway_health(gateway),
+        for name, url in self._own_urls(self._saved_ports()).items():
+            rows.append(
+                ServiceStatus(
+                    name=name,
+                    where=url,
+                    embedded=True,
+                    process=processes.get(name),
+                    health=await http_health(url + OWN_HEALTH_PATHS[name]),
+                )
             )
-        )
         return rows
 
 
-async def _gateway_health(base_url: str) -> Health:
+async def http_health(url: str) -> Health:
+    """GET `url`: healthy on a 2xx."""
     started = time.perf_counter()
     try:
         async with httpx.AsyncClient(timeout=5) as client:
-            response = await client.get(f"{base_url}/api/health")
-        ok, detail = response.status_code == 200, f"GET /api/health {response.status_code}"
+            response = await client.get(url)
+        ok, detail = response.is_success, f"GET {httpx.URL(url).path} {response.status_code}"
     except httpx.HTTPError as exc:
         ok, detail = False, f"{type(exc).__name__}: {exc}"
     return Health(ok=ok, detail=detail, latency_ms=(time.perf_counter() - started) * 1000)

@@ -86,6 +86,7 @@ def render_config(home: Path, programs: list[Program], environment: dict[str, st
             "redirect_stderr=true",
             "stdout_logfile_maxbytes=10MB",
             "stdout_logfile_backups=2",
+            f"autostart={str(program.autostart).lower()}",
             "autorestart=unexpected",
             "startsecs=1",
             "stopwaitsecs=15",
@@ -151,6 +152,11 @@ class Supervisor:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"supervisord did not start; see {self.home / 'logs'}")
             time.sleep(0.1)
+
+    def start_program(self, name: str) -> None:
+        """Start one program (those with autostart=false wait for this); no-op if it runs."""
+        if self.processes()[name].state not in {"RUNNING", "STARTING"}:
+            self._rpc().supervisor.startProcess(name, False)
 
     def processes(self) -> dict[str, ProcessInfo]:
         if not self.running():
