@@ -61,7 +61,9 @@ class Subscriber:
         self.url = f"http://127.0.0.1:{self.port}/"
         app = Starlette(routes=[Route("/", self._receive, methods=["POST"])])
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, lifespan="off", access_log=False)
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning"
+            )
         )
 
     async def _receive(self, request: Request) -> Response:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import uvloop
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -142,7 +143,8 @@ def broker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Stack(get_settings()).resolved()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(eventing, bootstrap_servers=settings.kafka_bootstrap_servers, port=port))
+        # uvloop: the broker is all sockets, and it halves the cost of each hop.
+        uvloop.run(serve(eventing, bootstrap_servers=settings.kafka_bootstrap_servers, port=port))
 
 
 @app.command()

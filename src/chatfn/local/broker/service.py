@@ -6,12 +6,13 @@ import asyncio
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import aiohttp
 import httpx
 import uvicorn
 from aiokafka import AIOKafkaProducer
 
 from chatfn.local.broker.config import Destination, Eventing, load_eventing
-from chatfn.local.broker.dispatcher import Dispatcher
+from chatfn.local.broker.dispatcher import UNORDERED_CONCURRENCY, Dispatcher
 from chatfn.local.broker.ingress import Ingress
 
 # Tansu does not implement InitProducerId, so the producer cannot be idempotent;
@@ -55,9 +56,15 @@ async def serve(
     resolve = resolver(eventing, base_url, functions or {})
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **PRODUCER_OPTIONS)
     await producer.start()
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+    # Deliveries, the hot path, go through aiohttp: httpx's connection pool costs
+    # milliseconds per request once dozens of connections are open. Replies and dead
+    # letters go through `chatfn.emit.publish`, like every function's events.
+    connector = aiohttp.TCPConnector(limit=UNORDERED_CONCURRENCY * 2)
     try:
-        async with httpx.AsyncClient(limits=limits) as client:
+        async with (
+            aiohttp.ClientSession(connector=connector) as session,
+            httpx.AsyncClient() as client,
+        ):
             dispatchers = [
                 Dispatcher(
                     trigger,
@@ -65,6 +72,7 @@ async def serve(
                     bootstrap_servers=bootstrap_servers,
                     resolve=resolve,
                     ingress_url=f"{base_url}/{eventing.namespace}/{eventing.broker}",
+                    session=session,
                     client=client,
                 )
                 for trigger in eventing.triggers
