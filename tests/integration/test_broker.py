@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from chatfn.emit import publish
 from chatfn.events import MessageSent, new_event
+from chatfn.local.broker import topics
 from chatfn.settings import Settings
 from tests.utils.broker import (
     LocalBroker,
@@ -282,3 +283,58 @@ async def test_a_broker_killed_mid_delivery_loses_nothing_when_it_restarts(
 
     assert delivered_before_kill < len(events), "the kill came too late to prove anything"
     assert set(subscriber.ids()) == {e["id"] for e in events}
+
+
+async def test_dead_letters_are_listed_then_replayed_once_without_their_error(
+    settings: Settings, tmp_path: Path, name: str
+) -> None:
+    fixed = False
+
+    async def refuse_until_fixed(event: CloudEvent) -> Response:
+        return Response(status_code=202 if fixed else 400)
+
+    subscriber = Subscriber(refuse_until_fixed)
+    servers = settings.kafka_bootstrap_servers
+    async with subscriber.running():
+        folder = write_eventing(tmp_path, name, trigger("refusing", subscriber.url))
+        async with LocalBroker(folder, servers).running() as broker:
+            event = new_event(send_requested(), source="/tests")
+            await post_all(broker, [event])
+            await broker.dead_letters(expected=1)
+
+            pending = await topics.pending_dead_letters(servers, broker.eventing)
+            fixed = True
+            replayed = await topics.replay_dead_letters(servers, broker.eventing, broker.url)
+            await eventually(lambda: len(subscriber.received) == 2)
+            pending_after = await topics.pending_dead_letters(servers, broker.eventing)
+
+    assert [letter.event["id"] for letter in pending] == [event["id"]]
+    assert pending[0].event["knativeerrorcode"] == "400"
+    assert [letter.event["id"] for letter in replayed] == [event["id"]]
+    again = subscriber.received[1]
+    assert again["id"] == event["id"]
+    assert again.data == event.data
+    assert not {"knativeerrorcode", "knativeerrordest"} & set(again.get_attributes())
+    assert pending_after == []
+
+
+async def test_tail_prints_the_log_from_the_beginning(
+    settings: Settings, tmp_path: Path, name: str
+) -> None:
+    folder = write_eventing(tmp_path, name)
+    async with LocalBroker(folder, settings.kafka_bootstrap_servers).running() as broker:
+        sent = [new_event(send_requested(str(i)), source="/tests") for i in range(3)]
+        await post_all(broker, sent)
+        seen: list[str] = []
+
+        async def read_three() -> None:
+            async for event in topics.tail(
+                settings.kafka_bootstrap_servers, broker.eventing.topic, from_beginning=True
+            ):
+                seen.append(event["id"])
+                if len(seen) == len(sent):
+                    return
+
+        await asyncio.wait_for(read_three(), timeout=30)
+
+    assert sorted(seen) == sorted(e["id"] for e in sent)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import logging
 import time
 from pathlib import Path
@@ -11,12 +13,15 @@ from typing import Annotated
 
 import typer
 import uvloop
+from cloudevents.http import CloudEvent
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from chatfn.local import provision
+from chatfn.local.broker import topics
+from chatfn.local.broker.config import load_eventing
 from chatfn.local.broker.service import serve
 from chatfn.local.stack import ServiceStatus, Stack
 from chatfn.settings import get_settings
@@ -145,6 +150,66 @@ def broker(
     with contextlib.suppress(KeyboardInterrupt):
         # uvloop: the broker is all sockets, and it halves the cost of each hop.
         uvloop.run(serve(eventing, bootstrap_servers=settings.kafka_bootstrap_servers, port=port))
+
+
+events = typer.Typer(help="Look at the broker's events: the live log and the dead letters.")
+app.add_typer(events, name="events")
+
+
+def _event_line(event: CloudEvent) -> Text:
+    line = Text(f"{event['time'][11:23]} ", style="dim")
+    line.append(event["type"], style="bold cyan")
+    line.append(f"  {event.get('subject', '')}  {event['source']}  {event['id']}", style="dim")
+    attributes = event.get_attributes()
+    if "knativeerrordest" in attributes:
+        line.append(f"\n  {attributes.get('knativeerrorcode', 'no answer')} from ", "red")
+        line.append(attributes["knativeerrordest"], "red")
+        if "knativeerrordata" in attributes:
+            answer = base64.b64decode(attributes["knativeerrordata"]).decode(errors="replace")
+            line.append(f": {answer[:200]}", "red")
+    line.append("\n  " + json.dumps(event.data, ensure_ascii=False)[:400])
+    return line
+
+
+@events.command("tail")
+def events_tail(
+    from_beginning: Annotated[bool, typer.Option(help="start at the oldest event kept")] = False,
+    limit: Annotated[int, typer.Option(help="stop after this many (0: never)")] = 0,
+) -> None:
+    """Print every event the broker accepts, as it arrives, until Ctrl-C."""
+    settings = Stack(get_settings()).resolved()
+    topic = load_eventing(settings.eventing_dir).topic
+
+    async def follow() -> None:
+        seen = 0
+        async for event in topics.tail(
+            settings.kafka_bootstrap_servers, topic, from_beginning=from_beginning
+        ):
+            console.print(_event_line(event), highlight=False)
+            seen += 1
+            if seen == limit:
+                return
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(follow())
+
+
+@events.command("dlq")
+def events_dlq(
+    replay: Annotated[bool, typer.Option(help="send them back to the broker")] = False,
+) -> None:
+    """List the dead letters not replayed yet; --replay sends them back to the broker."""
+    settings = Stack(get_settings()).resolved()
+    eventing = load_eventing(settings.eventing_dir)
+    servers = settings.kafka_bootstrap_servers
+    if replay:
+        letters = asyncio.run(topics.replay_dead_letters(servers, eventing, settings.k_sink))
+    else:
+        letters = asyncio.run(topics.pending_dead_letters(servers, eventing))
+    for letter in letters:
+        console.print(_event_line(letter.event), highlight=False)
+    verb = "replayed" if replay else "pending"
+    console.print(f"{len(letters)} dead letters {verb}")
 
 
 @app.command()
