@@ -10,11 +10,15 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import httpx
+from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
+from sqlalchemy import text
 from starlette.responses import JSONResponse, Response
 
+from chatfn.db import create_engine
 from chatfn.emit import publish
-from chatfn.events import MessageSent, new_event
+from chatfn.events import MessageSendRequested, MessageSent, new_event, parse_event
+from chatfn.idempotency import first_delivery
 from chatfn.local.broker import topics
 from chatfn.settings import Settings
 from tests.utils.broker import (
@@ -338,3 +342,36 @@ async def test_tail_prints_the_log_from_the_beginning(
         await asyncio.wait_for(read_three(), timeout=30)
 
     assert sorted(seen) == sorted(e["id"] for e in sent)
+
+
+async def test_an_event_delivered_twice_changes_the_database_once(
+    settings: Settings, tmp_path: Path, name: str
+) -> None:
+    table = name.replace("-", "_")
+    engine = create_engine(settings)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"CREATE TABLE {table} (content text)"))
+
+    async def idempotent(event: CloudEvent) -> Response:
+        received = parse_event(*to_binary(event), MessageSendRequested)
+        async with engine.begin() as conn:
+            if await first_delivery(conn, received):
+                insert = text(f"INSERT INTO {table} VALUES (:content)")
+                await conn.execute(insert, {"content": received.payload.content})
+        return Response(status_code=200)
+
+    subscriber = Subscriber(idempotent)
+    try:
+        async with subscriber.running():
+            folder = write_eventing(tmp_path, name, trigger("idempotent", subscriber.url))
+            async with LocalBroker(folder, settings.kafka_bootstrap_servers).running() as broker:
+                event = new_event(send_requested("once"), source="/tests")
+                await post_all(broker, [event, event])  # a producer's retry, say
+                await eventually(lambda: len(subscriber.received) == 2)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text(f"SELECT content FROM {table}"))).scalars().all()
+    finally:
+        await engine.dispose()
+
+    assert subscriber.ids() == [event["id"], event["id"]]
+    assert rows == ["once"]
