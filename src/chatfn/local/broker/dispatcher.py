@@ -26,13 +26,12 @@ import aiohttp
 import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from cloudevents.conversion import to_binary
 from cloudevents.exceptions import GenericException
 from cloudevents.http import CloudEvent, from_http
 
 from chatfn.emit import SinkRefused, publish
 from chatfn.local.broker.config import Destination, Trigger
-from chatfn.local.broker.records import from_record
+from chatfn.local.broker.records import from_record, http_headers
 
 log = logging.getLogger("chatfn.broker")
 
@@ -171,30 +170,29 @@ class Dispatcher:
             progress.pending.discard(record.offset)
 
     async def deliver(self, record: ConsumerRecord) -> None:
-        try:
-            event = from_record(record.value, record.headers)
-        except GenericException:
-            log.error(
-                "%s: record at offset %d is not a CloudEvent", self.trigger.name, record.offset
-            )
+        headers, attributes = http_headers(record.headers)
+        if not self.trigger.filter(attributes):
             return
-        if not self.trigger.filter(event.get_attributes()):
-            return
+        body = record.value or b""
         delivery = self.trigger.delivery
-        outcome = await self._post(event)
+        outcome = await self._post(headers, body)
         for retry_number in range(1, delivery.retry + 1):
             if outcome.delivered or not outcome.retryable:
                 break
             await asyncio.sleep(delivery.backoff_s(retry_number))
-            outcome = await self._post(event)
+            outcome = await self._post(headers, body)
         if outcome.delivered:
             if outcome.reply is not None:
                 await publish(outcome.reply, self.ingress_url, self.client)
             return
+        try:
+            event = from_record(record.value, record.headers)
+        except GenericException:
+            log.error("%s: offset %d holds no CloudEvent", self.trigger.name, record.offset)
+            return
         await self._dead_letter(event, outcome)
 
-    async def _post(self, event: CloudEvent) -> Outcome:
-        headers, body = to_binary(event)
+    async def _post(self, headers: dict[str, str], body: bytes) -> Outcome:
         timeout = aiohttp.ClientTimeout(total=self.trigger.delivery.timeout_s)
         try:
             async with self.session.post(

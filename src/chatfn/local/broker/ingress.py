@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from chatfn.local.broker.config import Eventing
-from chatfn.local.broker.records import to_record
+from chatfn.local.broker.records import is_binary_mode, record_headers, to_record
 
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
@@ -62,11 +62,14 @@ class Ingress:
         return await self._write(request, topic)
 
     async def _write(self, request: Request, topic: str) -> Response:
+        value = await request.body()
         try:
-            event = from_http(dict(request.headers), await request.body())
+            if is_binary_mode(request.headers):
+                key, headers = record_headers(request.headers)
+            else:
+                key, value, headers = to_record(from_http(dict(request.headers), value))
         except GenericException as exc:
             return _problem(400, "Malformed CloudEvent", str(exc) or type(exc).__name__)
-        key, value, headers = to_record(event)
         try:
             await self.producer.send_and_wait(topic, value, key=key, headers=headers)
         except KafkaError as exc:
