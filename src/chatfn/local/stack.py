@@ -191,8 +191,8 @@ class Stack:
             "--port", str(ports[BROKER]["http"]), "--eventing", str(settings.eventing_dir),
         ]  # fmt: skip
         return [
-            Program(name=BROKER, command=broker, autostart=False),
-            Program(name=GATEWAY, command=gateway, autostart=False),
+            Program(name=BROKER, command=broker, autostart=False, priority=200),
+            Program(name=GATEWAY, command=gateway, autostart=False, priority=300),
         ]
 
     def _own_urls(self, ports: dict[str, Ports]) -> dict[str, str]:
