@@ -79,43 +79,39 @@ class UserRegisterRejected(Payload):
 # --- chat -------------------------------------------------------------------------------
 
 
-class MessageSendRequested(Payload):
-    """A user sent a message; `api` minted the message and reply ids before publishing."""
+class MessagePayload(Payload):
+    """What every message event carries: whose, where, and the ids `api` minted."""
 
-    event_type = "io.chatfn.message.send.requested"
     partition_field = "conversation_id"
 
     user_id: UUID
     conversation_id: UUID
     message_id: UUID
     reply_id: UUID
+
+
+class MessageSendRequested(MessagePayload):
+    """A user sent a message; `api` minted the message and reply ids before publishing."""
+
+    event_type = "io.chatfn.message.send.requested"
+
     parent_id: UUID | None = None
     content: str = Field(min_length=1, max_length=100_000)
     model: str | None = None
 
 
-class MessageSent(Payload):
+class MessageSent(MessagePayload):
     event_type = "io.chatfn.message.sent"
-    partition_field = "conversation_id"
 
-    user_id: UUID
-    conversation_id: UUID
-    message_id: UUID
-    reply_id: UUID
     parent_id: UUID | None = None
     content: str
     model: str
     created_conversation: bool = False
 
 
-class MessageRejected(Payload):
+class MessageRejected(MessagePayload):
     event_type = "io.chatfn.message.rejected"
-    partition_field = "conversation_id"
 
-    user_id: UUID
-    conversation_id: UUID
-    message_id: UUID
-    reply_id: UUID
     reason: Literal["not_found", "budget_exceeded"]
     detail: str = ""
 
