@@ -17,7 +17,6 @@ import httpx
 import uvicorn
 import yaml
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent, from_http
 from starlette.applications import Starlette
@@ -28,6 +27,7 @@ from starlette.routing import Route
 from chatfn.local.broker.config import Eventing, load_eventing
 from chatfn.local.broker.records import from_record
 from chatfn.local.broker.service import serve
+from chatfn.local.provision import create_topics
 from chatfn.settings import Settings
 
 Answer = Callable[[CloudEvent], Awaitable[Response]]
@@ -160,17 +160,7 @@ class LocalBroker:
         self.url = f"http://127.0.0.1:{self.port}/{self.eventing.namespace}/default"
 
     async def create_topics(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
-        await admin.start()
-        try:
-            existing = await admin.list_topics()
-            missing = [t for t in self.eventing.topics if t not in existing]
-            if missing:
-                await admin.create_topics(
-                    [NewTopic(t, self.eventing.partitions, replication_factor=1) for t in missing]
-                )
-        finally:
-            await admin.close()
+        await create_topics(self.bootstrap_servers, self.eventing)
 
     async def wait_ready(self) -> None:
         async with httpx.AsyncClient() as client:

@@ -65,9 +65,9 @@ async def migrate(settings: Settings) -> None:
     await asyncio.to_thread(command.upgrade, alembic_config(settings.database_url), "head")
 
 
-async def create_topics(settings: Settings, eventing: Eventing) -> list[str]:
+async def create_topics(bootstrap_servers: str, eventing: Eventing) -> list[str]:
     """The broker's topic and every KafkaSink's, as `eventing/` names them."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
         existing = await admin.list_topics()

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import httpx
@@ -22,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from chatfn.health import CHECKS, Health, check
 from chatfn.local import provision
-from chatfn.local.broker.config import load_eventing
+from chatfn.local.broker.config import Eventing, load_eventing
 from chatfn.local.servers import SERVERS, EmbeddedServer, Ports, Program
 from chatfn.local.supervisor import ProcessInfo, Supervisor, render_config
 from chatfn.settings import Settings
@@ -91,6 +92,11 @@ class Stack:
         self.supervisor = Supervisor(self.home)
         self.state_file = self.home / "state.json"
 
+    @cached_property
+    def eventing(self) -> Eventing:
+        """The Knative YAML the local broker obeys, read once per stack."""
+        return load_eventing(self.settings.eventing_dir)
+
     def embedded(self) -> list[EmbeddedServer]:
         """The servers this stack runs itself: those whose URL the environment leaves empty."""
         return [s for s in SERVERS if not getattr(self.settings, _field_for(s.env_var))]
@@ -136,16 +142,13 @@ class Stack:
         if GATEWAY in ports:
             update["port"] = ports[GATEWAY]["http"]
         if BROKER in ports:
-            eventing = load_eventing(self.settings.eventing_dir)
-            update["k_sink"] = (
-                f"http://127.0.0.1:{ports[BROKER]['http']}/{eventing.namespace}/{eventing.broker}"
-            )
+            broker = f"{self.eventing.namespace}/{self.eventing.broker}"
+            update["k_sink"] = f"http://127.0.0.1:{ports[BROKER]['http']}/{broker}"
         return self.settings.model_copy(update=update)
 
     async def up(self, report: Reporter) -> Settings:
         ports = self._allocate_ports()
         settings = self.resolved(ports)
-        eventing = load_eventing(settings.eventing_dir)
         programs: list[Program] = []
         for server in self.embedded():
             report(server.name, "preparing", display_url(server.url(ports[server.name])))
@@ -170,8 +173,9 @@ class Stack:
         report("schema", "migrating", "alembic upgrade head")
         await provision.migrate(settings)
         report("schema", "ready", "alembic head")
-        topics = await provision.create_topics(settings, eventing)
-        report("topics", "ready", f"{', '.join(topics)} ({eventing.partitions} partitions)")
+        topics = await provision.create_topics(settings.kafka_bootstrap_servers, self.eventing)
+        partitions = self.eventing.partitions
+        report("topics", "ready", f"{', '.join(topics)} ({partitions} partitions)")
         await provision.create_bucket(settings)
         report("bucket", "ready", settings.s3_bucket)
 
