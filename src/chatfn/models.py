@@ -1,13 +1,37 @@
-"""The PostgreSQL tables (SQLAlchemy 2 declarative)."""
+"""The PostgreSQL tables (SQLAlchemy 2 declarative).
+
+Citus-ready: every tenant table carries `user_id` in its primary key and in every
+foreign key, so distributing them by `user_id` keeps each user's rows on one node
+and every join local. Two lookup tables are keyed by what is looked up instead
+(`user_emails` by email, `user_identities` by issuer and subject): their primary
+keys are what make an email or an external identity unique.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
+from uuid import UUID
 
-from sqlalchemy import DateTime, String, func
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chatfn.db import Base
+
+
+def _created_at() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class ProcessedEvent(Base):
@@ -21,6 +45,117 @@ class ProcessedEvent(Base):
     source: Mapped[str] = mapped_column(String(512), primary_key=True)
     id: Mapped[str] = mapped_column(String(256), primary_key=True)
     type: Mapped[str] = mapped_column(String(256))
-    processed_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
+    processed_at: Mapped[datetime] = _created_at()
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    # None for an account that only ever signs in through the OpenID provider.
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16), default="user", server_default="user")
+    # theme, custom_instructions, default_model: what the user set in Settings.
+    preferences: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created_at()
+
+
+class UserEmail(Base):
+    """Claims a normalised email for one user; its primary key makes emails unique."""
+
+    __tablename__ = "user_emails"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    user_id: Mapped[UUID] = mapped_column(Uuid)
+
+
+class UserIdentity(Base):
+    """An account at an external OpenID provider, tied to the user it provisioned."""
+
+    __tablename__ = "user_identities"
+
+    issuer: Mapped[str] = mapped_column(String(512), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(256), primary_key=True)
+    user_id: Mapped[UUID] = mapped_column(Uuid)
+
+
+class RefreshTokenFamily(Base):
+    """One sign-in: every refresh token rotated from it belongs to this family."""
+
+    __tablename__ = "refresh_token_families"
+    __table_args__ = (ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),)
+
+    user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    user_agent: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[datetime] = _created_at()
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RefreshToken(Base):
+    """A refresh token, stored as a hash; `used_at` set once it has been rotated."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["user_id", "family_id"],
+            ["refresh_token_families.user_id", "refresh_token_families.id"],
+            ondelete="CASCADE",
+        ),
     )
+
+    user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family_id: Mapped[UUID] = mapped_column(Uuid)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        Index("conversations_by_recency", "user_id", "updated_at"),
+    )
+
+    user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Set when moved to the trash; restorable until it is 30 days old.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _created_at()
+
+
+class Message(Base):
+    """A node of a conversation's tree: an edit or a regeneration is a sibling (same parent)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["user_id", "conversation_id"],
+            ["conversations.user_id", "conversations.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(["user_id", "parent_id"], ["messages.user_id", "messages.id"]),
+        Index("messages_by_conversation", "user_id", "conversation_id", "created_at"),
+        Index("messages_by_parent", "user_id", "parent_id"),
+    )
+
+    user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    conversation_id: Mapped[UUID] = mapped_column(Uuid)
+    parent_id: Mapped[UUID | None] = mapped_column(Uuid)
+    role: Mapped[str] = mapped_column(String(16))  # user | assistant
+    content: Mapped[str] = mapped_column(Text, default="", server_default="")
+    model: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # user messages are `complete` at once; replies go streaming -> complete|stopped|failed.
+    status: Mapped[str] = mapped_column(String(16), default="complete", server_default="complete")
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = _created_at()

@@ -11,10 +11,10 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_S3_ACCESS_KEY = "chatfn-dev"
 DEV_S3_SECRET_KEY = SecretStr("chatfn-dev-secret")
@@ -49,17 +49,56 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr = Field(DEV_LLM_API_KEY, alias="LLM_API_KEY")
     llm_model: str = Field("SmolLM2-135M-Instruct", alias="LLM_MODEL")
 
+    redis_prefix: str = Field("chatfn", alias="REDIS_PREFIX", description="namespaces every key")
+
+    # Sessions: chatfn's own access tokens (HS256) and rotating refresh tokens.
     jwt_secret: SecretStr = Field(DEV_JWT_SECRET, alias="JWT_SECRET")
+    jwt_previous_secret: SecretStr | None = Field(
+        None, alias="JWT_PREVIOUS_SECRET", description="still verified during a key rotation"
+    )
+    jwt_issuer: str = Field("chatfn", alias="JWT_ISSUER")
+    jwt_audience: str = Field("chatfn-api", alias="JWT_AUDIENCE")
+    access_token_ttl_s: int = Field(900, alias="ACCESS_TOKEN_TTL_S", ge=60, le=3600)
+    refresh_token_ttl_days: int = Field(30, alias="REFRESH_TOKEN_TTL_DAYS", ge=1, le=365)
+    admin_emails: Annotated[set[str], NoDecode] = Field(
+        default_factory=set, alias="ADMIN_EMAILS", description="accounts created as admins"
+    )
+
+    # An external OpenID provider (Keycloak, say) whose access tokens are accepted too.
+    oidc_issuer: str = Field("", alias="OIDC_ISSUER", description="empty: OIDC off")
+    oidc_audience: str = Field("chatfn-api", alias="OIDC_AUDIENCE")
+    oidc_jwks_ttl_s: int = Field(300, alias="OIDC_JWKS_TTL_S", ge=10)
+
+    # Rate limits (the `limits` notation), shared by every instance through Redis.
+    rate_limit_ip: str = Field("600/minute", alias="RATE_LIMIT_IP")
+    rate_limit_user: str = Field("300/minute", alias="RATE_LIMIT_USER")
+    rate_limit_login: str = Field("10/15minutes", alias="RATE_LIMIT_LOGIN")
+    rate_limit_register: str = Field("20/hour", alias="RATE_LIMIT_REGISTER")
+    trusted_proxies: str = Field(
+        "127.0.0.1,::1", alias="TRUSTED_PROXIES", description="whose X-Forwarded-For is believed"
+    )
+    register_timeout_s: float = Field(10.0, alias="REGISTER_TIMEOUT_S", gt=0)
 
     def as_environment(self) -> dict[str, str]:
         """These settings as the environment variables that produce them, for child processes."""
         environment = {}
         for name, info in type(self).model_fields.items():
             value = getattr(self, name)
+            if value is None:
+                continue
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
+            elif isinstance(value, set):
+                value = ",".join(sorted(value))
             environment[info.alias or name.upper()] = str(value)
         return environment
+
+    @field_validator("admin_emails", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return {email.strip().lower() for email in value.split(",") if email.strip()}
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -9,3 +9,8 @@ from chatfn.settings import Settings
 
 def redis_client(settings: Settings) -> Redis:
     return Redis.from_url(settings.redis_url, decode_responses=True)
+
+
+def key(settings: Settings, *parts: str) -> str:
+    """A Redis key in this deployment's namespace (`REDIS_PREFIX`)."""
+    return ":".join((settings.redis_prefix, *parts))

@@ -3,10 +3,11 @@ from __future__ import annotations
 import httpx
 
 from chatfn.local.gateway import create_app
+from chatfn.local.stack import function_names
 from chatfn.settings import Settings
 
 
-async def test_the_running_gateway_reports_every_dependency_healthy(
+async def test_the_running_gateway_reports_every_dependency_and_function_healthy(
     stack_settings: Settings,
 ) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
@@ -15,7 +16,9 @@ async def test_the_running_gateway_reports_every_dependency_healthy(
     body = response.json()
     assert response.status_code == 200, body
     assert body["status"] == "ok"
-    assert set(body["dependencies"]) == {"postgres", "redis", "kafka", "s3", "llm"}
+    dependencies = {"postgres", "redis", "kafka", "s3", "llm"}
+    assert set(body["dependencies"]) == dependencies | set(function_names())
+    assert {"api", "register_user"} <= set(function_names())
     assert all(dependency["ok"] for dependency in body["dependencies"].values())
 
 

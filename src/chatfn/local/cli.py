@@ -23,7 +23,7 @@ from chatfn.local import provision
 from chatfn.local.broker import topics
 from chatfn.local.broker.config import load_eventing
 from chatfn.local.broker.service import serve
-from chatfn.local.stack import ServiceStatus, Stack
+from chatfn.local.stack import ServiceStatus, Stack, service_name
 from chatfn.settings import get_settings
 
 app = typer.Typer(help="chatfn's docker-free local stack.", no_args_is_help=True)
@@ -146,10 +146,19 @@ def broker(
 ) -> None:
     """Run the local Knative Kafka Broker (ingress and a dispatcher per Trigger) until stopped."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Stack(get_settings()).resolved()
+    stack = Stack(get_settings())
+    settings = stack.resolved()
     with contextlib.suppress(KeyboardInterrupt):
         # uvloop: the broker is all sockets, and it halves the cost of each hop.
-        uvloop.run(serve(eventing, bootstrap_servers=settings.kafka_bootstrap_servers, port=port))
+        uvloop.run(
+            serve(
+                eventing,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                port=port,
+                # Triggers name a function by its Knative Service name.
+                functions={service_name(n): url for n, url in stack.function_urls().items()},
+            )
+        )
 
 
 events = typer.Typer(help="Look at the broker's events: the live log and the dead letters.")

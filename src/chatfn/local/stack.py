@@ -31,8 +31,26 @@ from chatfn.settings import Settings
 HEALTH_TIMEOUT_S = 180.0
 GATEWAY = "gateway"
 BROKER = "broker"
-# The stack's own processes, in start order, with the path that says they are ready.
-OWN_HEALTH_PATHS = {BROKER: "/healthz", GATEWAY: "/api/health"}
+FUNCTIONS_DIR = provision.PROJECT_ROOT / "functions"
+FUNCTION_HEALTH_PATH = "/healthz"  # every function answers a GET; `api` has this route
+
+
+def function_names() -> list[str]:
+    """Every module in functions/ is one function, as it is one Knative Service."""
+    return sorted(path.stem for path in FUNCTIONS_DIR.glob("*.py") if not path.stem.startswith("_"))
+
+
+def service_name(function: str) -> str:
+    """The Knative Service that runs `function` (what Trigger YAML refers to)."""
+    return function.replace("_", "-")
+
+
+def own_health_paths() -> dict[str, str]:
+    """The stack's own processes, in start order, with the path that says they are ready:
+    the functions, then the broker that delivers to them, then the gateway in front."""
+    functions = dict.fromkeys(function_names(), FUNCTION_HEALTH_PATH)
+    return functions | {BROKER: "/healthz", GATEWAY: "/api/health"}
+
 
 Reporter = Callable[[str, str, str], None]
 """Called as `report(row, state, detail)` while the stack changes; the CLI draws it."""
@@ -112,7 +130,7 @@ class Stack:
         """Last run's ports while they are free (or still ours), fresh free ones otherwise."""
         ours = self.supervisor.running()
         saved = self._saved_ports()
-        own = {name: ("http",) for name in OWN_HEALTH_PATHS}
+        own = {name: ("http",) for name in own_health_paths()}
         wanted = {s.name: s.port_names for s in self.embedded()} | own
         ports: dict[str, Ports] = {}
         for name, port_names in wanted.items():
@@ -179,28 +197,57 @@ class Stack:
         await provision.create_bucket(settings)
         report("bucket", "ready", settings.s3_bucket)
 
-        # The product's own processes start once what they use exists.
-        for name, url in self._own_urls(ports).items():
-            self.supervisor.start_program(name)
-            await self._wait_http(name, url, started, report)
+        # The product's own processes start once what they use exists; the functions
+        # together, then the broker and the gateway.
+        urls = self._own_urls(ports)
+        for group in (function_names(), [BROKER], [GATEWAY]):
+            for name in group:
+                self.supervisor.start_program(name)
+            await asyncio.gather(*(self._wait_http(name, urls[name], started, report)
+                                   for name in group))  # fmt: skip
         return settings
+
+    def function_urls(self) -> dict[str, str]:
+        """Each function's local URL, by function name."""
+        urls = self._own_urls(self._saved_ports())
+        return {name: urls[name] for name in function_names() if name in urls}
 
     def _own_programs(self, settings: Settings, ports: dict[str, Ports]) -> list[Program]:
         gateway = [
             sys.executable, "-m", "uvicorn", "--factory", "chatfn.local.gateway:create_app",
             "--host", "127.0.0.1", "--port", str(ports[GATEWAY]["http"]), "--no-access-log",
+            "--no-server-header", "--no-date-header",  # the api function sends its own
         ]  # fmt: skip
         broker = [
             sys.executable, "-m", "chatfn.local", "broker",
             "--port", str(ports[BROKER]["http"]), "--eventing", str(settings.eventing_dir),
         ]  # fmt: skip
+        functions = [
+            Program(name=name, command=self._function_command(name, ports[name]["http"]),
+                    autostart=False, priority=150)
+            for name in function_names()
+        ]  # fmt: skip
         return [
+            *functions,
             Program(name=BROKER, command=broker, autostart=False, priority=200),
             Program(name=GATEWAY, command=gateway, autostart=False, priority=300),
         ]
 
+    @staticmethod
+    def _function_command(name: str, port: int) -> list[str]:
+        """The function as Knative runs it: functions-framework, ASGI mode, one target."""
+        return [
+            sys.executable, "-m", "functions_framework", "--asgi",
+            "--target", name, "--source", str(FUNCTIONS_DIR / f"{name}.py"),
+            "--host", "127.0.0.1", "--port", str(port),
+        ]  # fmt: skip
+
     def _own_urls(self, ports: dict[str, Ports]) -> dict[str, str]:
-        return {name: f"http://127.0.0.1:{ports[name]['http']}" for name in OWN_HEALTH_PATHS}
+        return {
+            name: f"http://127.0.0.1:{ports[name]['http']}"
+            for name in own_health_paths()
+            if name in ports
+        }
 
     async def _wait_healthy(self, settings: Settings, started: float, report: Reporter) -> None:
         pending = set(CHECKS)
@@ -225,7 +272,7 @@ class Stack:
     async def _wait_http(self, name: str, url: str, started: float, report: Reporter) -> None:
         report(name, "starting", url)
         deadline = time.monotonic() + 60
-        while not (health := await http_health(url + OWN_HEALTH_PATHS[name])).ok:
+        while not (health := await http_health(url + own_health_paths()[name])).ok:
             self._fail_on_crashed({name})
             if time.monotonic() > deadline:
                 raise RuntimeError(self._explain({name}, f"not answering: {health.detail}"))
@@ -271,7 +318,7 @@ class Stack:
                     where=url,
                     embedded=True,
                     process=processes.get(name),
-                    health=await http_health(url + OWN_HEALTH_PATHS[name]),
+                    health=await http_health(url + own_health_paths()[name]),
                 )
             )
         return rows

@@ -11,7 +11,7 @@ import httpx
 import uvicorn
 from aiokafka import AIOKafkaProducer
 
-from chatfn.local.broker.config import Destination, Eventing, load_eventing
+from chatfn.local.broker.config import Destination, Eventing, Ref, load_eventing
 from chatfn.local.broker.dispatcher import UNORDERED_CONCURRENCY, Dispatcher
 from chatfn.local.broker.ingress import Ingress
 
@@ -25,12 +25,7 @@ def resolver(
 ) -> Callable[[Destination], str]:
     """Turn a Knative destination into a local URL, as Knative's addressable resolver does."""
 
-    def resolve(destination: Destination) -> str:
-        if destination.uri:
-            return destination.uri
-        ref = destination.ref
-        if ref is None:
-            raise ValueError("a destination needs a ref or a uri")
+    def address(ref: Ref) -> str:
         namespace = ref.namespace or eventing.namespace
         if ref.kind == "KafkaSink":
             return f"{base_url}/sinks/{namespace}/{ref.name}"
@@ -39,6 +34,14 @@ def resolver(
         if ref.kind == "Service" and ref.name in functions:
             return functions[ref.name]
         raise ValueError(f"{ref.kind} {ref.name!r} does not run in the local stack")
+
+    def resolve(destination: Destination) -> str:
+        # Knative: a `uri` alone is absolute; beside a `ref` it is a path on the ref's address.
+        if destination.ref is None:
+            if not destination.uri:
+                raise ValueError("a destination needs a ref or a uri")
+            return destination.uri
+        return address(destination.ref) + (destination.uri or "")
 
     return resolve
 

@@ -1,0 +1,93 @@
+"""Accounts: creating a user is deciding who owns an email, once.
+
+`register` runs inside the consumer's transaction. The email claim's primary key
+settles races: of two concurrent sign-ups for `A@x.com` and `a@x.com` (the same email
+once normalised), one inserts the claim and the other waits for it, then finds it
+taken. Run again for the same command it gives the same answer and writes nothing.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from uuid6 import uuid7
+
+from chatfn.auth import AccessClaims
+from chatfn.events import UserRegistered, UserRegisterRejected, UserRegisterRequested
+from chatfn.models import User, UserEmail, UserIdentity
+from chatfn.settings import Settings
+
+
+def normalize_email(email: str) -> str:
+    """One spelling per mailbox as far as chatfn is concerned: NFKC, trimmed, lower case."""
+    return unicodedata.normalize("NFKC", email).strip().lower()
+
+
+async def register(
+    db: AsyncSession, settings: Settings, command: UserRegisterRequested
+) -> UserRegistered | UserRegisterRejected:
+    email = normalize_email(command.email)
+    existing = await db.get(User, command.user_id)
+    if existing is None:
+        claimed = await db.execute(
+            insert(UserEmail)
+            .values(email=email, user_id=command.user_id)
+            .on_conflict_do_nothing(index_elements=["email"])
+            .returning(UserEmail.user_id)
+        )
+        if claimed.first() is None:
+            return UserRegisterRejected(user_id=command.user_id, reason="email_taken")
+        existing = User(
+            id=command.user_id,
+            email=email,
+            password_hash=command.password_hash,
+            display_name=command.display_name,
+            role="admin" if email in settings.admin_emails else "user",
+            preferences={},
+        )
+        db.add(existing)
+    return UserRegistered(
+        user_id=existing.id, email=existing.email, display_name=existing.display_name
+    )
+
+
+async def user_by_email(db: AsyncSession, email: str) -> User | None:
+    claim = await db.scalar(
+        select(UserEmail.user_id).where(UserEmail.email == normalize_email(email))
+    )
+    return None if claim is None else await db.get(User, claim)
+
+
+async def provision_identity(db: AsyncSession, claims: AccessClaims) -> User:
+    """The user behind an OpenID provider's token, created the first time it is seen.
+
+    The provider's email is kept for display but never claimed: an account here with
+    that email stays a separate account, so a provider cannot take one over.
+    """
+    lookup = select(UserIdentity.user_id).where(
+        UserIdentity.issuer == claims.issuer, UserIdentity.subject == claims.subject
+    )
+    user_id = await db.scalar(lookup)
+    if user_id is None:
+        email = normalize_email(str(claims.claims.get("email", "")))
+        name = claims.claims.get("name") or claims.claims.get("preferred_username") or email
+        user = User(id=uuid7(), email=email, display_name=str(name or "You")[:100], role="user",
+                    preferences={})  # fmt: skip
+        db.add(user)
+        await db.flush()
+        identity = insert(UserIdentity).values(
+            issuer=claims.issuer, subject=claims.subject, user_id=user.id
+        )
+        won = await db.execute(identity.on_conflict_do_nothing().returning(UserIdentity.user_id))
+        if won.first() is None:  # a concurrent request provisioned it first
+            await db.rollback()
+            user_id = await db.scalar(lookup)
+        else:
+            await db.commit()
+            user_id = user.id
+    provisioned = await db.get(User, user_id)
+    assert provisioned is not None
+    return provisioned

@@ -1,0 +1,42 @@
+"""The `api` function's REST API: the one public door besides the reply streams.
+
+Authenticates, validates, rate-limits, then reads PostgreSQL or publishes a command
+event. Its OpenAPI description is served at `/api/openapi.json`.
+"""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from chatfn.api import (
+    admin_endpoints,
+    auth_endpoints,
+    event_endpoints,
+    me_endpoints,
+    problems,
+)
+from chatfn.api.security import Api, limit_ip
+from chatfn.runtime import Runtime
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="chatfn",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.api = Api(runtime)
+    problems.install(app)
+    for router in (auth_endpoints.router, me_endpoints.router, admin_endpoints.router):
+        app.include_router(router, dependencies=[Depends(limit_ip)])
+    app.include_router(event_endpoints.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    trusted = [host.strip() for host in runtime.settings.trusted_proxies.split(",")]
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
+    return app

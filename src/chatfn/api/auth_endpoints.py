@@ -1,0 +1,183 @@
+"""`/api/auth`: sign up (through the `register_user` function), sign in, refresh, sign out.
+
+The access token goes back in the body, for the UI to keep in memory only; the
+refresh token goes in an `HttpOnly; Secure; SameSite=Strict` cookie scoped to this
+path, and is replaced by a new one on every refresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Literal
+from uuid import UUID
+
+import httpx
+from fastapi import APIRouter, Cookie, Header, Request, Response
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from uuid6 import uuid7
+
+from chatfn import accounts, rendezvous
+from chatfn.api.me_endpoints import UserOut
+from chatfn.api.problems import Problem, not_authenticated
+from chatfn.api.security import ApiDep, DbDep, PrincipalDep, client_ip
+from chatfn.auth import InvalidToken
+from chatfn.emit import SinkRefused, publish
+from chatfn.events import UserRegisterRequested, new_event
+from chatfn.models import User
+from chatfn.passwords import hash_password, verify_password
+from chatfn.sessions import REFRESH_COOKIE, Session, end_all_sessions, end_session, rotate
+from chatfn.sessions import start_session as new_session
+from chatfn.streams import key
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+SOURCE = "chatfn/api"
+COOKIE_PATH = "/api/auth"
+IDEMPOTENCY_TTL_S = 24 * 3600
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    # 256 bounds the hashing work one request can ask for.
+    password: str = Field(min_length=8, max_length=256)
+
+
+class Registration(Credentials):
+    display_name: str = Field("", max_length=100)
+
+
+class SessionOut(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (a scheme name)
+    expires_in: int
+    user: UserOut
+
+
+def _session_response(api: ApiDep, session: Session, response: Response) -> SessionOut:
+    response.set_cookie(
+        REFRESH_COOKIE,
+        session.refresh_token,
+        max_age=api.settings.refresh_token_ttl_days * 24 * 3600,
+        path=COOKIE_PATH,
+        secure=True,
+        httponly=True,
+        samesite="strict",
+    )
+    return SessionOut(
+        access_token=session.access.token,
+        expires_in=session.access.expires_in,
+        user=UserOut.of(session.user),
+    )
+
+
+async def _registration_user_id(api: ApiDep, email: str, idempotency_key: str | None) -> str:
+    """A fresh user id, or the one an earlier attempt with this `Idempotency-Key` used."""
+    user_id = str(uuid7())
+    if not idempotency_key:
+        return user_id
+    digest = hashlib.sha256(f"{email}\n{idempotency_key}".encode()).hexdigest()
+    name = key(api.settings, "register-idempotency", digest)
+    redis = api.runtime.redis
+    if await redis.set(name, user_id, nx=True, ex=IDEMPOTENCY_TTL_S):
+        return user_id
+    return str(await redis.get(name) or user_id)
+
+
+@router.post("/register", status_code=201, responses={409: {}, 503: {}})
+async def register(
+    body: Registration,
+    request: Request,
+    response: Response,
+    api: ApiDep,
+    db: DbDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> SessionOut:
+    """Create an account. A retry with the same `Idempotency-Key` never makes a second one."""
+    await api.limits.hit(api.settings.rate_limit_register, "register", client_ip(request))
+    email = accounts.normalize_email(body.email)
+    user_id = await _registration_user_id(api, email, idempotency_key)
+    command = UserRegisterRequested(
+        user_id=UUID(user_id),
+        email=email,
+        password_hash=await hash_password(body.password),
+        display_name=body.display_name.strip() or email.split("@")[0],
+    )
+    correlation = rendezvous.new_correlation_id(api.settings)
+    event = new_event(command, source=SOURCE, extensions={rendezvous.EXTENSION: correlation})
+    try:
+        await publish(event, api.settings.k_sink, api.runtime.http)
+    except (SinkRefused, httpx.HTTPError) as exc:
+        raise _unavailable("the event broker did not take the request") from exc
+    result = await rendezvous.wait_for_result(
+        api.runtime.redis, api.settings, correlation, api.settings.register_timeout_s
+    )
+    if result is None:
+        raise _unavailable("the sign-up is taking longer than usual")
+    if result["type"] != "io.chatfn.user.registered":
+        raise Problem(409, "An account with this email already exists.", title="Email taken")
+    user = await db.get(User, command.user_id)
+    assert user is not None, "register_user answered before its write committed"
+    session = await new_session(db, api.settings, user, request.headers.get("user-agent", ""))
+    await db.commit()
+    return _session_response(api, session, response)
+
+
+def _unavailable(why: str) -> Problem:
+    return Problem(503, f"Try again in a moment: {why}.", headers={"Retry-After": "2"})
+
+
+@router.post("/login", responses={401: {}, 429: {}})
+async def login(
+    body: Credentials, request: Request, response: Response, api: ApiDep, db: DbDep
+) -> SessionOut:
+    """Sign in with email and password. Failures are counted per email and per address."""
+    email = accounts.normalize_email(body.email)
+    identities = [("login-email", email), ("login-ip", client_ip(request))]
+    for identity in identities:
+        await api.limits.check(api.settings.rate_limit_login, *identity)
+    user = await accounts.user_by_email(db, email)
+    if not await verify_password(user.password_hash if user else None, body.password):
+        for identity in identities:
+            await api.limits.hit(api.settings.rate_limit_login, *identity)
+        raise Problem(401, "Wrong email or password.", headers={"WWW-Authenticate": "Bearer"})
+    assert user is not None
+    if user.disabled_at is not None:
+        raise Problem(403, "This account is disabled.", title="Account disabled")
+    session = await new_session(db, api.settings, user, request.headers.get("user-agent", ""))
+    await db.commit()
+    return _session_response(api, session, response)
+
+
+@router.post("/refresh", responses={401: {}})
+async def refresh(
+    response: Response,
+    api: ApiDep,
+    db: DbDep,
+    chatfn_refresh: Annotated[str | None, Cookie(max_length=200)] = None,
+) -> SessionOut:
+    """A new access token (and refresh cookie) for the refresh cookie."""
+    if not chatfn_refresh:
+        raise not_authenticated()
+    try:
+        session = await rotate(db, api.settings, chatfn_refresh)
+    except InvalidToken:
+        raise not_authenticated() from None
+    await db.commit()
+    return _session_response(api, session, response)
+
+
+@router.post("/logout", status_code=204)
+async def logout(principal: PrincipalDep, api: ApiDep, db: DbDep, response: Response) -> None:
+    """Sign out of this session: its refresh family and its access token stop working."""
+    await end_session(db, api.runtime.redis, api.settings, principal.claims)
+    await db.commit()
+    response.delete_cookie(REFRESH_COOKIE, path=COOKIE_PATH, secure=True, httponly=True)
+
+
+@router.post("/logout-all", status_code=204)
+async def logout_all(principal: PrincipalDep, api: ApiDep, db: DbDep, response: Response) -> None:
+    """Sign out everywhere: every session of this user stops working."""
+    await end_all_sessions(db, api.runtime.redis, api.settings, principal.user_id)
+    await db.commit()
+    response.delete_cookie(REFRESH_COOKIE, path=COOKIE_PATH, secure=True, httponly=True)

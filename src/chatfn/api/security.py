@@ -1,0 +1,129 @@
+"""Who is asking: the request's client address, its access token, its rate limits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chatfn import accounts
+from chatfn.api.problems import Problem, not_authenticated
+from chatfn.auth import AccessClaims, InvalidToken, Verifier, local_verifier, verify_access_token
+from chatfn.models import User
+from chatfn.oidc import oidc_verifier
+from chatfn.ratelimit import RateLimits
+from chatfn.roles import allowed
+from chatfn.runtime import Runtime
+from chatfn.sessions import is_revoked
+
+
+class Api:
+    """What the API's endpoints share: the runtime's clients, the verifiers, the limits."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.limits = RateLimits(self.settings)
+        self.verifiers: dict[str, Verifier] = {
+            self.settings.jwt_issuer: local_verifier(self.settings)
+        }
+        if self.settings.oidc_issuer:
+            if self.settings.oidc_issuer == self.settings.jwt_issuer:
+                raise ValueError("OIDC_ISSUER must differ from JWT_ISSUER")
+            self.verifiers[self.settings.oidc_issuer] = oidc_verifier(self.settings, runtime.http)
+
+
+def get_api(request: Request) -> Api:
+    api: Api = request.app.state.api
+    return api
+
+
+ApiDep = Annotated[Api, Depends(get_api)]
+
+
+async def get_db(api: ApiDep) -> AsyncIterator[AsyncSession]:
+    async with api.runtime.sessions() as session:
+        yield session
+
+
+DbDep = Annotated[AsyncSession, Depends(get_db)]
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address; uvicorn's proxy-headers middleware has already believed
+    `X-Forwarded-For` when, and only when, the peer is a trusted proxy."""
+    return request.client.host if request.client else "unknown"
+
+
+async def limit_ip(request: Request, api: ApiDep) -> None:
+    await api.limits.hit(api.settings.rate_limit_ip, "ip", client_ip(request))
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: UUID
+    claims: AccessClaims
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def _user_id(db: AsyncSession, api: Api, claims: AccessClaims) -> UUID:
+    if claims.issuer == api.settings.jwt_issuer:
+        try:
+            return UUID(claims.subject)
+        except ValueError:
+            raise not_authenticated() from None
+    # A token of the OpenID provider: its subject is provisioned as a user on first sight.
+    user = await accounts.provision_identity(db, claims)
+    if user.disabled_at is not None:
+        raise not_authenticated()
+    return user.id
+
+
+async def get_principal(
+    api: ApiDep,
+    db: DbDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise not_authenticated()
+    try:
+        claims = await verify_access_token(credentials.credentials, api.verifiers)
+    except InvalidToken:
+        raise not_authenticated() from None
+    user_id = await _user_id(db, api, claims)
+    if await is_revoked(api.runtime.redis, api.settings, claims, user_id):
+        raise not_authenticated()
+    await api.limits.hit(api.settings.rate_limit_user, "user", str(user_id))
+    return Principal(user_id=user_id, claims=claims)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def current_user(principal: PrincipalDep, db: DbDep) -> User:
+    user = await db.get(User, principal.user_id)
+    if user is None or user.disabled_at is not None:
+        raise not_authenticated()
+    return user
+
+
+UserDep = Annotated[User, Depends(current_user)]
+
+
+def requires(obj: str, action: str) -> Any:  # FastAPI's Depends() is typed Any
+    """A dependency that lets the request through only if the user's role allows it."""
+
+    async def check(user: UserDep) -> User:
+        if not allowed(user.role, obj, action):
+            # 404, not 403: an endpoint a user may not use is one they cannot see.
+            raise Problem(404, "Not Found")
+        return user
+
+    return Depends(check)

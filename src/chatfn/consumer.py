@@ -1,0 +1,48 @@
+"""The shape every event-consuming function shares: decode, handle, answer the broker.
+
+A function is an `aio.http` function (so it can reply with an event) wrapped by
+`consumes(...)`: the request becomes a typed `ReceivedEvent`, a bad one is answered
+400/422 with a problem body (final: the broker dead-letters it), and the handler's
+result event, if any, goes back to the broker in the response.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from cloudevents.http import CloudEvent
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from chatfn.emit import reply
+from chatfn.events import EventRejected, Payload, ReceivedEvent, parse_event
+
+Handler = Callable[[ReceivedEvent[Any]], Awaitable[CloudEvent | None]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+PROBLEM = "application/problem+json"
+
+
+def problem_response(exc: EventRejected) -> JSONResponse:
+    return JSONResponse(exc.problem(), status_code=exc.status, media_type=PROBLEM)
+
+
+def consumes(*accepted: type[Payload]) -> Callable[[Handler], Endpoint]:
+    types = sorted(payload.event_type for payload in accepted)
+
+    def decorate(handler: Handler) -> Endpoint:
+        @functools.wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            if request.method == "GET":  # a probe, or someone asking what this is
+                return JSONResponse({"function": handler.__name__, "consumes": types})
+            try:
+                received = parse_event(request.headers, await request.body(), *accepted)
+            except EventRejected as exc:
+                return problem_response(exc)
+            result = await handler(received)
+            return Response(status_code=202) if result is None else reply(result)
+
+        return endpoint
+
+    return decorate

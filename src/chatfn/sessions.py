@@ -1,0 +1,160 @@
+"""Sign-in sessions: rotating refresh tokens in PostgreSQL, revocation in Redis.
+
+A sign-in starts a refresh-token *family*. Each refresh token is used once: using it
+marks it used and issues the next one in the family. Presenting a token that was
+already used means it was copied, so the whole family is revoked (RFC 9700's
+reuse detection). Tokens are stored as SHA-256 hashes only.
+
+Access tokens live minutes and are not stored. Logging out puts the token's `jti` on
+a Redis denylist until it would have expired; logging out everywhere (and disabling
+an account) sets the user's `valid_after`, which every token issued before fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from redis.asyncio import Redis
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from uuid6 import uuid7
+
+from chatfn.auth import LEEWAY_S, AccessClaims, InvalidToken, IssuedToken, issue_access_token
+from chatfn.models import RefreshToken, RefreshTokenFamily, User
+from chatfn.settings import Settings
+from chatfn.streams import key
+
+REFRESH_COOKIE = "chatfn_refresh"
+
+
+@dataclass(frozen=True)
+class Session:
+    user: User
+    access: IssuedToken
+    refresh_token: str
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _next_session(
+    db: AsyncSession, settings: Settings, user: User, family_id: UUID
+) -> Session:
+    secret = secrets.token_urlsafe(32)
+    db.add(
+        RefreshToken(
+            user_id=user.id,
+            token_hash=_hash(secret),
+            family_id=family_id,
+            expires_at=_now() + timedelta(days=settings.refresh_token_ttl_days),
+        )
+    )
+    access = issue_access_token(settings, user_id=user.id, role=user.role, session_id=family_id)
+    # The user id travels in the token so the lookup goes straight to the user's shard.
+    return Session(user=user, access=access, refresh_token=f"{user.id}.{secret}")
+
+
+async def start_session(
+    db: AsyncSession, settings: Settings, user: User, user_agent: str = ""
+) -> Session:
+    """A new sign-in for `user`: a new family and its first tokens."""
+    family = RefreshTokenFamily(user_id=user.id, id=uuid7(), user_agent=user_agent[:256])
+    db.add(family)
+    await db.flush()
+    return await _next_session(db, settings, user, family.id)
+
+
+async def rotate(db: AsyncSession, settings: Settings, presented: str) -> Session:
+    """Trade a refresh token for the next one; a reused token revokes its family.
+
+    Raises `InvalidToken` for anything but a live, unused token of an enabled user. On
+    reuse the revocation is committed before raising.
+    """
+    user_part, _, secret = presented.partition(".")
+    try:
+        user_id = UUID(user_part)
+    except ValueError:
+        raise InvalidToken from None
+    row = (
+        await db.execute(
+            select(RefreshToken, RefreshTokenFamily, User)
+            .join(
+                RefreshTokenFamily,
+                (RefreshTokenFamily.user_id == RefreshToken.user_id)
+                & (RefreshTokenFamily.id == RefreshToken.family_id),
+            )
+            .join(User, User.id == RefreshToken.user_id)
+            .where(RefreshToken.user_id == user_id, RefreshToken.token_hash == _hash(secret))
+            .with_for_update(of=RefreshToken)
+        )
+    ).first()
+    if row is None:
+        raise InvalidToken
+    token, family, user = row.tuple()
+    if token.used_at is not None and family.revoked_at is None:
+        family.revoked_at = _now()
+        await db.commit()
+        raise InvalidToken
+    if family.revoked_at or token.expires_at < _now() or user.disabled_at:
+        raise InvalidToken
+    token.used_at = _now()
+    return await _next_session(db, settings, user, family.id)
+
+
+async def end_session(
+    db: AsyncSession, redis: Redis, settings: Settings, claims: AccessClaims
+) -> None:
+    """Log out this sign-in: its refresh family revoked, its access token denied."""
+    if claims.session_id:
+        await db.execute(
+            update(RefreshTokenFamily)
+            .where(
+                RefreshTokenFamily.user_id == UUID(claims.subject),
+                RefreshTokenFamily.id == UUID(claims.session_id),
+                RefreshTokenFamily.revoked_at.is_(None),
+            )
+            .values(revoked_at=_now())
+        )
+    remaining_s = max(1, claims.expires_at + LEEWAY_S - int(time.time()))
+    await redis.set(key(settings, "jwt-denied", claims.token_id), 1, ex=remaining_s)
+
+
+async def end_all_sessions(
+    db: AsyncSession, redis: Redis, settings: Settings, user_id: UUID
+) -> None:
+    """Log out everywhere: every family revoked, every access token issued so far refused.
+
+    Disabling an account calls this too, and sign-in and refresh check `disabled_at`.
+    """
+    await db.execute(
+        update(RefreshTokenFamily)
+        .where(RefreshTokenFamily.user_id == user_id, RefreshTokenFamily.revoked_at.is_(None))
+        .values(revoked_at=_now())
+    )
+    # Older access tokens all expire within their lifetime; the mark is needed that long.
+    await redis.set(
+        key(settings, "valid-after", str(user_id)),
+        repr(time.time()),
+        ex=settings.access_token_ttl_s + LEEWAY_S,
+    )
+
+
+async def is_revoked(redis: Redis, settings: Settings, claims: AccessClaims, user_id: UUID) -> bool:
+    """Whether the token was logged out, or issued before its user's `valid_after`."""
+    denied, valid_after = await redis.mget(
+        key(settings, "jwt-denied", claims.token_id),
+        key(settings, "valid-after", str(user_id)),
+    )
+    return denied is not None or (
+        valid_after is not None and claims.issued_at <= float(valid_after)
+    )
