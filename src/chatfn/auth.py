@@ -106,9 +106,11 @@ class Verifier:
                     "leeway": LEEWAY_S,
                 },
             )
-        except JOSEError:
+            issued_at = float(claims["iat"])
+        # python-jose lets a few malformed claims (`"exp": null`) through as TypeError.
+        except (JOSEError, TypeError, ValueError):
             raise InvalidToken from None
-        if claims["iat"] > time.time() + LEEWAY_S or not self.is_access_token(header, claims):
+        if issued_at > time.time() + LEEWAY_S or not self.is_access_token(header, claims):
             raise InvalidToken
         return claims
 
@@ -130,7 +132,7 @@ async def verify_access_token(token: str, verifiers: Mapping[str, Verifier]) -> 
         issuer=verifier.issuer,
         subject=str(claims["sub"]),
         token_id=str(claims.get("jti", "")),
-        issued_at=float(claims.get("iat_ms", claims["iat"] * 1000)) / 1000,
+        issued_at=float(claims.get("iat_ms", float(claims["iat"]) * 1000)) / 1000,
         expires_at=int(claims["exp"]),
         session_id=claims.get("sid"),
         claims=claims,
