@@ -15,7 +15,8 @@ from chatfn.local.stack import FUNCTIONS_DIR
 
 @asynccontextmanager
 async def function_client(name: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_asgi_app(target=name, source=str(FUNCTIONS_DIR / f"{name}.py"))
+    source = str(FUNCTIONS_DIR / f"{name}.py")
+    app = create_asgi_app(target=name, source=source)  # type: ignore[no-untyped-call]
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
         yield client

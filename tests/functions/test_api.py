@@ -1,0 +1,87 @@
+"""The api function built from functions/api.py, configured through the environment."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+import pytest
+from argon2 import PasswordHasher
+
+from chatfn import accounts, runtime
+from chatfn.events import UserRegisterRequested
+from chatfn.models import User
+from chatfn.sessions import start_session
+from chatfn.settings import Settings, get_settings
+from tests.utils.functions import function_client
+
+
+async def signed_in_user(email: str) -> str:
+    """A registered user's access token, made by the same code the functions run."""
+    command = UserRegisterRequested(
+        user_id=uuid4(),
+        email=email,
+        password_hash=PasswordHasher().hash("x" * 12),
+        display_name="T",
+    )
+    context = runtime.current()
+    async with context.sessions() as db:
+        await accounts.register(db, context.settings, command)
+        await db.flush()
+        user = await db.get(User, command.user_id)
+        assert user is not None
+        session = await start_session(db, context.settings, user)
+        await db.commit()
+    return session.access.token
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:
+    for variable, value in variables.items():
+        monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+    runtime.current.cache_clear()
+
+
+async def test_the_per_user_limit_answers_429_with_retry_after(
+    function_env: Settings, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(monkeypatch, RATE_LIMIT_USER="3/minute")
+    token = await signed_in_user(f"{name}@example.com")
+
+    async with function_client("api") as client:
+        answers = [
+            await client.get("/api/me", headers={"authorization": f"Bearer {token}"})
+            for _ in range(4)
+        ]
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[-1].headers["content-type"] == "application/problem+json"
+    assert 0 < int(answers[-1].headers["retry-after"]) <= 60
+
+
+async def test_a_forged_forwarded_for_from_an_untrusted_peer_does_not_dodge_the_ip_limit(
+    function_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The in-process client connects from 127.0.0.1, which is not a trusted proxy here.
+    configure(monkeypatch, RATE_LIMIT_IP="2/minute", TRUSTED_PROXIES="10.0.0.1")
+
+    async with function_client("api") as client:
+        answers = [
+            await client.get("/api/me", headers={"x-forwarded-for": f"198.51.100.{n}"})
+            for n in range(3)
+        ]
+
+    assert [a.status_code for a in answers] == [401, 401, 429]
+
+
+async def test_a_trusted_proxy_s_forwarded_for_is_the_client_address(
+    function_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(monkeypatch, RATE_LIMIT_IP="2/minute", TRUSTED_PROXIES="127.0.0.1")
+
+    async with function_client("api") as client:
+        answers = [
+            await client.get("/api/me", headers={"x-forwarded-for": f"198.51.100.{n}"})
+            for n in range(3)
+        ]
+
+    assert [a.status_code for a in answers] == [401, 401, 401]

@@ -1,0 +1,209 @@
+"""Accounts end to end: the gateway, the api function, the broker and register_user."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from chatfn.settings import Settings
+from tests.utils.accounts import (
+    browser,
+    login,
+    make_admin,
+    refresh_cookie,
+    register,
+    signed_in,
+)
+
+
+async def test_register_me_refresh_logout(stack_settings: Settings, name: str) -> None:
+    async with browser(stack_settings) as client:
+        registered = await register(client, f"{name}@Example.com", display_name="Ada")
+        assert registered.status_code == 201, registered.text
+        assert "HttpOnly" in registered.headers["set-cookie"]
+        assert "SameSite=strict" in registered.headers["set-cookie"]
+        session = signed_in(registered)
+
+        me = await client.get("/api/me", headers=session.auth)
+        assert me.json()["email"] == f"{name}@example.com"
+        assert me.json()["display_name"] == "Ada"
+
+        refreshed = signed_in(
+            await client.post("/api/auth/refresh", headers=refresh_cookie(session.refresh_token))
+        )
+        assert refreshed.refresh_token != session.refresh_token
+        assert (await client.get("/api/me", headers=refreshed.auth)).status_code == 200
+
+        logout = await client.post("/api/auth/logout", headers=refreshed.auth)
+        assert logout.status_code == 204
+        after = await client.get("/api/me", headers=refreshed.auth)
+        assert after.status_code == 401
+        assert after.headers["content-type"] == "application/problem+json"
+        again = await client.post(
+            "/api/auth/refresh", headers=refresh_cookie(refreshed.refresh_token)
+        )
+        assert again.status_code == 401
+
+        assert (await login(client, f"{name}@example.com")).status_code == 200
+
+
+async def test_preferences_are_saved_and_validated(stack_settings: Settings, name: str) -> None:
+    async with browser(stack_settings) as client:
+        session = signed_in(await register(client, f"{name}@example.com"))
+
+        changed = await client.patch(
+            "/api/me",
+            headers=session.auth,
+            json={
+                "theme": "dark",
+                "custom_instructions": "Answer briefly.",
+                "display_name": " Ada ",
+            },
+        )
+        refused = await client.patch("/api/me", headers=session.auth, json={"theme": "neon"})
+        me = await client.get("/api/me", headers=session.auth)
+
+    assert changed.status_code == 200, changed.text
+    assert me.json()["display_name"] == "Ada"
+    assert me.json()["preferences"] == {
+        "theme": "dark",
+        "custom_instructions": "Answer briefly.",
+        "default_model": "",
+    }
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"] == ["body", "theme"]
+
+
+async def test_two_spellings_of_one_email_make_one_account(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        answers = await asyncio.gather(
+            register(client, f"{name.upper()}@X.com"), register(client, f"{name}@x.com")
+        )
+
+    assert sorted(answer.status_code for answer in answers) == [201, 409]
+    conflict = next(answer for answer in answers if answer.status_code == 409)
+    assert conflict.json()["title"] == "Email taken"
+
+
+async def test_a_retried_registration_makes_no_second_account(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        first = await client.post(
+            "/api/auth/register",
+            json={"email": f"{name}@example.com", "password": "correct horse battery"},
+            headers={"idempotency-key": name},
+        )
+        retry = await client.post(
+            "/api/auth/register",
+            json={"email": f"{name}@example.com", "password": "correct horse battery"},
+            headers={"idempotency-key": name},
+        )
+
+    assert (first.status_code, retry.status_code) == (201, 201)
+    assert first.json()["user"]["id"] == retry.json()["user"]["id"]
+
+
+async def test_a_reused_refresh_token_revokes_its_whole_family(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        first = signed_in(await register(client, f"{name}@example.com"))
+        second = signed_in(
+            await client.post("/api/auth/refresh", headers=refresh_cookie(first.refresh_token))
+        )
+
+        stolen = await client.post("/api/auth/refresh", headers=refresh_cookie(first.refresh_token))
+        legitimate = await client.post(
+            "/api/auth/refresh", headers=refresh_cookie(second.refresh_token)
+        )
+
+    assert stolen.status_code == 401
+    assert legitimate.status_code == 401
+
+
+async def test_logout_all_ends_every_session_and_a_new_one_works_at_once(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        laptop = signed_in(await register(client, f"{name}@example.com"))
+        phone = signed_in(await login(client, f"{name}@example.com"))
+
+        assert (await client.post("/api/auth/logout-all", headers=phone.auth)).status_code == 204
+        fresh = signed_in(await login(client, f"{name}@example.com"))
+
+        for session in (laptop, phone):
+            assert (await client.get("/api/me", headers=session.auth)).status_code == 401
+            refresh = await client.post(
+                "/api/auth/refresh", headers=refresh_cookie(session.refresh_token)
+            )
+            assert refresh.status_code == 401
+        assert (await client.get("/api/me", headers=fresh.auth)).status_code == 200
+
+
+async def test_a_disabled_user_is_locked_out_and_admin_pages_are_invisible_to_users(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        admin = signed_in(await register(client, f"{name}-admin@example.com"))
+        user = signed_in(await register(client, f"{name}-user@example.com"))
+        await make_admin(stack_settings, admin.user_id)
+
+        as_user = await client.get("/api/admin/users", headers=user.auth)
+        disable_as_user = await client.post(
+            f"/api/admin/users/{admin.user_id}/disable", headers=user.auth
+        )
+        disabled = await client.post(f"/api/admin/users/{user.user_id}/disable", headers=admin.auth)
+
+        me = await client.get("/api/me", headers=user.auth)
+        refresh = await client.post("/api/auth/refresh", headers=refresh_cookie(user.refresh_token))
+        sign_in = await login(client, f"{name}-user@example.com")
+        listed = await client.get("/api/admin/users", headers=admin.auth, params={"limit": 100})
+
+    assert (as_user.status_code, disable_as_user.status_code) == (404, 404)
+    assert disabled.status_code == 204
+    assert (me.status_code, refresh.status_code, sign_in.status_code) == (401, 401, 403)
+    assert listed.status_code == 200
+    assert "users" in listed.json()
+
+
+async def test_login_brute_force_is_slowed_with_a_problem_and_retry_after(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        await register(client, f"{name}@example.com")
+        answers = [await login(client, f"{name}@example.com", "wrong password!") for _ in range(11)]
+        correct_but_locked = await login(client, f"{name}@example.com")
+
+    assert [a.status_code for a in answers] == [401] * 10 + [429]
+    assert correct_but_locked.status_code == 429
+    assert int(correct_but_locked.headers["retry-after"]) > 0
+    assert correct_but_locked.json()["status"] == 429
+
+
+async def test_unauthenticated_and_malformed_requests_get_problems(
+    stack_settings: Settings,
+) -> None:
+    async with browser(stack_settings) as client:
+        anonymous = await client.get("/api/me")
+        garbage = await client.get("/api/me", headers={"authorization": "Bearer x.y.z"})
+        not_json = await client.post(
+            "/api/auth/login", content=b"{", headers={"content-type": "application/json"}
+        )
+        unknown = await client.get("/api/nothing-here")
+
+    for answer, status in ((anonymous, 401), (garbage, 401), (not_json, 422), (unknown, 404)):
+        assert answer.status_code == status, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+    assert anonymous.json() == garbage.json()
+
+
+async def test_openapi_is_published(stack_settings: Settings) -> None:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack_settings.port}") as client:
+        spec = (await client.get("/api/openapi.json")).json()
+
+    assert {"/api/auth/register", "/api/auth/login", "/api/me"} <= set(spec["paths"])
+    assert "/events/register-result" not in spec["paths"]

@@ -1,0 +1,79 @@
+"""Talk to the running stack as a browser would: through the gateway, one client address each."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+
+from chatfn.db import create_engine
+from chatfn.models import User
+from chatfn.sessions import REFRESH_COOKIE
+from chatfn.settings import Settings
+
+PASSWORD = "correct horse battery staple"
+_addresses = itertools.count(1)
+
+
+@asynccontextmanager
+async def browser(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the gateway with an address of its own (TEST-NET-3 behind the trusted
+    loopback proxy), so per-address rate limits of one test do not touch another's."""
+    n = next(_addresses)
+    address = f"203.0.{os.getpid() % 256}.{n % 250 + 1}"
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{settings.port}",
+        headers={"x-forwarded-for": address},
+        timeout=30,
+    ) as client:
+        yield client
+
+
+@dataclass
+class SignedIn:
+    user_id: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.access_token}"}
+
+
+def signed_in(response: httpx.Response) -> SignedIn:
+    assert response.status_code in {200, 201}, response.text
+    body: dict[str, Any] = response.json()
+    return SignedIn(
+        user_id=body["user"]["id"],
+        access_token=body["access_token"],
+        refresh_token=response.cookies[REFRESH_COOKIE],
+    )
+
+
+def refresh_cookie(token: str) -> dict[str, str]:
+    """The cookie header a browser sends (httpx keeps `Secure` cookies off plain http)."""
+    return {"cookie": f"{REFRESH_COOKIE}={token}"}
+
+
+async def register(client: httpx.AsyncClient, email: str, **extra: str) -> httpx.Response:
+    return await client.post(
+        "/api/auth/register", json={"email": email, "password": PASSWORD} | extra
+    )
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    return await client.post("/api/auth/login", json={"email": email, "password": password})
+
+
+async def make_admin(settings: Settings, user_id: str) -> None:
+    """Operators grant admin through ADMIN_EMAILS at sign-up; tests promote directly."""
+    engine = create_engine(settings, pooled=False)
+    async with engine.begin() as connection:
+        await connection.execute(update(User).where(User.id == user_id).values(role="admin"))
+    await engine.dispose()
