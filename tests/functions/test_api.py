@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from argon2 import PasswordHasher
+from jose import jwt
 
 from chatfn import accounts, runtime
 from chatfn.events import UserRegisterRequested
@@ -13,6 +14,7 @@ from chatfn.models import User
 from chatfn.sessions import start_session
 from chatfn.settings import Settings, get_settings
 from tests.utils.functions import function_client
+from tests.utils.jwt_attacks import local_attacks
 
 
 async def signed_in_user(email: str) -> str:
@@ -85,3 +87,22 @@ async def test_a_trusted_proxy_s_forwarded_for_is_the_client_address(
         ]
 
     assert [a.status_code for a in answers] == [401, 401, 401]
+
+
+async def test_every_forged_token_gets_the_same_401(function_env: Settings, name: str) -> None:
+    genuine = await signed_in_user(f"{name}@example.com")
+    user_id = UUID(jwt.get_unverified_claims(genuine)["sub"])
+    attacks = local_attacks(function_env, subject=user_id)
+
+    async with function_client("api") as client:
+        control = await client.get("/api/me", headers={"authorization": f"Bearer {genuine}"})
+        answers = {
+            attack: await client.get("/api/me", headers={"authorization": f"Bearer {token}"})
+            for attack, token in attacks.items()
+        }
+
+    assert control.status_code == 200
+    assert {attack: answer.status_code for attack, answer in answers.items()} == dict.fromkeys(
+        attacks, 401
+    )
+    assert len({answer.text for answer in answers.values()}) == 1
