@@ -106,3 +106,29 @@ async def test_every_forged_token_gets_the_same_401(function_env: Settings, name
         attacks, 401
     )
     assert len({answer.text for answer in answers.values()}) == 1
+
+
+@pytest.mark.parametrize(
+    ("variables", "why"),
+    [
+        ({"REGISTER_TIMEOUT_S": "0.001"}, "taking longer than usual"),
+        ({"K_SINK": "http://127.0.0.1:9/chatfn/default"}, "broker did not take"),
+    ],
+)
+async def test_sign_up_without_a_timely_answer_is_a_503_with_retry_after(
+    function_env: Settings,
+    name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    variables: dict[str, str],
+    why: str,
+) -> None:
+    configure(monkeypatch, **variables)
+
+    async with function_client("api") as client:
+        answer = await client.post(
+            "/api/auth/register", json={"email": f"{name}@example.com", "password": "x" * 12}
+        )
+
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "2"
+    assert why in answer.json()["detail"]
