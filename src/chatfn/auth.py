@@ -165,7 +165,7 @@ def local_verifier(settings: Settings) -> Verifier:
         audience=settings.jwt_audience,
         family="hmac",
         keys=lookup,
-        is_access_token=lambda header, _claims: header.get("typ") == ACCESS_TOKEN_TYPE,
+        is_access_token=lambda header, _claims: _typ(header) == ACCESS_TOKEN_TYPE,
     )
 
 
@@ -200,8 +200,14 @@ def issue_access_token(
     return IssuedToken(token=token, token_id=token_id, expires_in=settings.access_token_ttl_s)
 
 
+def _typ(header: Mapping[str, Any]) -> str:
+    """The header's `typ`: a media type, so compared without case (RFC 9068 section 4)."""
+    typ = header.get("typ")
+    return typ.lower() if isinstance(typ, str) else ""
+
+
 def oidc_is_access_token(header: Mapping[str, Any], claims: Mapping[str, Any]) -> bool:
     """RFC 9068's header type, or Keycloak's `typ: Bearer` claim (its ID tokens say `ID`)."""
-    return header.get("typ") in {ACCESS_TOKEN_TYPE, "application/at+jwt"} or (
+    return _typ(header) in {ACCESS_TOKEN_TYPE, "application/at+jwt"} or (
         claims.get("typ") == "Bearer"
     )

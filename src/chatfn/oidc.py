@@ -4,7 +4,7 @@ The key set is cached for `OIDC_JWKS_TTL_S`. A token whose `kid` is unknown (the
 provider rotated its keys) triggers one refetch, shared by every request waiting
 for it (single flight) and at most one per `REFETCH_INTERVAL_S`, so a flood of
 tokens with made-up `kid`s cannot turn into a flood of fetches. When a fetch fails
-the last good set stays in use.
+the last good set stays in use, and the next try waits for `REFETCH_INTERVAL_S` too.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ class JwksCache:
     async def lookup(self, kid: str) -> VerificationKey | None:
         now = time.monotonic()
         stale = now - self._fetched_at > self.ttl_s
-        unknown = kid not in self.keys and now - self._attempted_at >= REFETCH_INTERVAL_S
-        if stale or unknown:
+        due = now - self._attempted_at >= REFETCH_INTERVAL_S
+        if due and (stale or kid not in self.keys):
             await self.refresh(asked_at=now)
         return self.keys.get(kid)
 
@@ -70,7 +70,7 @@ class JwksCache:
             self._attempted_at = time.monotonic()
             try:
                 keys = await self._fetch()
-            except (httpx.HTTPError, ValueError) as exc:
+            except Exception as exc:  # unreachable, failing or malformed: keep the last good set
                 log.warning("JWKS of %s not refreshed, keeping %d keys: %s", self.issuer,
                             len(self.keys), exc)  # fmt: skip
                 return
@@ -84,7 +84,10 @@ class JwksCache:
             raise ValueError(f"{discovery_url} names another issuer: {discovery.get('issuer')!r}")
         jwks = await self._get_json(str(discovery["jwks_uri"]))
         keys = [_verification_key(jwk) for jwk in jwks.get("keys", []) if isinstance(jwk, dict)]
-        return {key.kid: key for key in keys if key is not None}
+        usable = {key.kid: key for key in keys if key is not None}
+        if not usable:  # an empty set is a broken answer, not a revocation of every key
+            raise ValueError(f"{discovery['jwks_uri']} holds no usable signing key")
+        return usable
 
     async def _get_json(self, url: str) -> dict[str, Any]:
         response = await self.client.get(url, timeout=FETCH_TIMEOUT_S)
