@@ -19,7 +19,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from chatfn.local import provision
+from chatfn.local import provision, scripted_model
 from chatfn.local.broker import topics
 from chatfn.local.broker.config import load_eventing
 from chatfn.local.broker.service import serve
@@ -219,6 +219,14 @@ def events_dlq(
         console.print(_event_line(letter.event), highlight=False)
     verb = "replayed" if replay else "pending"
     console.print(f"{len(letters)} dead letters {verb}")
+
+
+@app.command("scripted-model")
+def serve_scripted_model(
+    port: Annotated[int, typer.Option(help="the port on 127.0.0.1")] = 8099,
+) -> None:
+    """Serve the deterministic scripted OpenAI-compatible model for tests and benchmarks."""
+    scripted_model.serve(port)
 
 
 @app.command()
