@@ -50,8 +50,9 @@ def test_a_value_supervisord_would_mangle_is_refused() -> None:
 
 def test_a_changed_inherited_environment_changes_the_config_but_stays_out_of_it() -> None:
     programs = [Program(name="p", command=["true"])]
-    before = render_config(Path("/tmp/home"), programs, {"JWT_SECRET": "one"})
-    after = render_config(Path("/tmp/home"), programs, {"JWT_SECRET": "two"})
+    # Values no path or config keyword could contain by chance.
+    before = render_config(Path("/tmp/home"), programs, {"JWT_SECRET": "s3cr3t-b3f0r3"})
+    after = render_config(Path("/tmp/home"), programs, {"JWT_SECRET": "s3cr3t-aft3r"})
     assert before != after
-    assert "one" not in before
-    assert "two" not in after
+    assert "s3cr3t-b3f0r3" not in before
+    assert "s3cr3t-aft3r" not in after
