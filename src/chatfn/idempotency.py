@@ -16,13 +16,15 @@ from chatfn.events import ReceivedEvent
 from chatfn.models import ProcessedEvent
 
 
-async def first_delivery(db: AsyncSession | AsyncConnection, received: ReceivedEvent[Any]) -> bool:
-    """Record the event as processed; False when an earlier delivery already did."""
+async def first_delivery(
+    db: AsyncSession | AsyncConnection, received: ReceivedEvent[Any], consumer: str
+) -> bool:
+    """Record the event as processed by `consumer`; False when an earlier delivery did."""
     source, event_id = received.key
     statement = (
         insert(ProcessedEvent)
-        .values(source=source, id=event_id, type=received.event["type"])
-        .on_conflict_do_nothing(index_elements=["source", "id"])
+        .values(consumer=consumer, source=source, id=event_id, type=received.event["type"])
+        .on_conflict_do_nothing(index_elements=["consumer", "source", "id"])
         .returning(ProcessedEvent.id)
     )
     return (await db.execute(statement)).first() is not None

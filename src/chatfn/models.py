@@ -37,11 +37,13 @@ def _created_at() -> Mapped[datetime]:
 class ProcessedEvent(Base):
     """A CloudEvent a consumer has handled, written in the same transaction as its effects.
 
-    CloudEvents makes (`source`, `id`) unique per event, so a redelivery finds its row.
+    CloudEvents makes (`source`, `id`) unique per event, so a redelivery finds its row;
+    `consumer` keeps one function's record from hiding the event from another.
     """
 
     __tablename__ = "processed_events"
 
+    consumer: Mapped[str] = mapped_column(String(128), primary_key=True)
     source: Mapped[str] = mapped_column(String(512), primary_key=True)
     id: Mapped[str] = mapped_column(String(256), primary_key=True)
     type: Mapped[str] = mapped_column(String(256))

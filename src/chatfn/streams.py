@@ -6,9 +6,15 @@ from redis.asyncio import Redis
 
 from chatfn.settings import Settings
 
+# Longer than any blocking read chatfn makes (XREAD BLOCK 15 s, BLPOP up to the sign-up
+# wait): redis-py's default of 5 s would cut those short.
+SOCKET_TIMEOUT_S = 60
+
 
 def redis_client(settings: Settings) -> Redis:
-    return Redis.from_url(settings.redis_url, decode_responses=True)
+    return Redis.from_url(
+        settings.redis_url, decode_responses=True, socket_timeout=SOCKET_TIMEOUT_S
+    )
 
 
 def key(settings: Settings, *parts: str) -> str:

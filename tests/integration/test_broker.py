@@ -355,7 +355,7 @@ async def test_an_event_delivered_twice_changes_the_database_once(
     async def idempotent(event: CloudEvent) -> Response:
         received = parse_event(*to_binary(event), MessageSendRequested)
         async with engine.begin() as conn:
-            if await first_delivery(conn, received):
+            if await first_delivery(conn, received, consumer="test"):
                 insert = text(f"INSERT INTO {table} VALUES (:content)")
                 await conn.execute(insert, {"content": received.payload.content})
         return Response(status_code=200)

@@ -32,11 +32,14 @@ def received() -> Received:
 
 
 async def handle(
-    engine: AsyncEngine, table: str, event: ReceivedEvent[MessageSendRequested]
+    engine: AsyncEngine,
+    table: str,
+    event: ReceivedEvent[MessageSendRequested],
+    consumer: str = "test",
 ) -> bool:
     """A consumer's transaction: the ledger row and the effect commit together."""
     async with engine.begin() as conn:
-        if not await first_delivery(conn, event):
+        if not await first_delivery(conn, event, consumer=consumer):
             return False
         await conn.execute(text(f"INSERT INTO {table} VALUES (:id)"), {"id": event.event["id"]})
         return True
@@ -44,7 +47,7 @@ async def handle(
 
 async def crash_after_recording(engine: AsyncEngine, event: Received) -> None:
     async with engine.begin() as conn:
-        assert await first_delivery(conn, event)
+        assert await first_delivery(conn, event, consumer="test")
         raise RuntimeError("the handler crashed before committing")
 
 
@@ -91,3 +94,11 @@ async def test_the_same_id_from_another_source_is_another_event(
     other_source.event["id"] = event.event["id"]
     assert await handle(engine, table, event) is True
     assert await handle(engine, table, other_source) is True
+
+
+async def test_each_consumer_of_an_event_handles_it_once(engine: AsyncEngine, name: str) -> None:
+    table, event = name.replace("-", "_"), received()
+    assert await handle(engine, table, event, consumer="persist_history") is True
+    assert await handle(engine, table, event, consumer="titles") is True
+    assert await handle(engine, table, event, consumer="titles") is False
+    assert await effects(engine, table) == 2
