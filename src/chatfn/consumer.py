@@ -2,8 +2,9 @@
 
 A function is an `aio.http` function (so it can reply with an event) wrapped by
 `consumes(...)`: the request becomes a typed `ReceivedEvent`, a bad one is answered
-400/422 with a problem body (final: the broker dead-letters it), and the handler's
-result event, if any, goes back to the broker in the response.
+400/422 with a problem body (final: the broker dead-letters it), a `RetryLater` is a
+503 (the broker retries), and the handler's result event, if any, goes back to the
+broker in the response.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 PROBLEM = "application/problem+json"
 
 
+class RetryLater(Exception):
+    """Raise from a handler when the event cannot be handled yet: a 503, which the broker
+    retries with backoff (and dead-letters once its retries are spent)."""
+
+
 def problem_response(exc: EventRejected) -> JSONResponse:
     return JSONResponse(exc.problem(), status_code=exc.status, media_type=PROBLEM)
 
@@ -40,7 +46,11 @@ def consumes(*accepted: type[Payload]) -> Callable[[Handler], Endpoint]:
                 received = parse_event(request.headers, await request.body(), *accepted)
             except EventRejected as exc:
                 return problem_response(exc)
-            result = await handler(received)
+            try:
+                result = await handler(received)
+            except RetryLater as exc:
+                body = {"title": "Retry later", "status": 503, "detail": str(exc)}
+                return JSONResponse(body, status_code=503, media_type=PROBLEM)
             return Response(status_code=202) if result is None else reply(result)
 
         return endpoint

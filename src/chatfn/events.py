@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, Literal, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from cloudevents.exceptions import GenericException
 from cloudevents.http import CloudEvent, from_http
@@ -110,10 +110,58 @@ class MessageSent(MessagePayload):
 
 
 class MessageRejected(MessagePayload):
+    """A send or a regeneration refused; `reply_id` ends with an error on its stream."""
+
     event_type = "io.chatfn.message.rejected"
 
     reason: Literal["not_found", "budget_exceeded"]
     detail: str = ""
+
+
+class ReplyRegenerateRequested(MessagePayload):
+    """Answer the user message `message_id` again, as a new sibling reply `reply_id`."""
+
+    event_type = "io.chatfn.reply.regenerate.requested"
+
+    model: str | None = None
+
+
+class ReplyRegenerated(MessagePayload):
+    event_type = "io.chatfn.reply.regenerated"
+
+    model: str
+
+
+class ReplyCompleted(MessagePayload):
+    """The whole reply, once streamed; `stopped` when the user stopped it."""
+
+    event_type = "io.chatfn.reply.completed"
+
+    content: str
+    model: str
+    finish_reason: Literal["stop", "length", "stopped"]
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+
+
+class ReplyFailed(MessagePayload):
+    """The model could not answer; what was streamed before the failure is kept."""
+
+    event_type = "io.chatfn.reply.failed"
+
+    content: str = ""
+    model: str
+    code: str
+    message: str
+
+
+class ConversationTitled(Payload):
+    event_type = "io.chatfn.conversation.titled"
+    partition_field = "conversation_id"
+
+    user_id: UUID
+    conversation_id: UUID
+    title: str = Field(max_length=200)
 
 
 CATALOG: dict[str, type[Payload]] = {
@@ -125,7 +173,27 @@ CATALOG: dict[str, type[Payload]] = {
         MessageSendRequested,
         MessageSent,
         MessageRejected,
+        ReplyRegenerateRequested,
+        ReplyRegenerated,
+        ReplyCompleted,
+        ReplyFailed,
+        ConversationTitled,
     )
+}
+
+
+_FACTS = UUID("5d0c7a52-9a43-4c0e-b1a9-2f6e0c1f7f11")
+
+
+def fact_id(payload_type: type[Payload], entity: UUID) -> str:
+    """The one id a fact about `entity` ever gets, however often a retry emits it again."""
+    return str(uuid5(_FACTS, f"{payload_type.event_type}:{entity}"))
+
+
+# Facts no Trigger consumes, and why that is on purpose.
+TERMINAL: dict[str, str] = {
+    MessageRejected.event_type: "the reader learns it from the reply's stream, which "
+    "send_message ends with the reason; nothing else changes",
 }
 
 
@@ -141,13 +209,15 @@ def new_event(
     subject: str | None = None,
     traceparent: str | None = None,
     extensions: Mapping[str, str] | None = None,
+    event_id: str | None = None,
 ) -> CloudEvent:
     """A CloudEvent carrying `payload`, with a fresh UUIDv7 id and the catalog's attributes.
 
     `traceparent` continues the caller's trace; without one a new trace starts.
+    `event_id` (see `fact_id`) makes a re-emitted fact a duplicate its consumers skip.
     """
     attributes: dict[str, Any] = {
-        "id": str(uuid7()),
+        "id": event_id or str(uuid7()),
         "type": payload.event_type,
         "source": source,
         "time": datetime.now(UTC).isoformat(),

@@ -10,10 +10,12 @@ from __future__ import annotations
 from functools import cache, cached_property
 
 import httpx
+from openai import AsyncOpenAI
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chatfn.db import create_engine
+from chatfn.llm import llm_client
 from chatfn.settings import Settings, get_settings
 from chatfn.streams import redis_client
 
@@ -21,6 +23,7 @@ from chatfn.streams import redis_client
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._llm_clients: dict[str, AsyncOpenAI] = {}
 
     @cached_property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
@@ -29,6 +32,21 @@ class Runtime:
     @cached_property
     def redis(self) -> Redis:
         return redis_client(self.settings)
+
+    @cached_property
+    def llm(self) -> AsyncOpenAI:
+        """The default model server."""
+        return self.llm_for(self.settings.llm_model)
+
+    def llm_for(self, model: str) -> AsyncOpenAI:
+        """The server of `model`: its route in `LLM_ROUTES`, else the default one."""
+        base_url = self.settings.llm_routes.get(model, self.settings.llm_base_url)
+        if base_url not in self._llm_clients:
+            self._llm_clients[base_url] = llm_client(
+                self.settings.model_copy(update={"llm_base_url": base_url}),
+                timeout=self.settings.llm_timeout_s,
+            )
+        return self._llm_clients[base_url]
 
     @cached_property
     def http(self) -> httpx.AsyncClient:

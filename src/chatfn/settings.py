@@ -48,6 +48,21 @@ class Settings(BaseSettings):
     llm_base_url: str = Field("", alias="LLM_BASE_URL", description="OpenAI-compatible /v1 URL")
     llm_api_key: SecretStr = Field(DEV_LLM_API_KEY, alias="LLM_API_KEY")
     llm_model: str = Field("SmolLM2-135M-Instruct", alias="LLM_MODEL")
+    llm_routes: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        alias="LLM_ROUTES",
+        description="model=base_url,...: models served by other OpenAI-compatible servers",
+    )
+    llm_context_tokens: int = Field(2048, alias="LLM_CONTEXT_TOKENS", ge=256)
+    llm_max_tokens: int = Field(512, alias="LLM_MAX_TOKENS", ge=1, description="per reply")
+    llm_timeout_s: float = Field(60.0, alias="LLM_TIMEOUT_S", gt=0)
+    system_prompt: str = Field(
+        "You are chatfn, a helpful assistant. Answer clearly; use Markdown when it helps.",
+        alias="SYSTEM_PROMPT",
+    )
+    daily_token_budget: int = Field(
+        200_000, alias="DAILY_TOKEN_BUDGET", ge=0, description="per user per UTC day; 0: none"
+    )
 
     redis_prefix: str = Field("chatfn", alias="REDIS_PREFIX", description="namespaces every key")
 
@@ -90,6 +105,8 @@ class Settings(BaseSettings):
                 value = value.get_secret_value()
             elif isinstance(value, set):
                 value = ",".join(sorted(value))
+            elif isinstance(value, dict):
+                value = ",".join(f"{k}={v}" for k, v in sorted(value.items()))
             environment[info.alias or name.upper()] = str(value)
         return environment
 
@@ -98,6 +115,14 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return {email.strip().lower() for email in value.split(",") if email.strip()}
+        return value
+
+    @field_validator("llm_routes", mode="before")
+    @classmethod
+    def _model_routes(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = (pair.partition("=") for pair in value.split(",") if pair.strip())
+            return {model.strip(): url.strip() for model, _, url in pairs}
         return value
 
     @field_validator("database_url")

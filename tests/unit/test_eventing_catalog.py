@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from chatfn.events import CATALOG
+from chatfn.events import CATALOG, TERMINAL
 from chatfn.local.provision import PROJECT_ROOT
 
 
@@ -38,6 +38,13 @@ def trigger_types() -> dict[str, set[str]]:
 def test_every_type_a_trigger_names_is_in_the_catalog() -> None:
     unknown = {name: types - set(CATALOG) for name, types in trigger_types().items()}
     assert {name: types for name, types in unknown.items() if types} == {}
+
+
+def test_every_catalog_type_has_a_consumer_or_is_a_documented_terminal_fact() -> None:
+    consumed = set().union(*trigger_types().values())
+
+    assert set(CATALOG) - consumed == set(TERMINAL)
+    assert all(reason for reason in TERMINAL.values())
 
 
 def test_the_type_finder_sees_every_dialect() -> None:

@@ -12,6 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from chatfn.api import (
     admin_endpoints,
     auth_endpoints,
+    chat_endpoints,
     event_endpoints,
     me_endpoints,
     problems,
@@ -29,7 +30,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.api = Api(runtime)
     problems.install(app)
-    for router in (auth_endpoints.router, me_endpoints.router, admin_endpoints.router):
+    routers = (auth_endpoints, me_endpoints, chat_endpoints, admin_endpoints)
+    for router in (module.router for module in routers):
         app.include_router(router, dependencies=[Depends(limit_ip)])
     app.include_router(event_endpoints.router)
 

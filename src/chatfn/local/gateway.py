@@ -1,13 +1,14 @@
 """The dev gateway on `CHATFN_PORT`: the local stand-in for the production ingress.
 
 It answers `GET /api/health` with each dependency's and each function's state, and
-routes every other `/api/...` request to the `api` function, streaming both ways,
-as the Knative ingress does in production. Serving the built web UI comes with it.
+routes every other `/api/...` request to its function (reply streams to `stream_reply`,
+the rest to `api`), streaming both ways, as the Knative ingress does in production.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -23,6 +24,7 @@ from chatfn.health import check_all
 from chatfn.local.stack import FUNCTION_HEALTH_PATH, Stack, http_health
 from chatfn.settings import Settings, get_settings
 
+REPLY_STREAM = re.compile(r"^/api/replies/[^/]+/stream$")
 # Headers that describe one connection, not the message (RFC 9110 section 7.6.1).
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -45,7 +47,13 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 
-async def to_api(request: Request) -> Response:
+def function_for(path: str) -> str:
+    """Which function serves `path`: reply streams have their own, everything else is `api`
+    (the same split the production ingress makes)."""
+    return "stream_reply" if REPLY_STREAM.match(path) else "api"
+
+
+async def to_function(request: Request) -> Response:
     client: httpx.AsyncClient = request.app.state.client
     forwarded_for = request.headers.get("x-forwarded-for")
     peer = request.client.host if request.client else ""
@@ -61,7 +69,7 @@ async def to_api(request: Request) -> Response:
     ]
     upstream = client.build_request(
         request.method,
-        request.app.state.functions["api"] + request.url.path,
+        request.app.state.functions[function_for(request.url.path)] + request.url.path,
         params=request.url.query,
         headers=headers,
         content=request.stream(),
@@ -71,7 +79,7 @@ async def to_api(request: Request) -> Response:
     except httpx.TransportError:
         return JSONResponse(
             {"type": "about:blank", "title": "Bad Gateway", "status": 502,
-             "detail": "the api function is not answering"},
+             "detail": f"the {function_for(request.url.path)} function is not answering"},
             status_code=502, media_type="application/problem+json",
         )  # fmt: skip
     response = StreamingResponse(
@@ -96,7 +104,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     app = Starlette(
-        routes=[Route("/api/health", health), Route("/api/{path:path}", to_api, methods=methods)],
+        routes=[
+            Route("/api/health", health),
+            Route("/api/{path:path}", to_function, methods=methods),
+        ],
         lifespan=lifespan,
     )
     app.state.settings = settings

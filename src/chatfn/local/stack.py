@@ -31,6 +31,8 @@ from chatfn.settings import Settings
 HEALTH_TIMEOUT_S = 180.0
 GATEWAY = "gateway"
 BROKER = "broker"
+# A deterministic model beside the real one, as the model `scripted` (tests, benchmarks).
+SCRIPTED_MODEL = "scripted_model"
 FUNCTIONS_DIR = provision.PROJECT_ROOT / "functions"
 FUNCTION_HEALTH_PATH = "/healthz"  # every function answers a GET; `api` has this route
 
@@ -47,9 +49,11 @@ def service_name(function: str) -> str:
 
 def own_health_paths() -> dict[str, str]:
     """The stack's own processes, in start order, with the path that says they are ready:
-    the functions, then the broker that delivers to them, then the gateway in front."""
+    the scripted model and the functions, then the broker that delivers to them, then the
+    gateway in front."""
     functions = dict.fromkeys(function_names(), FUNCTION_HEALTH_PATH)
-    return functions | {BROKER: "/healthz", GATEWAY: "/api/health"}
+    scripted = {SCRIPTED_MODEL: "/v1/models"}
+    return scripted | functions | {BROKER: "/healthz", GATEWAY: "/api/health"}
 
 
 Reporter = Callable[[str, str, str], None]
@@ -162,6 +166,9 @@ class Stack:
         if BROKER in ports:
             broker = f"{self.eventing.namespace}/{self.eventing.broker}"
             update["k_sink"] = f"http://127.0.0.1:{ports[BROKER]['http']}/{broker}"
+        if SCRIPTED_MODEL in ports:
+            scripted = f"http://127.0.0.1:{ports[SCRIPTED_MODEL]['http']}/v1"
+            update["llm_routes"] = {"scripted": scripted} | self.settings.llm_routes
         return self.settings.model_copy(update=update)
 
     async def up(self, report: Reporter) -> Settings:
@@ -200,7 +207,7 @@ class Stack:
         # The product's own processes start once what they use exists; the functions
         # together, then the broker and the gateway.
         urls = self._own_urls(ports)
-        for group in (function_names(), [BROKER], [GATEWAY]):
+        for group in ([SCRIPTED_MODEL, *function_names()], [BROKER], [GATEWAY]):
             for name in group:
                 self.supervisor.start_program(name)
             await asyncio.gather(*(self._wait_http(name, urls[name], started, report)
@@ -227,7 +234,12 @@ class Stack:
                     autostart=False, priority=150)
             for name in function_names()
         ]  # fmt: skip
+        scripted = [
+            sys.executable, "-m", "chatfn.local", "scripted-model",
+            "--port", str(ports[SCRIPTED_MODEL]["http"]),
+        ]  # fmt: skip
         return [
+            Program(name=SCRIPTED_MODEL, command=scripted, autostart=False, priority=150),
             *functions,
             Program(name=BROKER, command=broker, autostart=False, priority=200),
             Program(name=GATEWAY, command=gateway, autostart=False, priority=300),

@@ -1,0 +1,125 @@
+"""generate_reply: writes the model's answer onto the reply's Redis Stream.
+
+Consumes `io.chatfn.message.sent` and `io.chatfn.reply.regenerated`. Builds the prompt
+from the branch's history, streams the model's answer delta by delta onto
+`reply:{reply_id}` (honouring stop within one delta), and ends the stream with `done` or
+`error`. Replies with `io.chatfn.reply.completed` or `io.chatfn.reply.failed`.
+
+Failover: a lease in Redis keeps a duplicate delivery from calling the model while the
+first is alive (it gets a 503 and the broker retries later). If the process dies
+mid-answer, the lease expires and the redelivered event resumes the same reply from
+what is already on the stream. A delivery that finds the stream ended only re-emits
+the fact, under the same event id, so consumers see it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from cloudevents.http import CloudEvent
+from functions_framework import aio
+from openai.types.chat import ChatCompletionMessageParam
+
+from chatfn import prompt, replies, runtime
+from chatfn.consumer import RetryLater, consumes
+from chatfn.events import (
+    MessageSent,
+    ReceivedEvent,
+    ReplyCompleted,
+    ReplyFailed,
+    ReplyRegenerated,
+    fact_id,
+    new_event,
+)
+from chatfn.generation import Generation, ModelFailed
+
+SOURCE = "chatfn/generate_reply"
+LEASE_S = 5.0
+
+
+@aio.http
+@consumes(MessageSent, ReplyRegenerated)
+async def generate_reply(received: ReceivedEvent[MessageSent | ReplyRegenerated]) -> CloudEvent:
+    context = runtime.current()
+    request, redis, settings = received.payload, context.redis, context.settings
+    written = await replies.read(redis, settings, request.reply_id)
+    if written.terminal is None:
+        lease = replies.Lease(redis, settings, request.reply_id, LEASE_S)
+        if not await lease.acquire():
+            raise RetryLater("another delivery of this event is generating the reply")
+        try:
+            # Read again under the lease: the previous holder may have finished meanwhile.
+            written = await replies.read(redis, settings, request.reply_id)
+            if written.terminal is None:
+                async with context.sessions() as db:
+                    messages = await prompt.build(
+                        db, redis, settings, user_id=request.user_id, message_id=request.message_id
+                    )
+                generation = Generation(
+                    context.llm_for(request.model), redis, settings, request.reply_id, request.model
+                )
+                await _generate_holding(lease, generation, messages, written)
+        finally:
+            await lease.release()
+        written = await replies.read(redis, settings, request.reply_id)
+    return _fact(received, written)
+
+
+async def _generate_holding(
+    lease: replies.Lease,
+    generation: Generation,
+    messages: list[ChatCompletionMessageParam],
+    written: replies.Written,
+) -> None:
+    """Generate while renewing the lease; stop at once if the lease is lost."""
+    redis, settings, reply_id = generation.redis, generation.settings, generation.reply_id
+    keeper = asyncio.create_task(lease.keep())
+    work = asyncio.create_task(generation.run(messages, written))
+    done, _ = await asyncio.wait({keeper, work}, return_when=asyncio.FIRST_COMPLETED)
+    keeper.cancel()
+    if work not in done:
+        work.cancel()
+        raise RetryLater("the lease was lost to another delivery")
+    try:
+        outcome = work.result()
+    except ModelFailed as failed:
+        await replies.finish(
+            redis, settings, reply_id, "error", code=failed.code, message=failed.message
+        )
+        return
+    usage = {"prompt_tokens": outcome.prompt_tokens, "completion_tokens": outcome.completion_tokens}
+    await replies.finish(
+        redis, settings, reply_id, "done", finish_reason=outcome.finish_reason, usage=usage
+    )
+
+
+def _fact(
+    received: ReceivedEvent[MessageSent | ReplyRegenerated], written: replies.Written
+) -> CloudEvent:
+    """The fact the stream's terminal entry states, with the one id it always gets."""
+    request = received.payload
+    ids = request.model_dump(include={"user_id", "conversation_id", "message_id", "reply_id"})
+    terminal = written.terminal or {}
+    fact: ReplyCompleted | ReplyFailed
+    if terminal.get("type") == "done":
+        fact = ReplyCompleted(
+            **ids,
+            content=written.text,
+            model=request.model,
+            finish_reason=terminal["finish_reason"],
+            **terminal["usage"],
+        )
+    else:
+        fact = ReplyFailed(
+            **ids,
+            content=written.text,
+            model=request.model,
+            code=terminal.get("code", "unknown"),
+            message=terminal.get("message", ""),
+        )
+    return new_event(
+        fact,
+        source=SOURCE,
+        event_id=fact_id(type(fact), request.reply_id),
+        traceparent=received.event.get("traceparent"),
+    )

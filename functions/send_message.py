@@ -1,0 +1,52 @@
+"""send_message: decides whether a message (or a regeneration) goes ahead.
+
+Consumes `io.chatfn.message.send.requested` and `io.chatfn.reply.regenerate.requested`.
+Checks that the conversation and the parent message are the user's and that the daily
+token budget is not spent; creates the conversation on its first message and records the
+message and its pending reply. Replies with `io.chatfn.message.sent` or
+`io.chatfn.reply.regenerated`, or with `io.chatfn.message.rejected`, whose reason also
+ends the reply's stream so the reader is told at once.
+"""
+
+from __future__ import annotations
+
+from cloudevents.http import CloudEvent
+from functions_framework import aio
+
+from chatfn import chat, replies, runtime
+from chatfn.consumer import consumes
+from chatfn.events import (
+    MessageRejected,
+    MessageSendRequested,
+    ReceivedEvent,
+    ReplyRegenerateRequested,
+    fact_id,
+    new_event,
+)
+
+SOURCE = "chatfn/send_message"
+
+
+@aio.http
+@consumes(MessageSendRequested, ReplyRegenerateRequested)
+async def send_message(
+    received: ReceivedEvent[MessageSendRequested | ReplyRegenerateRequested],
+) -> CloudEvent:
+    context = runtime.current()
+    async with context.sessions.begin() as db:
+        fact = await chat.decide(db, context.settings, received.payload)
+    if isinstance(fact, MessageRejected):
+        await replies.finish(
+            context.redis,
+            context.settings,
+            fact.reply_id,
+            "error",
+            code=fact.reason,
+            message=fact.detail,
+        )
+    return new_event(
+        fact,
+        source=SOURCE,
+        event_id=fact_id(type(fact), fact.reply_id),
+        traceparent=received.event.get("traceparent"),
+    )

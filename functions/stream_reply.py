@@ -1,0 +1,89 @@
+"""stream_reply: a reply as Server-Sent Events, from its Redis Stream (min-scale 1).
+
+`GET /api/replies/{reply_id}/stream?ticket=...` answers `text/event-stream`: a `delta`
+event (`{"text": ...}`) per stream entry, then exactly one `done`
+(`{"finish_reason", "usage"}`) or `error` (`{"code", "message"}`), and a comment line as
+a heartbeat while the model is quiet. Every event's `id` is its stream entry id, so a
+reader that reconnects with `Last-Event-ID` gets exactly the rest. The ticket (single
+use, from `api`) names the user; anyone else's reply, or an unknown one, is a 404.
+
+Each reader blocks on its own `XREAD` of at most `BATCH` entries and writes them out
+before reading more, so memory per reader is bounded and a slow reader only slows itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import cast
+from uuid import UUID
+
+from functions_framework import aio
+from redis.exceptions import RedisError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from chatfn import replies, runtime, tickets
+
+log = logging.getLogger(__name__)
+PATH = re.compile(r"^/api/replies/(?P<reply_id>[0-9a-fA-F-]{36})/stream$")
+ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+BATCH = 64
+HEARTBEAT_MS = 15_000
+
+
+def problem(status: int, title: str, detail: str) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+async def events(reply_id: UUID, after: str) -> AsyncIterator[str]:
+    context = runtime.current()
+    name = replies.stream_key(context.settings, reply_id)
+    while True:
+        try:
+            read = await context.redis.xread({name: after}, count=BATCH, block=HEARTBEAT_MS)
+        except RedisError:
+            # The response has begun, so no error status can be sent: end the stream and
+            # let the reader reconnect with Last-Event-ID.
+            log.warning("reply %s: Redis read failed; the reader will reconnect", reply_id)
+            return
+        batches = cast(list[tuple[str, list[replies.Entry]]], read)  # RESP2, decoded
+        if not batches:
+            yield ": heartbeat\n\n"
+            continue
+        for entry_id, fields in batches[0][1]:
+            entry = replies.decode(fields)
+            kind = entry.pop("type")
+            yield f"id: {entry_id}\nevent: {kind}\ndata: {json.dumps(entry)}\n\n"
+            after = entry_id
+            if kind in replies.TERMINAL:
+                return
+
+
+@aio.http
+async def stream_reply(request: Request) -> Response:
+    match = PATH.match(request.url.path)
+    if request.method != "GET" or match is None:
+        if request.url.path == "/healthz":
+            return JSONResponse({"function": "stream_reply"})
+        return problem(404, "Not Found", "Use GET /api/replies/{reply_id}/stream.")
+    context = runtime.current()
+    reply_id = UUID(match["reply_id"])
+    user_id = await tickets.redeem(
+        context.redis, context.settings, request.query_params.get("ticket", ""), reply_id
+    )
+    if user_id is None:
+        return problem(401, "Unauthorized", "A fresh stream ticket is needed (POST .../ticket).")
+    if await replies.owner(context.redis, context.settings, reply_id) != user_id:
+        return problem(404, "Not Found", "No such reply.")
+    after = request.headers.get("last-event-id") or request.query_params.get("lastEventId", "0-0")
+    if not ENTRY_ID.match(after):
+        return problem(400, "Bad Request", "Last-Event-ID is not a stream entry id.")
+    return StreamingResponse(
+        events(reply_id, after),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

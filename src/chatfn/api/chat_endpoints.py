@@ -1,0 +1,371 @@
+"""Conversations, messages and replies: reads from PostgreSQL, writes as command events.
+
+Sending mints the message and reply ids (UUIDv7), registers the reply's owner in Redis
+and publishes the command; the 202 carries a stream ticket, so the browser can open the
+reply's stream at once. Everything is scoped to the signed-in user: another user's
+conversation, message or reply is a 404, never a 403.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+from uuid import UUID
+
+import httpx
+import openai
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Select, and_, exists, or_, select, tuple_
+from uuid6 import uuid7
+
+from chatfn import replies, tickets
+from chatfn.api.problems import Problem, not_found
+from chatfn.api.security import ApiDep, DbDep, PrincipalDep
+from chatfn.emit import SinkRefused, publish
+from chatfn.events import (
+    MessagePayload,
+    MessageSendRequested,
+    ReplyRegenerateRequested,
+    new_event,
+)
+from chatfn.models import Conversation, Message
+
+router = APIRouter(prefix="/api", tags=["chat"])
+SOURCE = "chatfn/api"
+TRASH_DAYS = 30
+
+
+class ConversationOut(BaseModel):
+    id: UUID
+    title: str
+    pinned: bool
+    archived: bool
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
+
+    @classmethod
+    def of(cls, conversation: Conversation) -> ConversationOut:
+        return cls.model_validate(conversation, from_attributes=True)
+
+
+class ConversationPage(BaseModel):
+    conversations: list[ConversationOut]
+    next_cursor: str | None
+
+
+class MessageOut(BaseModel):
+    id: UUID
+    parent_id: UUID | None
+    role: str
+    content: str
+    model: str
+    status: str
+    created_at: datetime
+    siblings: list[UUID] = Field(description="this message and its siblings, oldest first")
+
+
+class ConversationDetail(ConversationOut):
+    messages: list[MessageOut]
+    next_cursor: str | None
+
+
+class NewConversation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field("", max_length=200)
+
+
+class ConversationUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, max_length=200)
+    pinned: bool | None = None
+    archived: bool | None = None
+
+
+class NewMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: str = Field(min_length=1, max_length=100_000)
+    parent_id: UUID | None = None
+    model: str | None = Field(None, max_length=200)
+
+
+class Regenerate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(None, max_length=200)
+
+
+class Accepted(BaseModel):
+    message_id: UUID
+    reply_id: UUID
+    stream_ticket: str
+
+
+class Ticket(BaseModel):
+    ticket: str
+    expires_in: int = tickets.TTL_S
+
+
+def _cursor(updated_at: datetime, conversation_id: UUID) -> str:
+    return f"{updated_at.isoformat()}_{conversation_id}"
+
+
+def _after_cursor(query: Select[Conversation], cursor: str | None) -> Select[Conversation]:
+    if not cursor:
+        return query
+    try:
+        stamp, _, last_id = cursor.partition("_")
+        position = (datetime.fromisoformat(stamp), UUID(last_id))
+    except ValueError:
+        raise Problem(400, "The cursor is not one this API gave out.") from None
+    return query.where(tuple_(Conversation.updated_at, Conversation.id) < position)
+
+
+async def _owned_conversation(db: DbDep, user_id: UUID, conversation_id: UUID) -> Conversation:
+    conversation = await db.get(Conversation, (user_id, conversation_id))
+    if conversation is None or conversation.deleted_at is not None:
+        raise not_found("conversation")
+    return conversation
+
+
+@router.post("/conversations", status_code=201)
+async def create_conversation(
+    principal: PrincipalDep, db: DbDep, body: NewConversation | None = None
+) -> ConversationOut:
+    conversation = Conversation(
+        user_id=principal.user_id, id=uuid7(), title=(body.title.strip() if body else "")
+    )
+    db.add(conversation)
+    await db.commit()
+    await db.refresh(conversation)
+    return ConversationOut.of(conversation)
+
+
+@router.get("/conversations")
+async def list_conversations(
+    principal: PrincipalDep,
+    db: DbDep,
+    cursor: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    archived: bool = False,
+    limit: Annotated[int, Query(ge=1, le=100)] = 30,
+) -> ConversationPage:
+    """Newest first; `q` searches titles and messages (case-insensitive)."""
+    query = (
+        select(Conversation)
+        .where(
+            Conversation.user_id == principal.user_id,
+            Conversation.deleted_at.is_(None),
+            Conversation.archived.is_(archived),
+        )
+        .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+        .limit(limit + 1)
+    )
+    if q and q.strip():
+        # LIKE's wildcards in the query are meant literally.
+        escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        in_messages = exists().where(
+            Message.user_id == principal.user_id,
+            Message.conversation_id == Conversation.id,
+            Message.content.ilike(pattern),
+        )
+        query = query.where(or_(Conversation.title.ilike(pattern), in_messages))
+    rows = list((await db.scalars(_after_cursor(query, cursor))).all())
+    page = rows[:limit]
+    more = len(rows) > limit
+    return ConversationPage(
+        conversations=[ConversationOut.of(c) for c in page],
+        next_cursor=_cursor(page[-1].updated_at, page[-1].id) if more else None,
+    )
+
+
+@router.get("/conversations/trash")
+async def trash(principal: PrincipalDep, db: DbDep) -> list[ConversationOut]:
+    """Deleted conversations that can still be restored (for 30 days)."""
+    since = datetime.now(UTC) - timedelta(days=TRASH_DAYS)
+    rows = await db.scalars(
+        select(Conversation)
+        .where(Conversation.user_id == principal.user_id, Conversation.deleted_at >= since)
+        .order_by(Conversation.deleted_at.desc())
+    )
+    return [ConversationOut.of(c) for c in rows.all()]
+
+
+@router.get("/conversations/{conversation_id}")
+async def read_conversation(
+    conversation_id: UUID,
+    principal: PrincipalDep,
+    db: DbDep,
+    cursor: UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> ConversationDetail:
+    """The message tree, oldest first, paged by `cursor` (the last message id of a page)."""
+    conversation = await _owned_conversation(db, principal.user_id, conversation_id)
+    in_conversation = and_(
+        Message.user_id == principal.user_id, Message.conversation_id == conversation_id
+    )
+    family = (await db.execute(
+        select(Message.id, Message.parent_id).where(in_conversation).order_by(Message.id)
+    )).all()  # fmt: skip
+    children: dict[UUID | None, list[UUID]] = {}
+    for message_id, parent_id in family:
+        children.setdefault(parent_id, []).append(message_id)
+    page_query = select(Message).where(in_conversation).order_by(Message.id).limit(limit + 1)
+    if cursor:
+        page_query = page_query.where(Message.id > cursor)
+    rows = list((await db.scalars(page_query)).all())
+    page, more = rows[:limit], len(rows) > limit
+    messages = [
+        MessageOut(
+            id=m.id, parent_id=m.parent_id, role=m.role, content=m.content, model=m.model,
+            status=m.status, created_at=m.created_at, siblings=children[m.parent_id],
+        )
+        for m in page
+    ]  # fmt: skip
+    return ConversationDetail(
+        **ConversationOut.of(conversation).model_dump(),
+        messages=messages,
+        next_cursor=str(page[-1].id) if more else None,
+    )
+
+
+@router.patch("/conversations/{conversation_id}")
+async def update_conversation(
+    conversation_id: UUID, update: ConversationUpdate, principal: PrincipalDep, db: DbDep
+) -> ConversationOut:
+    conversation = await _owned_conversation(db, principal.user_id, conversation_id)
+    for field, value in update.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(conversation, field, value.strip() if isinstance(value, str) else value)
+    await db.commit()
+    await db.refresh(conversation)
+    return ConversationOut.of(conversation)
+
+
+@router.delete("/conversations/{conversation_id}", status_code=204)
+async def delete_conversation(conversation_id: UUID, principal: PrincipalDep, db: DbDep) -> None:
+    """Move to the trash; restorable for 30 days."""
+    conversation = await _owned_conversation(db, principal.user_id, conversation_id)
+    conversation.deleted_at = datetime.now(UTC)
+    await db.commit()
+
+
+@router.post("/conversations/{conversation_id}/restore")
+async def restore_conversation(
+    conversation_id: UUID, principal: PrincipalDep, db: DbDep
+) -> ConversationOut:
+    conversation = await db.get(Conversation, (principal.user_id, conversation_id))
+    since = datetime.now(UTC) - timedelta(days=TRASH_DAYS)
+    if conversation is None or conversation.deleted_at is None or conversation.deleted_at < since:
+        raise not_found("conversation in the trash")
+    conversation.deleted_at = None
+    await db.commit()
+    await db.refresh(conversation)
+    return ConversationOut.of(conversation)
+
+
+async def _command(api: ApiDep, payload: MessagePayload, user_id: UUID) -> Accepted:
+    """Register the reply's owner, publish the command, and hand out the first ticket."""
+    reply_id, conversation_id = payload.reply_id, payload.conversation_id
+    redis, settings = api.runtime.redis, api.settings
+    await replies.open_reply(redis, settings, reply_id=reply_id, user_id=user_id,
+                             conversation_id=conversation_id)  # fmt: skip
+    try:
+        await publish(new_event(payload, source=SOURCE), settings.k_sink, api.runtime.http)
+    except (SinkRefused, httpx.HTTPError) as exc:
+        raise Problem(503, "Try again in a moment: the message was not accepted.",
+                      headers={"Retry-After": "2"}) from exc  # fmt: skip
+    ticket = await tickets.mint(redis, settings, user_id=user_id, reply_id=reply_id)
+    return Accepted(message_id=payload.message_id, reply_id=reply_id, stream_ticket=ticket)
+
+
+@router.post("/conversations/{conversation_id}/messages", status_code=202)
+async def send(
+    conversation_id: UUID, body: NewMessage, principal: PrincipalDep, api: ApiDep, db: DbDep
+) -> Accepted:
+    """Send a message (a new sibling of an earlier one when it edits it: same `parent_id`).
+    The reply streams from `GET /api/replies/{reply_id}/stream?ticket=...`."""
+    await _owned_conversation(db, principal.user_id, conversation_id)
+    command = MessageSendRequested(
+        user_id=principal.user_id,
+        conversation_id=conversation_id,
+        message_id=uuid7(),
+        reply_id=uuid7(),
+        parent_id=body.parent_id,
+        content=body.content,
+        model=body.model,
+    )
+    return await _command(api, command, principal.user_id)
+
+
+@router.post("/messages/{message_id}/regenerate", status_code=202)
+async def regenerate(
+    message_id: UUID,
+    principal: PrincipalDep,
+    api: ApiDep,
+    db: DbDep,
+    body: Regenerate | None = None,
+) -> Accepted:
+    """A new answer to the question behind `message_id` (a reply, or the question itself),
+    by the model that gave the reply unless another is asked for."""
+    message = await db.get(Message, (principal.user_id, message_id))
+    model = body.model if body else None
+    if message is not None and message.role == "assistant" and message.parent_id is not None:
+        model = model or message.model
+        message = await db.get(Message, (principal.user_id, message.parent_id))
+    if message is None or message.role != "user":
+        raise not_found("message")
+    await _owned_conversation(db, principal.user_id, message.conversation_id)
+    command = ReplyRegenerateRequested(
+        user_id=principal.user_id,
+        conversation_id=message.conversation_id,
+        message_id=message.id,
+        reply_id=uuid7(),
+        model=model or None,
+    )
+    return await _command(api, command, principal.user_id)
+
+
+async def _owned_reply(api: ApiDep, user_id: UUID, reply_id: UUID) -> None:
+    if await replies.owner(api.runtime.redis, api.settings, reply_id) != user_id:
+        raise not_found("reply")
+
+
+@router.post("/replies/{reply_id}/ticket", status_code=201)
+async def stream_ticket(reply_id: UUID, principal: PrincipalDep, api: ApiDep) -> Ticket:
+    """A single-use ticket (valid a minute) to open or resume the reply's stream."""
+    await _owned_reply(api, principal.user_id, reply_id)
+    redis, settings = api.runtime.redis, api.settings
+    return Ticket(ticket=await tickets.mint(redis, settings, user_id=principal.user_id,
+                                            reply_id=reply_id))  # fmt: skip
+
+
+@router.post("/replies/{reply_id}/stop", status_code=202)
+async def stop(reply_id: UUID, principal: PrincipalDep, api: ApiDep) -> None:
+    """Stop the reply; its stream ends with `finish_reason: stopped` within one delta."""
+    await _owned_reply(api, principal.user_id, reply_id)
+    await replies.request_stop(api.runtime.redis, api.settings, reply_id)
+
+
+class ModelOut(BaseModel):
+    id: str
+
+
+@router.get("/models")
+async def models(principal: PrincipalDep, api: ApiDep) -> list[ModelOut]:
+    """The models the model server offers; the configured default comes first."""
+    try:
+        listed = [model.id async for model in api.runtime.llm.models.list()]
+        listed += list(api.settings.llm_routes)
+    except openai.OpenAIError as exc:
+        raise Problem(
+            503, "The model server is not answering.", headers={"Retry-After": "5"}
+        ) from exc
+    default = api.settings.llm_model
+    return [
+        ModelOut(id=i) for i in sorted(set(listed) | {default}, key=lambda i: (i != default, i))
+    ]

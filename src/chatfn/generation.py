@@ -1,0 +1,115 @@
+"""Streaming a model's answer onto a reply's Redis Stream, resumably.
+
+The model is called through the `openai` SDK (any OpenAI-compatible server). What is
+already on the stream is never asked for again: the model gets it as the start of its
+own answer and continues from there. That one rule covers a model that fails
+mid-stream (a bounded, jittered retry continues the answer) and a process that dies
+mid-answer (the redelivered event continues it), and the reader sees one seamless text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from uuid import UUID
+
+import httpx
+import openai
+import stamina
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionMessageParam
+from redis.asyncio import Redis
+
+from chatfn import replies
+from chatfn.settings import Settings
+
+ATTEMPTS = 3
+FinishReason = Literal["stop", "length", "stopped"]
+
+
+@dataclass
+class Outcome:
+    text: str
+    finish_reason: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class ModelFailed(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code == 429 or exc.status_code >= 500
+    # Connection drops, timeouts and a stream cut short mid-answer.
+    return isinstance(exc, openai.APIConnectionError | openai.APIError | httpx.TransportError)
+
+
+def _failure(exc: Exception) -> ModelFailed:
+    if isinstance(exc, openai.RateLimitError):
+        return ModelFailed("rate_limited", "The model is busy right now. Try again shortly.")
+    if isinstance(exc, openai.APITimeoutError):
+        return ModelFailed("timeout", "The model took too long to answer.")
+    if isinstance(exc, openai.APIStatusError) and exc.status_code < 500:
+        return ModelFailed("model_refused", f"The model refused the request ({exc.status_code}).")
+    return ModelFailed("model_unavailable", "The model stopped answering. Try again.")
+
+
+@dataclass
+class Generation:
+    client: AsyncOpenAI
+    redis: Redis
+    settings: Settings
+    reply_id: UUID
+    model: str
+
+    async def run(
+        self, messages: list[ChatCompletionMessageParam], written: replies.Written
+    ) -> Outcome:
+        """Stream the answer after `written.text`; raises `ModelFailed` once retries are spent."""
+        outcome = Outcome(written.text, "stop", 0, written.deltas)
+        try:
+            async for attempt in stamina.retry_context(
+                on=_transient, attempts=ATTEMPTS, wait_initial=0.3, wait_max=3.0
+            ):
+                with attempt:
+                    await self._attempt(messages, outcome)
+        except Exception as exc:
+            if isinstance(exc, openai.OpenAIError | httpx.HTTPError):
+                raise _failure(exc) from exc
+            raise
+        return outcome
+
+    async def _attempt(self, messages: list[ChatCompletionMessageParam], outcome: Outcome) -> None:
+        prefix: list[ChatCompletionMessageParam] = (
+            [{"role": "assistant", "content": outcome.text}] if outcome.text else []
+        )
+        stream = await self.client.chat.completions.create(
+            model=self.model,
+            messages=[*messages, *prefix],
+            stream=True,
+            stream_options={"include_usage": True},
+            max_tokens=max(1, self.settings.llm_max_tokens - outcome.completion_tokens),
+        )
+        tokens_before = outcome.completion_tokens
+        async with stream:
+            async for chunk in stream:
+                if chunk.usage:  # the last chunk: the server's own count for this attempt
+                    outcome.prompt_tokens = chunk.usage.prompt_tokens
+                    outcome.completion_tokens = tokens_before + chunk.usage.completion_tokens
+                for choice in chunk.choices:
+                    if choice.delta.content:
+                        await replies.append_delta(
+                            self.redis, self.settings, self.reply_id, choice.delta.content
+                        )
+                        outcome.text += choice.delta.content
+                        outcome.completion_tokens += 1
+                        if await replies.stop_requested(self.redis, self.settings, self.reply_id):
+                            outcome.finish_reason = "stopped"
+                            return
+                    if choice.finish_reason == "length":
+                        outcome.finish_reason = "length"

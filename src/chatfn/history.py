@@ -1,0 +1,155 @@
+"""Conversation history in PostgreSQL: the projection of the chat events, and its reads.
+
+Every write is an idempotent upsert keyed by ids the events carry, so applying an event
+twice, or replaying the whole topic into an empty database, gives the same rows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from uuid import UUID
+
+from sqlalchemy import func, literal, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from chatfn.events import (
+    ConversationTitled,
+    MessageSent,
+    ReplyCompleted,
+    ReplyFailed,
+    ReplyRegenerated,
+)
+from chatfn.models import Conversation, Message
+
+
+async def record_sent(db: AsyncSession, sent: MessageSent) -> None:
+    """The conversation (on its first message), the user's message, and its pending reply."""
+    await db.execute(
+        insert(Conversation)
+        .values(user_id=sent.user_id, id=sent.conversation_id)
+        .on_conflict_do_nothing(index_elements=["user_id", "id"])
+    )
+    await db.execute(
+        insert(Message)
+        .values(
+            user_id=sent.user_id,
+            id=sent.message_id,
+            conversation_id=sent.conversation_id,
+            parent_id=sent.parent_id,
+            role="user",
+            content=sent.content,
+            model=sent.model,
+        )
+        .on_conflict_do_nothing(index_elements=["user_id", "id"])
+    )
+    await _pending_reply(
+        db, sent.user_id, sent.conversation_id, sent.message_id, sent.reply_id, sent.model
+    )
+
+
+async def record_regenerated(db: AsyncSession, regenerated: ReplyRegenerated) -> None:
+    await _pending_reply(
+        db,
+        regenerated.user_id,
+        regenerated.conversation_id,
+        regenerated.message_id,
+        regenerated.reply_id,
+        regenerated.model,
+    )
+
+
+async def _pending_reply(
+    db: AsyncSession,
+    user_id: UUID,
+    conversation_id: UUID,
+    parent_id: UUID,
+    reply_id: UUID,
+    model: str,
+) -> None:
+    await db.execute(
+        insert(Message)
+        .values(
+            user_id=user_id,
+            id=reply_id,
+            conversation_id=conversation_id,
+            parent_id=parent_id,
+            role="assistant",
+            model=model,
+            status="streaming",
+        )
+        .on_conflict_do_nothing(index_elements=["user_id", "id"])
+    )
+    await _touch(db, user_id, conversation_id)
+
+
+async def record_finished(db: AsyncSession, finished: ReplyCompleted | ReplyFailed) -> None:
+    """A reply's final text, status and token counts."""
+    if isinstance(finished, ReplyCompleted):
+        status = "stopped" if finished.finish_reason == "stopped" else "complete"
+        tokens = {
+            "prompt_tokens": finished.prompt_tokens,
+            "completion_tokens": finished.completion_tokens,
+        }
+    else:
+        status, tokens = "failed", {}
+    await db.execute(
+        update(Message)
+        .where(Message.user_id == finished.user_id, Message.id == finished.reply_id)
+        .values(content=finished.content, status=status, **tokens)
+    )
+    await _touch(db, finished.user_id, finished.conversation_id)
+
+
+async def record_title(db: AsyncSession, titled: ConversationTitled) -> None:
+    """A generated title, unless the user has named the conversation meanwhile."""
+    await db.execute(
+        update(Conversation)
+        .where(
+            Conversation.user_id == titled.user_id,
+            Conversation.id == titled.conversation_id,
+            Conversation.title == "",
+        )
+        .values(title=titled.title)
+    )
+
+
+async def _touch(db: AsyncSession, user_id: UUID, conversation_id: UUID) -> None:
+    await db.execute(
+        update(Conversation)
+        .where(Conversation.user_id == user_id, Conversation.id == conversation_id)
+        .values(updated_at=func.now())
+    )
+
+
+async def branch(db: AsyncSession, user_id: UUID, message_id: UUID) -> list[Message]:
+    """`message_id` and its ancestors, oldest first: the conversation as this branch saw it."""
+    lineage = (
+        select(Message.id, Message.parent_id, literal(0).label("depth"))
+        .where(Message.user_id == user_id, Message.id == message_id)
+        .cte("lineage", recursive=True)
+    )
+    parent = aliased(Message)
+    lineage = lineage.union_all(
+        select(parent.id, parent.parent_id, lineage.c.depth + 1).join(
+            lineage, (parent.user_id == user_id) & (parent.id == lineage.c.parent_id)
+        )
+    )
+    rows = await db.scalars(
+        select(Message)
+        .join(lineage, (Message.user_id == user_id) & (Message.id == lineage.c.id))
+        .order_by(lineage.c.depth.desc())
+    )
+    return list(rows.all())
+
+
+async def tokens_used_today(db: AsyncSession, user_id: UUID) -> int:
+    """Prompt and completion tokens of the user's replies since midnight UTC."""
+    midnight = datetime.combine(datetime.now(UTC).date(), time(), tzinfo=UTC)
+    used = await db.scalar(
+        select(func.coalesce(func.sum(Message.prompt_tokens + Message.completion_tokens), 0)).where(
+            Message.user_id == user_id, Message.created_at >= midnight
+        )
+    )
+    return int(used or 0)

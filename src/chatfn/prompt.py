@@ -1,0 +1,53 @@
+"""What the model is asked: the system prompt, the user's custom instructions and the
+branch's history, trimmed from the oldest end to fit the model's context window."""
+
+from __future__ import annotations
+
+import math
+from uuid import UUID
+
+from openai.types.chat import ChatCompletionMessageParam
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chatfn import history, replies
+from chatfn.models import User
+from chatfn.settings import Settings
+
+PER_MESSAGE_TOKENS = 4  # role and separators in every chat template
+
+
+def estimate_tokens(text: str) -> int:
+    """A deliberately high estimate (3 bytes a token; real tokenizers average about 4 on
+    English): the model server's tokenizer is not available to us for every model."""
+    return math.ceil(len(text.encode()) / 3) + PER_MESSAGE_TOKENS
+
+
+async def build(
+    db: AsyncSession, redis: Redis, settings: Settings, *, user_id: UUID, message_id: UUID
+) -> list[ChatCompletionMessageParam]:
+    """The messages for answering `message_id` (a user message), oldest first."""
+    user = await db.get(User, user_id)
+    instructions = (user.preferences or {}).get("custom_instructions", "") if user else ""
+    system = settings.system_prompt
+    if instructions:
+        system += f"\n\nThe user's instructions for every answer:\n{instructions}"
+    turns: list[ChatCompletionMessageParam] = []
+    for message in await history.branch(db, user_id, message_id):
+        content = message.content
+        if message.role == "assistant" and message.status == "streaming":
+            # Streamed but not yet projected into PostgreSQL: the stream has the text.
+            content = (await replies.read(redis, settings, message.id)).text
+        if message.role == "user":
+            turns.append({"role": "user", "content": content})
+        else:
+            turns.append({"role": "assistant", "content": content})
+    budget = settings.llm_context_tokens - settings.llm_max_tokens - estimate_tokens(system)
+    kept: list[ChatCompletionMessageParam] = []
+    for turn in reversed(turns):  # newest first, so the question itself always stays
+        cost = estimate_tokens(str(turn.get("content", "")))
+        if kept and cost > budget:
+            break
+        kept.insert(0, turn)
+        budget -= cost
+    return [{"role": "system", "content": system}, *kept]

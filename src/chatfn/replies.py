@@ -1,0 +1,177 @@
+"""A reply while it is being written: a Redis Stream per reply, read by `stream_reply`.
+
+`reply:{id}` holds `delta` entries (`text`) and ends with exactly one terminal entry,
+`done` (`finish_reason`, `usage`) or `error` (`code`, `message`). The entry id is the
+SSE event id, so a reader that reconnects with `Last-Event-ID` resumes exactly.
+
+Beside it: `reply:{id}:meta` (whose reply it is, written by `api` when it mints the
+id, so a stream can be authorised before PostgreSQL knows the reply), `reply:{id}:stop`
+(the user pressed stop) and `reply:{id}:lease` (which delivery of the event is
+generating; see `Lease`). Everything expires a day after the reply started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+from uuid import UUID
+
+from redis.asyncio import Redis
+
+from chatfn.settings import Settings
+from chatfn.streams import key
+
+TTL_S = 24 * 3600
+TERMINAL = ("done", "error")
+Entry = tuple[str, dict[str, str]]
+
+
+def stream_key(settings: Settings, reply_id: UUID) -> str:
+    # The braces are a Redis Cluster hash tag: a reply's keys share a slot, so one Lua
+    # script may touch them all.
+    return key(settings, "reply", f"{{{reply_id}}}")
+
+
+def _part(settings: Settings, reply_id: UUID, part: str) -> str:
+    return f"{stream_key(settings, reply_id)}:{part}"
+
+
+@dataclass
+class Written:
+    """What a reply's stream holds so far."""
+
+    text: str = ""
+    deltas: int = 0
+    terminal: dict[str, Any] | None = None
+    last_id: str = "0-0"
+    entries: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def decode(fields: dict[str, str]) -> dict[str, Any]:
+    """A stream entry as the SSE `data` it becomes."""
+    entry: dict[str, Any] = {"type": fields["type"]}
+    if "data" in fields:
+        entry |= json.loads(fields["data"])
+    return entry
+
+
+async def open_reply(
+    redis: Redis, settings: Settings, *, reply_id: UUID, user_id: UUID, conversation_id: UUID
+) -> None:
+    name = _part(settings, reply_id, "meta")
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(name, mapping={"user_id": str(user_id), "conversation_id": str(conversation_id)})
+        pipe.expire(name, TTL_S)
+        await pipe.execute()
+
+
+async def owner(redis: Redis, settings: Settings, reply_id: UUID) -> UUID | None:
+    user_id = await redis.hget(_part(settings, reply_id, "meta"), "user_id")
+    return UUID(str(user_id)) if user_id else None
+
+
+async def read(redis: Redis, settings: Settings, reply_id: UUID) -> Written:
+    written = Written()
+    # The client decodes responses, so entries are str (redis-py types them more loosely).
+    entries = cast(list[Entry], await redis.xrange(stream_key(settings, reply_id)))
+    for entry_id, fields in entries:
+        entry = decode(fields)
+        written.entries.append((entry_id, entry))
+        written.last_id = entry_id
+        if entry["type"] == "delta":
+            written.text += entry["text"]
+            written.deltas += 1
+        else:
+            written.terminal = entry
+    return written
+
+
+async def append_delta(redis: Redis, settings: Settings, reply_id: UUID, text: str) -> str:
+    name = stream_key(settings, reply_id)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.xadd(name, {"type": "delta", "data": json.dumps({"text": text})})
+        pipe.expire(name, TTL_S)
+        entry_id, _ = await pipe.execute()
+    return str(entry_id)
+
+
+# Appends the terminal entry unless the stream already has one: exactly one per reply.
+_FINISH = """
+if redis.call('set', KEYS[2], 1, 'NX', 'EX', ARGV[3]) then
+  local id = redis.call('xadd', KEYS[1], '*', 'type', ARGV[1], 'data', ARGV[2])
+  redis.call('expire', KEYS[1], ARGV[3])
+  return id
+end
+return false
+"""
+
+
+async def finish(
+    redis: Redis, settings: Settings, reply_id: UUID, kind: Literal["done", "error"], **data: Any
+) -> bool:
+    """End the reply's stream with `kind`; False if it had already ended."""
+    name = stream_key(settings, reply_id)
+    ended = await redis.eval(_FINISH, 2, name, f"{name}:ended", kind, json.dumps(data), TTL_S)
+    return bool(ended)
+
+
+async def request_stop(redis: Redis, settings: Settings, reply_id: UUID) -> None:
+    await redis.set(_part(settings, reply_id, "stop"), 1, ex=TTL_S)
+
+
+async def stop_requested(redis: Redis, settings: Settings, reply_id: UUID) -> bool:
+    return bool(await redis.exists(_part(settings, reply_id, "stop")))
+
+
+class LeaseLost(Exception):
+    """This delivery's lease expired and another one took the reply over."""
+
+
+class Lease:
+    """Which delivery of a reply's event may call the model.
+
+    The broker may deliver the same event twice (a retry after a timeout, a restart).
+    The first delivery takes the lease and renews it while it works; a second one finds
+    it taken and backs off, and only once the holder has died and the lease expired
+    does a redelivery take over and resume the reply where it stopped.
+    """
+
+    def __init__(self, redis: Redis, settings: Settings, reply_id: UUID, ttl_s: float) -> None:
+        self.redis = redis
+        self.name = _part(settings, reply_id, "lease")
+        self.ttl_ms = int(ttl_s * 1000)
+        self.token = secrets.token_hex(8)
+
+    async def acquire(self) -> bool:
+        return bool(await self.redis.set(self.name, self.token, nx=True, px=self.ttl_ms))
+
+    async def renew(self) -> bool:
+        """Extend the lease if it is still ours (compare-and-set in one Lua call)."""
+        renewed = await self.redis.eval(
+            "if redis.call('get', KEYS[1]) == ARGV[1] then "
+            "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end",
+            1,
+            self.name,
+            self.token,
+            self.ttl_ms,
+        )
+        return bool(renewed)
+
+    async def keep(self) -> None:
+        """Renew the lease until cancelled; raise `LeaseLost` if another delivery took it."""
+        while True:
+            await asyncio.sleep(self.ttl_ms / 3000)
+            if not await self.renew():
+                raise LeaseLost
+
+    async def release(self) -> None:
+        await self.redis.eval(
+            "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
+            "else return 0 end",
+            1,
+            self.name,
+            self.token,
+        )

@@ -1,0 +1,307 @@
+"""The chat pipeline end to end, through the running stack: gateway, api, broker,
+send_message, generate_reply, stream_reply, persist_history, titles and the scripted model."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from uuid import UUID
+
+import httpx
+import psutil
+import pytest
+from cloudevents.conversion import to_binary
+
+from chatfn.events import MessageSent, fact_id, new_event
+from chatfn.local.stack import Stack
+from chatfn.settings import Settings
+from tests.utils.accounts import SignedIn, browser, register, signed_in
+from tests.utils.chat import (
+    conversation_when,
+    long_history,
+    new_conversation,
+    read_stream,
+    script,
+    send,
+    ticket,
+    words,
+)
+
+
+async def sign_up(client: httpx.AsyncClient, name: str) -> SignedIn:
+    return signed_in(await register(client, f"{name}@example.com"))
+
+
+TITLE_CALL = 1  # `titles` asks the same scripted model for the conversation's title
+
+
+async def model_calls(settings: Settings, script_id: str) -> int:
+    stats_url = settings.llm_routes["scripted"].removesuffix("/v1") + "/stats"
+    async with httpx.AsyncClient() as client:
+        calls: dict[str, int] = (await client.get(stats_url)).json()["calls"]
+    return calls.get(script_id, 0)
+
+
+async def test_a_message_streams_its_reply_and_the_history_keeps_the_tree(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        user = await sign_up(client, name)
+        conversation = await new_conversation(client, user)
+        accepted = await send(client, user, conversation, f"{script(tokens=6)} Hello")
+
+        read = await read_stream(client, accepted["reply_id"], accepted["stream_ticket"])
+        history = await conversation_when(client, user, conversation, settled=1)
+
+    assert read.text == words(6)
+    assert read.terminal is not None
+    assert read.terminal.kind == "done"
+    assert read.terminal.data["finish_reason"] == "stop"
+    assert read.terminal.data["usage"]["completion_tokens"] == 6
+    question, answer = history["messages"]
+    assert (question["id"], question["role"], question["parent_id"]) == (
+        accepted["message_id"], "user", None,
+    )  # fmt: skip
+    assert (answer["id"], answer["parent_id"], answer["content"], answer["status"]) == (
+        accepted["reply_id"], accepted["message_id"], words(6), "complete",
+    )  # fmt: skip
+
+
+async def test_a_reader_that_reconnects_with_last_event_id_gets_exactly_the_rest(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        user = await sign_up(client, name)
+        conversation = await new_conversation(client, user)
+        accepted = await send(client, user, conversation, script(tokens=30, delay_ms=20))
+        reply_id = accepted["reply_id"]
+
+        first = await read_stream(client, reply_id, accepted["stream_ticket"], deltas=5)
+        reused = await client.get(
+            f"/api/replies/{reply_id}/stream", params={"ticket": accepted["stream_ticket"]}
+        )
+        rest = await read_stream(
+            client, reply_id, await ticket(client, user, reply_id),
+            last_event_id=first.events[-1].id,
+        )  # fmt: skip
+
+    assert reused.status_code == 401  # a ticket opens one stream only
+    assert len(first.events) == 5
+    assert first.text + rest.text == words(30)
+    assert [e.kind for e in rest.events].count("done") == 1
+
+
+async def test_edit_and_regenerate_make_siblings(stack_settings: Settings, name: str) -> None:
+    async with browser(stack_settings) as client:
+        user = await sign_up(client, name)
+        conversation = await new_conversation(client, user)
+        first = await send(client, user, conversation, f"{script(tokens=2)} first")
+        await read_stream(client, first["reply_id"], first["stream_ticket"])
+        edit = await send(client, user, conversation, f"{script(tokens=3)} edited", parent_id=None)
+        await read_stream(client, edit["reply_id"], edit["stream_ticket"])
+        again = await client.post(f"/api/messages/{edit['reply_id']}/regenerate", headers=user.auth)
+        assert again.status_code == 202, again.text
+        regenerated = again.json()
+        read = await read_stream(client, regenerated["reply_id"], regenerated["stream_ticket"])
+        history = await conversation_when(client, user, conversation, settled=3)
+
+    by_id = {m["id"]: m for m in history["messages"]}
+    assert by_id[edit["message_id"]]["siblings"] == [first["message_id"], edit["message_id"]]
+    assert by_id[regenerated["reply_id"]]["parent_id"] == edit["message_id"]
+    assert by_id[regenerated["reply_id"]]["siblings"] == [edit["reply_id"], regenerated["reply_id"]]
+    assert read.text == words(3)
+
+
+async def test_stop_ends_the_reply_with_finish_reason_stopped(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        user = await sign_up(client, name)
+        conversation = await new_conversation(client, user)
+        accepted = await send(client, user, conversation, script(tokens=200, delay_ms=20))
+        reply_id = accepted["reply_id"]
+        first = await read_stream(client, reply_id, accepted["stream_ticket"], deltas=3)
+        stopped = await client.post(f"/api/replies/{reply_id}/stop", headers=user.auth)
+        rest = await read_stream(client, reply_id, await ticket(client, user, reply_id),
+                                 last_event_id=first.events[-1].id)  # fmt: skip
+        history = await conversation_when(client, user, conversation, settled=1)
+
+    assert stopped.status_code == 202
+    assert rest.terminal is not None
+    assert rest.terminal.data["finish_reason"] == "stopped"
+    text = first.text + rest.text
+    assert words(200).startswith(text)
+    assert len(text.split()) < 200
+    assert history["messages"][1]["status"] == "stopped"
+    assert history["messages"][1]["content"] == text
+
+
+async def test_a_generate_reply_process_killed_mid_answer_resumes_the_same_reply_seamlessly(
+    stack_settings: Settings, name: str
+) -> None:
+    stack = Stack(stack_settings)
+    async with browser(stack_settings) as client:
+        user = await sign_up(client, name)
+        conversation = await new_conversation(client, user)
+        accepted = await send(client, user, conversation, script(id=name, tokens=60, delay_ms=40))
+        reply_id = accepted["reply_id"]
+        first = await read_stream(client, reply_id, accepted["stream_ticket"], deltas=10)
+
+        process = psutil.Process(stack.supervisor.processes()["generate_reply"].pid)
+        for doomed in [*process.children(recursive=True), process]:
+            doomed.send_signal(signal.SIGKILL)
+
+        async with asyncio.timeout(60):
+            rest = await read_stream(client, reply_id, await ticket(client, user, reply_id),
+                                     last_event_id=first.events[-1].id)  # fmt: skip
+        history = await conversation_when(client, user, conversation, settled=1, titled=True)
+
+    assert first.text + rest.text == words(60)
+    assert rest.terminal is not None
+    assert rest.terminal.kind == "done"
+    assert history["messages"][1]["content"] == words(60)
+    # The first call and one continuation.
+    assert await model_calls(stack_settings, name) == 2 + TITLE_CALL
+
+
+async def test_the_same_message_sent_delivered_twice_makes_one_reply_and_one_model_call(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        user = await sign_up(client, name)
+        conversation = await new_conversation(client, user)
+        content = script(id=name, tokens=4)
+        accepted = await send(client, user, conversation, content)
+        first = await read_stream(client, accepted["reply_id"], accepted["stream_ticket"])
+        sent = MessageSent(
+            user_id=UUID(user.user_id), conversation_id=UUID(conversation),
+            message_id=UUID(accepted["message_id"]), reply_id=UUID(accepted["reply_id"]),
+            content=content, model="scripted",
+        )  # fmt: skip
+        # The very event send_message emitted: same source, same (deterministic) id.
+        duplicate = new_event(
+            sent, source="chatfn/send_message", event_id=fact_id(MessageSent, sent.reply_id)
+        )
+        headers, body = to_binary(duplicate)
+        published = await client.post(stack_settings.k_sink, headers=headers, content=body)
+        await conversation_when(client, user, conversation, settled=1, titled=True)
+        await asyncio.sleep(1)  # time for the duplicate to reach generate_reply and titles
+        again = await read_stream(
+            client, accepted["reply_id"], await ticket(client, user, accepted["reply_id"])
+        )
+
+    assert published.status_code == 202
+    assert again.events == first.events
+    assert await model_calls(stack_settings, name) == 1 + TITLE_CALL
+
+
+async def test_a_model_failing_mid_stream_is_retried_seamlessly(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        user = await sign_up(client, name)
+        conversation = await new_conversation(client, user)
+        directive = script(id=name, tokens=12, fail_after=5, fail="disconnect")
+        accepted = await send(client, user, conversation, directive)
+        read = await read_stream(client, accepted["reply_id"], accepted["stream_ticket"])
+        await conversation_when(client, user, conversation, settled=1, titled=True)
+
+    assert read.text == words(12)
+    assert read.terminal is not None
+    assert read.terminal.kind == "done"
+    assert await model_calls(stack_settings, name) == 2 + TITLE_CALL
+
+
+async def test_a_model_that_keeps_failing_ends_in_an_error_and_regenerate_recovers(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        user = await sign_up(client, name)
+        conversation = await new_conversation(client, user)
+        accepted = await send(client, user, conversation,
+                              script(id=name, tokens=3, status=503, status_times=4))  # fmt: skip
+        failed = await read_stream(client, accepted["reply_id"], accepted["stream_ticket"])
+        retry = await client.post(f"/api/messages/{accepted['reply_id']}/regenerate",
+                                  headers=user.auth)  # fmt: skip
+        recovered = await read_stream(
+            client, retry.json()["reply_id"], retry.json()["stream_ticket"]
+        )
+        history = await conversation_when(client, user, conversation, settled=2)
+
+    assert failed.terminal is not None
+    assert failed.terminal.kind == "error"
+    assert failed.terminal.data["code"] == "model_unavailable"
+    assert recovered.text == words(3)
+    statuses = {m["id"]: m["status"] for m in history["messages"]}
+    assert statuses[accepted["reply_id"]] == "failed"
+
+
+async def test_another_user_s_conversation_and_reply_are_not_found(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        owner = await sign_up(client, f"{name}-owner")
+        other = await sign_up(client, f"{name}-other")
+        conversation = await new_conversation(client, owner)
+        accepted = await send(client, owner, conversation, script(tokens=2))
+        reply_id = accepted["reply_id"]
+
+        answers = {
+            "read": await client.get(f"/api/conversations/{conversation}", headers=other.auth),
+            "rename": await client.patch(f"/api/conversations/{conversation}", headers=other.auth,
+                                         json={"title": "mine now"}),
+            "delete": await client.delete(f"/api/conversations/{conversation}", headers=other.auth),
+            "send": await client.post(f"/api/conversations/{conversation}/messages",
+                                      headers=other.auth, json={"content": "hi"}),
+            "regenerate": await client.post(f"/api/messages/{reply_id}/regenerate",
+                                            headers=other.auth),
+            "ticket": await client.post(f"/api/replies/{reply_id}/ticket", headers=other.auth),
+            "stop": await client.post(f"/api/replies/{reply_id}/stop", headers=other.auth),
+        }  # fmt: skip
+        mine = await client.get(f"/api/conversations/{conversation}", headers=owner.auth)
+
+    assert {k: a.status_code for k, a in answers.items()} == dict.fromkeys(answers, 404)
+    assert mine.status_code == 200
+
+
+@pytest.mark.model
+async def test_the_real_local_model_answers_through_the_whole_pipeline(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        user = await sign_up(client, name)
+        conversation = await new_conversation(client, user)
+        accepted = await send(client, user, conversation, "Say hello in one short sentence.",
+                              model=stack_settings.llm_model)  # fmt: skip
+        async with asyncio.timeout(120):
+            read = await read_stream(client, accepted["reply_id"], accepted["stream_ticket"])
+        history = await conversation_when(client, user, conversation, settled=1, timeout_s=60)
+
+    assert read.terminal is not None
+    assert read.terminal.kind == "done", read.terminal
+    assert read.text.strip()
+    assert history["messages"][1]["content"] == read.text
+
+
+async def test_a_thousand_message_conversation_pages_in_order_without_gaps(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        user = await sign_up(client, name)
+        conversation = await new_conversation(client, user)
+        expected = await long_history(stack_settings, UUID(user.user_id), UUID(conversation), 1000)
+        seen: list[str] = []
+        cursor: str | None = None
+        pages = 0
+        while True:
+            params = {"limit": 300} | ({"cursor": cursor} if cursor else {})
+            page = (await client.get(f"/api/conversations/{conversation}", headers=user.auth,
+                                     params=params)).json()  # fmt: skip
+            seen += [m["id"] for m in page["messages"]]
+            pages += 1
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+
+    assert pages == 4
+    assert seen == [str(i) for i in expected]

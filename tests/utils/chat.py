@@ -1,0 +1,152 @@
+"""Chatting through the running stack: send, read a reply's SSE stream, wait for history."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import httpx
+from sqlalchemy import insert
+from uuid6 import uuid7
+
+from chatfn.db import create_engine
+from chatfn.models import Message
+from chatfn.settings import Settings
+from tests.utils.accounts import SignedIn
+
+
+@dataclass
+class Event:
+    id: str
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass
+class Read:
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "".join(e.data["text"] for e in self.events if e.kind == "delta")
+
+    @property
+    def terminal(self) -> Event | None:
+        ended = [e for e in self.events if e.kind in {"done", "error"}]
+        assert len(ended) <= 1, ended
+        return ended[0] if ended else None
+
+
+async def new_conversation(client: httpx.AsyncClient, user: SignedIn) -> str:
+    created = await client.post("/api/conversations", headers=user.auth)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def send(
+    client: httpx.AsyncClient, user: SignedIn, conversation: str, content: str, **extra: Any
+) -> dict[str, Any]:
+    accepted = await client.post(
+        f"/api/conversations/{conversation}/messages",
+        headers=user.auth,
+        json={"content": content, "model": "scripted"} | extra,
+    )
+    assert accepted.status_code == 202, accepted.text
+    body: dict[str, Any] = accepted.json()
+    return body
+
+
+async def ticket(client: httpx.AsyncClient, user: SignedIn, reply_id: str) -> str:
+    minted = await client.post(f"/api/replies/{reply_id}/ticket", headers=user.auth)
+    assert minted.status_code == 201, minted.text
+    return str(minted.json()["ticket"])
+
+
+async def read_stream(
+    client: httpx.AsyncClient,
+    reply_id: str,
+    stream_ticket: str,
+    *,
+    last_event_id: str | None = None,
+    deltas: int | None = None,
+) -> Read:
+    """The stream's events until its terminal one, or until `deltas` deltas were read."""
+    read = Read()
+    headers = {"last-event-id": last_event_id} if last_event_id else {}
+    url = f"/api/replies/{reply_id}/stream"
+    async with client.stream("GET", url, params={"ticket": stream_ticket}, headers=headers) as s:
+        assert s.status_code == 200, await s.aread()
+        assert s.headers["content-type"].startswith("text/event-stream")
+        fields: dict[str, str] = {}
+        async for line in s.aiter_lines():
+            if line.startswith(":"):
+                continue
+            if line:
+                name, _, value = line.partition(": ")
+                fields[name] = value
+                continue
+            if not fields:
+                continue
+            read.events.append(Event(fields["id"], fields["event"], json.loads(fields["data"])))
+            fields = {}
+            if read.events[-1].kind in {"done", "error"}:
+                break
+            if deltas is not None and sum(e.kind == "delta" for e in read.events) >= deltas:
+                break
+    return read
+
+
+async def conversation_when(
+    client: httpx.AsyncClient,
+    user: SignedIn,
+    conversation: str,
+    settled: int,
+    timeout_s: float = 20,
+    titled: bool = False,
+) -> dict[str, Any]:
+    """The conversation once `settled` of its replies are no longer streaming (persisted),
+    and, with `titled`, once it has its generated title."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            body: dict[str, Any] = (
+                await client.get(f"/api/conversations/{conversation}", headers=user.auth)
+            ).json()
+            finished = [
+                m
+                for m in body["messages"]
+                if m["role"] == "assistant" and m["status"] != "streaming"
+            ]
+            if len(finished) >= settled and (body["title"] or not titled):
+                return body
+            await asyncio.sleep(0.2)
+
+
+def script(**directives: object) -> str:
+    """A directive for the scripted model (see chatfn.local.scripted_model)."""
+    return "[[script " + " ".join(f"{k}={v}" for k, v in directives.items()) + "]]"
+
+
+def words(count: int, start: int = 0) -> str:
+    """The scripted model's answer: tokens `w{start} ... w{count-1}`."""
+    return "".join(f"w{i} " for i in range(start, count))
+
+
+async def long_history(
+    settings: Settings, user_id: UUID, conversation_id: UUID, count: int
+) -> list[UUID]:
+    """`count` alternating messages in one branch, written straight into the read model."""
+    ids: list[UUID] = [uuid7() for _ in range(count)]
+    rows = [
+        {"user_id": user_id, "id": message_id, "conversation_id": conversation_id,
+         "parent_id": ids[i - 1] if i else None, "role": "user" if i % 2 == 0 else "assistant",
+         "content": f"message {i}"}
+        for i, message_id in enumerate(ids)
+    ]  # fmt: skip
+    engine = create_engine(settings, pooled=False)
+    async with engine.begin() as connection:
+        await connection.execute(insert(Message), rows)
+    await engine.dispose()
+    return ids
