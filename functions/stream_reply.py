@@ -7,8 +7,9 @@ a heartbeat while the model is quiet. Every event's `id` is its stream entry id,
 reader that reconnects with `Last-Event-ID` gets exactly the rest. The ticket (single
 use, from `api`) names the user; anyone else's reply, or an unknown one, is a 404.
 
-Each reader blocks on its own `XREAD` of at most `BATCH` entries and writes them out
-before reading more, so memory per reader is bounded and a slow reader only slows itself.
+One `Watcher` per process blocks on every open reply at once (see chatfn.reply_watch);
+each reader reads at most a batch of entries and writes them out before reading more,
+so memory per reader is bounded and a slow reader only slows itself.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator
-from typing import cast
+from functools import cache
 from uuid import UUID
 
 from functions_framework import aio
@@ -26,12 +27,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from chatfn import replies, runtime, tickets
+from chatfn.reply_watch import Watcher
 
 log = logging.getLogger(__name__)
 PATH = re.compile(r"^/api/replies/(?P<reply_id>[0-9a-fA-F-]{36})/stream$")
 ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
-BATCH = 64
-HEARTBEAT_MS = 15_000
+HEARTBEAT_S = 15.0
 
 
 def problem(status: int, title: str, detail: str) -> JSONResponse:
@@ -39,28 +40,25 @@ def problem(status: int, title: str, detail: str) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
+@cache
+def _watcher() -> Watcher:
+    return Watcher(runtime.current().redis)
+
+
 async def events(reply_id: UUID, after: str) -> AsyncIterator[str]:
-    context = runtime.current()
-    name = replies.stream_key(context.settings, reply_id)
-    while True:
-        try:
-            read = await context.redis.xread({name: after}, count=BATCH, block=HEARTBEAT_MS)
-        except RedisError:
-            # The response has begun, so no error status can be sent: end the stream and
-            # let the reader reconnect with Last-Event-ID.
-            log.warning("reply %s: Redis read failed; the reader will reconnect", reply_id)
-            return
-        batches = cast(list[tuple[str, list[replies.Entry]]], read)  # RESP2, decoded
-        if not batches:
-            yield ": heartbeat\n\n"
-            continue
-        for entry_id, fields in batches[0][1]:
-            entry = replies.decode(fields)
-            kind = entry.pop("type")
-            yield f"id: {entry_id}\nevent: {kind}\ndata: {json.dumps(entry)}\n\n"
-            after = entry_id
-            if kind in replies.TERMINAL:
-                return
+    stream = replies.stream_key(runtime.current().settings, reply_id)
+    try:
+        async for entry in _watcher().entries(stream, after, HEARTBEAT_S):
+            if entry is None:
+                yield ": heartbeat\n\n"
+                continue
+            entry_id, fields = entry
+            data = replies.decode(fields)
+            yield f"id: {entry_id}\nevent: {data.pop('type')}\ndata: {json.dumps(data)}\n\n"
+    except RedisError:
+        # The response has begun, so no error status can be sent: end the stream and
+        # let the reader reconnect with Last-Event-ID.
+        log.warning("reply %s: Redis read failed; the reader will reconnect", reply_id)
 
 
 @aio.http

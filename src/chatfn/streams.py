@@ -11,9 +11,17 @@ from chatfn.settings import Settings
 SOCKET_TIMEOUT_S = 60
 
 
+# redis-py 8 caps a pool at 100 and then raises; every sign-up waiting on its answer
+# holds one connection for up to REGISTER_TIMEOUT_S.
+MAX_CONNECTIONS = 1000
+
+
 def redis_client(settings: Settings) -> Redis:
     return Redis.from_url(
-        settings.redis_url, decode_responses=True, socket_timeout=SOCKET_TIMEOUT_S
+        settings.redis_url,
+        decode_responses=True,
+        socket_timeout=SOCKET_TIMEOUT_S,
+        max_connections=MAX_CONNECTIONS,
     )
 
 

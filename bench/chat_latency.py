@@ -1,0 +1,199 @@
+"""Time to first token through the whole pipeline, against the model server called directly.
+
+With the scripted model (0 ms per token, 64 tokens), at 1, 10 and 50 concurrent chats:
+time from `POST .../messages` to the first `delta` at the SSE client, minus the same
+model server's time to first token called directly in the same run (p50/p99), completed
+chats/s, and each function's peak RSS. Then how much memory `stream_reply` needs to
+hold 2,000 open streams. Run:
+
+    .venv/bin/python -m bench.chat_latency --chats 200
+
+(it starts, or reuses, a stack under `.local/bench`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import psutil
+from openai import AsyncOpenAI
+
+from chatfn import replies, tickets
+from chatfn.local.stack import Stack, function_names
+from chatfn.settings import Settings
+from chatfn.streams import redis_client
+
+DIRECTIVE = "[[script tokens=64 delay_ms=0]] Benchmark question"
+CONCURRENCY = (1, 10, 50)
+OPEN_STREAMS = 2000
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+class PeakRss:
+    """Samples the resident memory of each function (its process tree) while a run lasts."""
+
+    def __init__(self, stack: Stack) -> None:
+        processes = stack.supervisor.processes()
+        self.roots = {name: psutil.Process(processes[name].pid) for name in function_names()}
+        self.peak = dict.fromkeys(self.roots, 0)
+
+    def sample(self) -> None:
+        for name, root in self.roots.items():
+            tree = [root, *root.children(recursive=True)]
+            self.peak[name] = max(self.peak[name], sum(p.memory_info().rss for p in tree))
+
+    async def watch(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(0.1)
+
+
+async def direct_ttft(model: AsyncOpenAI) -> float:
+    started = time.perf_counter()
+    stream = await model.chat.completions.create(
+        model="scripted", messages=[{"role": "user", "content": DIRECTIVE}], stream=True
+    )
+    async with stream:
+        async for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                first = time.perf_counter() - started
+                async for _ in stream:
+                    pass
+                return first * 1000
+    raise RuntimeError("the scripted model sent no token")
+
+
+async def chat_ttft(client: httpx.AsyncClient, token: str, conversation: str) -> float:
+    """POST a message, open its stream, return ms to the first delta (and read to the end)."""
+    # Its own client address too, as a real user has: the per-address limit is not measured.
+    headers = {
+        "authorization": f"Bearer {token}",
+        "x-forwarded-for": f"198.18.2.{hash(token) % 250}",
+    }
+    started = time.perf_counter()
+    accepted = (
+        await client.post(f"/api/conversations/{conversation}/messages", headers=headers,
+                          json={"content": DIRECTIVE, "model": "scripted"})
+    ).json()  # fmt: skip
+    url = f"/api/replies/{accepted['reply_id']}/stream"
+    first: float | None = None
+    async with client.stream("GET", url, params={"ticket": accepted["stream_ticket"]}) as stream:
+        async for line in stream.aiter_lines():
+            if line == "event: delta" and first is None:
+                first = (time.perf_counter() - started) * 1000
+            if line in {"event: done", "event: error"}:
+                break
+    assert first is not None, "no delta arrived"
+    return first
+
+
+async def run_at(
+    concurrency: int, chats: int, work: Callable[[int], Awaitable[float]]
+) -> tuple[list[float], float]:
+    gate = asyncio.Semaphore(concurrency)
+    results: list[float] = []
+
+    async def one(n: int) -> None:
+        async with gate:
+            results.append(await work(n))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(n) for n in range(chats)))
+    return results, chats / (time.perf_counter() - started)
+
+
+async def users(client: httpx.AsyncClient, count: int) -> list[tuple[str, str]]:
+    """(access token, conversation id) for `count` new users, one client address each."""
+    made = []
+    for n in range(count):
+        headers = {"x-forwarded-for": f"198.18.1.{n + 1}"}
+        body = {"email": f"bench-{uuid.uuid4().hex[:12]}@example.com", "password": "x" * 16}
+        token = (await client.post("/api/auth/register", json=body, headers=headers)).json()[
+            "access_token"
+        ]
+        auth = {"authorization": f"Bearer {token}"}
+        conversation = (await client.post("/api/conversations", headers=auth)).json()["id"]
+        made.append((token, conversation))
+    return made
+
+
+async def open_streams(settings: Settings, stack: Stack, count: int) -> tuple[int, float]:
+    """Hold `count` streams open on `stream_reply` itself; its RSS before and with them."""
+    redis = redis_client(settings)
+    stream_url = stack.function_urls()["stream_reply"]
+    process = psutil.Process(stack.supervisor.processes()["stream_reply"].pid)
+
+    def rss_mb() -> float:
+        tree = [process, *process.children(recursive=True)]
+        return sum(p.memory_info().rss for p in tree) / 2**20
+
+    before = rss_mb()
+    user_id = uuid.uuid4()
+    limits = httpx.Limits(max_connections=count + 10)
+    async with httpx.AsyncClient(base_url=stream_url, timeout=60, limits=limits) as client:
+        opened: list[httpx.Response] = []
+        for _ in range(count):
+            reply_id = uuid.uuid4()  # a reply that never ends: only heartbeats
+            await replies.open_reply(redis, settings, reply_id=reply_id, user_id=user_id,
+                                     conversation_id=uuid.uuid4())  # fmt: skip
+            ticket = await tickets.mint(redis, settings, user_id=user_id, reply_id=reply_id)
+            request = client.build_request(
+                "GET", f"/api/replies/{reply_id}/stream", params={"ticket": ticket}
+            )
+            response = await client.send(request, stream=True)
+            assert response.status_code == 200, (response.status_code, await response.aread())
+            opened.append(response)
+        await asyncio.sleep(2)
+        held = rss_mb()
+        for response in opened:
+            await response.aclose()
+    await redis.aclose()
+    return len(opened), held - before
+
+
+async def main(chats: int) -> None:
+    stack = Stack(Settings(CHATFN_HOME=Path(".local/bench"), CHATFN_PORT=0))
+    settings = await stack.up(lambda *_: None)
+    model = AsyncOpenAI(base_url=settings.llm_routes["scripted"], api_key="bench", max_retries=0)
+    rss = PeakRss(stack)
+    watcher = asyncio.create_task(rss.watch())
+    print(f"{chats} chats per level, scripted model: 64 tokens, 0 ms per token; 2 cores")
+    print(f"{'chats':>5} | {'direct TTFT p50/p99':>20} | {'chatfn TTFT p50/p99':>20} | "
+          f"{'added p50/p99':>16} | chats/s")  # fmt: skip
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{settings.port}", timeout=60,
+        limits=httpx.Limits(max_connections=200),
+    ) as client:  # fmt: skip
+        accounts = await users(client, max(CONCURRENCY))
+        for concurrency in CONCURRENCY:
+            direct, _ = await run_at(concurrency, chats, lambda _: direct_ttft(model))
+
+            async def chat(n: int, width: int = concurrency) -> float:
+                token, conversation = accounts[n % width]
+                return await chat_ttft(client, token, conversation)
+
+            through, rate = await run_at(concurrency, chats, chat)
+            (d50, d99), (c50, c99) = percentiles(direct), percentiles(through)
+            print(f"{concurrency:>5} | {d50:8.1f} / {d99:8.1f} ms | {c50:8.1f} / {c99:8.1f} ms | "
+                  f"{c50 - d50:+6.1f} / {c99 - d99:+6.1f} | {rate:6.1f}")  # fmt: skip
+    watcher.cancel()
+    print("peak RSS: " + ", ".join(f"{n} {b / 2**20:.0f} MB" for n, b in rss.peak.items()))
+    held, grew_mb = await open_streams(settings, stack, OPEN_STREAMS)
+    print(f"stream_reply holding {held} open streams: +{grew_mb:.0f} MB RSS")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chats", type=int, default=200)
+    asyncio.run(main(parser.parse_args().chats))
