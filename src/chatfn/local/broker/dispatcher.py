@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +41,11 @@ RETRYABLE_STATUSES = frozenset({404, 408, 409, 429})
 UNORDERED_CONCURRENCY = 64
 ORDERED_BUFFER = 256  # records held per partition before it is paused
 FETCH_MAX_WAIT_MS = 5
+# Polling every 5 ms costs CPU: after this long with nothing to do a dispatcher dozes,
+# its partitions paused, until the ingress writes or `DOZE_CHECK_S` passes (the check
+# catches records written to the topic by anyone else).
+DOZE_AFTER_S = 2.0
+DOZE_CHECK_S = 1.0
 ERROR_DATA_LIMIT = 1024  # bytes of the subscriber's answer kept in knativeerrordata
 
 
@@ -100,6 +107,7 @@ class Dispatcher:
         self.tasks: set[asyncio.Task[None]] = set()
         self.committed: dict[TopicPartition, int] = {}
         self.assigned = False  # the group has given this dispatcher its partitions
+        self.wake = asyncio.Event()  # set by the ingress after each write
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -114,17 +122,32 @@ class Dispatcher:
         consumer.subscribe([self.topic], listener=_CommitOnRevoke(self, consumer))
         await consumer.start()
         try:
+            busy_at = time.monotonic()
             while True:
+                self.wake.clear()
                 batches = await consumer.getmany(timeout_ms=100, max_records=500)
                 for partition, records in batches.items():
                     for record in records:
                         await self._schedule(consumer, partition, record)
                 await self.commit(consumer)
+                if batches or any(progress.pending for progress in self.progress.values()):
+                    busy_at = time.monotonic()
+                elif time.monotonic() - busy_at > DOZE_AFTER_S:
+                    await self._doze(consumer)
         finally:
             for task in [*self.tasks, *self.workers.values()]:
                 task.cancel()
             await self.commit(consumer)
             await consumer.stop()
+
+    async def _doze(self, consumer: AIOKafkaConsumer) -> None:
+        """Stop fetching until the ingress writes, or for `DOZE_CHECK_S` at most."""
+        dozing = consumer.assignment() - consumer.paused()
+        consumer.pause(*dozing)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DOZE_CHECK_S):
+                await self.wake.wait()
+        consumer.resume(*dozing)
 
     async def _schedule(
         self, consumer: AIOKafkaConsumer, partition: TopicPartition, record: ConsumerRecord

@@ -33,11 +33,16 @@ def _problem(status: int, title: str, detail: str) -> JSONResponse:
 
 class Ingress:
     def __init__(
-        self, eventing: Eventing, producer: AIOKafkaProducer, ready: Callable[[], bool]
+        self,
+        eventing: Eventing,
+        producer: AIOKafkaProducer,
+        ready: Callable[[], bool],
+        written: Callable[[], None] = lambda: None,
     ) -> None:
         self.eventing = eventing
         self.producer = producer
         self.ready = ready
+        self.written = written  # told after every accepted write (wakes dozing dispatchers)
         self.app = Starlette(
             routes=[
                 Route("/{namespace}/{broker}", self.broker, methods=["POST"]),
@@ -75,6 +80,7 @@ class Ingress:
         except KafkaError as exc:
             # 503 is retryable for every sender: nothing was written, nothing is lost.
             return _problem(503, "Kafka unavailable", type(exc).__name__)
+        self.written()
         return Response(status_code=202)
 
     async def health(self, request: Request) -> Response:

@@ -46,6 +46,11 @@ def resolver(
     return resolve
 
 
+def wake_all(dispatchers: list[Dispatcher]) -> None:
+    for dispatcher in dispatchers:
+        dispatcher.wake.set()
+
+
 async def serve(
     eventing_dir: Path,
     *,
@@ -81,7 +86,10 @@ async def serve(
                 for trigger in eventing.triggers
             ]
             ingress = Ingress(
-                eventing, producer, ready=lambda: all(d.assigned for d in dispatchers)
+                eventing,
+                producer,
+                ready=lambda: all(d.assigned for d in dispatchers),
+                written=lambda: wake_all(dispatchers),
             )
             server = uvicorn.Server(
                 uvicorn.Config(
