@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from chatfn.db import distribute_on_citus
+
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -166,14 +168,8 @@ DISTRIBUTION = (
 
 
 def _distribute_on_citus() -> None:
-    bind = op.get_bind()
-    if not bind.scalar(sa.text("SELECT count(*) FROM pg_extension WHERE extname = 'citus'")):
-        return
     for table, column, colocate_with in DISTRIBUTION:
-        bind.execute(
-            sa.text("SELECT create_distributed_table(:table, :column, colocate_with => :with)"),
-            {"table": table, "column": column, "with": colocate_with},
-        )
+        distribute_on_citus(op.get_bind(), table, column, colocate_with=colocate_with)
 
 
 def downgrade() -> None:

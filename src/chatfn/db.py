@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
@@ -22,3 +23,15 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
 
 class Base(DeclarativeBase):
     """The declarative base of every table; Alembic autogenerates from its metadata."""
+
+
+def distribute_on_citus(
+    connection: Connection, table: str, column: str, colocate_with: str
+) -> None:
+    """Make `table` a Citus distributed table (a migration step); nothing on plain PostgreSQL."""
+    citus = "SELECT count(*) FROM pg_extension WHERE extname = 'citus'"
+    if connection.scalar(text(citus)):
+        connection.execute(
+            text("SELECT create_distributed_table(:table, :column, colocate_with => :with)"),
+            {"table": table, "column": column, "with": colocate_with},
+        )

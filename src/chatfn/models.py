@@ -161,3 +161,20 @@ class Message(Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = _created_at()
+
+
+class Feedback(Base):
+    """A user's thumbs up or down on a reply, with an optional comment; one per reply."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["user_id", "message_id"], ["messages.user_id", "messages.id"], ondelete="CASCADE"
+        ),
+    )
+
+    user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    message_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    rating: Mapped[str] = mapped_column(String(8))  # up | down
+    comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime] = _created_at()

@@ -23,6 +23,7 @@ from tests.utils.chat import (
     read_stream,
     script,
     send,
+    stored_feedback,
     ticket,
     words,
 )
@@ -257,6 +258,8 @@ async def test_another_user_s_conversation_and_reply_are_not_found(
                                             headers=other.auth),
             "ticket": await client.post(f"/api/replies/{reply_id}/ticket", headers=other.auth),
             "stop": await client.post(f"/api/replies/{reply_id}/stop", headers=other.auth),
+            "feedback": await client.post(f"/api/messages/{reply_id}/feedback",
+                                          headers=other.auth, json={"rating": "up"}),
         }  # fmt: skip
         mine = await client.get(f"/api/conversations/{conversation}", headers=owner.auth)
 
@@ -305,3 +308,28 @@ async def test_a_thousand_message_conversation_pages_in_order_without_gaps(
 
     assert pages == 4
     assert seen == [str(i) for i in expected]
+
+
+async def test_feedback_on_a_reply_is_kept_and_replaced(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        user = await sign_up(client, name)
+        conversation = await new_conversation(client, user)
+        accepted = await send(client, user, conversation, script(tokens=2))
+        await read_stream(client, accepted["reply_id"], accepted["stream_ticket"])
+        await conversation_when(client, user, conversation, settled=1)
+        url = f"/api/messages/{accepted['reply_id']}/feedback"
+
+        up = await client.post(url, headers=user.auth, json={"rating": "up"})
+        down = await client.post(url, headers=user.auth,
+                                 json={"rating": "down", "comment": " Too short. "})  # fmt: skip
+        on_question = await client.post(f"/api/messages/{accepted['message_id']}/feedback",
+                                        headers=user.auth, json={"rating": "up"})  # fmt: skip
+        invalid = await client.post(url, headers=user.auth, json={"rating": "meh"})
+
+    assert (up.status_code, down.status_code) == (204, 204)
+    assert on_question.status_code == 404
+    assert invalid.status_code == 422
+    rating = await stored_feedback(stack_settings, UUID(user.user_id), UUID(accepted["reply_id"]))
+    assert rating == ("down", "Too short.")

@@ -9,11 +9,11 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from uuid6 import uuid7
 
 from chatfn.db import create_engine
-from chatfn.models import Message
+from chatfn.models import Feedback, Message
 from chatfn.settings import Settings
 from tests.utils.accounts import SignedIn
 
@@ -150,3 +150,17 @@ async def long_history(
         await connection.execute(insert(Message), rows)
     await engine.dispose()
     return ids
+
+
+async def stored_feedback(settings: Settings, user_id: UUID, reply_id: UUID) -> tuple[str, str]:
+    engine = create_engine(settings, pooled=False)
+    async with engine.connect() as connection:
+        row = (
+            await connection.execute(
+                select(Feedback.rating, Feedback.comment).where(
+                    Feedback.user_id == user_id, Feedback.message_id == reply_id
+                )
+            )
+        ).one()
+    await engine.dispose()
+    return row.rating, row.comment

@@ -9,7 +9,7 @@ conversation, message or reply is a 404, never a 403.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 import httpx
@@ -17,6 +17,7 @@ import openai
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, and_, exists, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
 from uuid6 import uuid7
 
 from chatfn import replies, tickets
@@ -29,7 +30,7 @@ from chatfn.events import (
     ReplyRegenerateRequested,
     new_event,
 )
-from chatfn.models import Conversation, Message
+from chatfn.models import Conversation, Feedback, Message
 
 router = APIRouter(prefix="/api", tags=["chat"])
 SOURCE = "chatfn/api"
@@ -349,6 +350,28 @@ async def stop(reply_id: UUID, principal: PrincipalDep, api: ApiDep) -> None:
     """Stop the reply; its stream ends with `finish_reason: stopped` within one delta."""
     await _owned_reply(api, principal.user_id, reply_id)
     await replies.request_stop(api.runtime.redis, api.settings, reply_id)
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rating: Literal["up", "down"]
+    comment: str = Field("", max_length=2000)
+
+
+@router.post("/messages/{message_id}/feedback", status_code=204)
+async def feedback(message_id: UUID, body: FeedbackIn, principal: PrincipalDep, db: DbDep) -> None:
+    """Thumbs up or down on a reply; sending again replaces the earlier rating."""
+    message = await db.get(Message, (principal.user_id, message_id))
+    if message is None or message.role != "assistant":
+        raise not_found("reply")
+    values = {"rating": body.rating, "comment": body.comment.strip()}
+    await db.execute(
+        insert(Feedback)
+        .values(user_id=principal.user_id, message_id=message_id, **values)
+        .on_conflict_do_update(index_elements=["user_id", "message_id"], set_=values)
+    )
+    await db.commit()
 
 
 class ModelOut(BaseModel):
