@@ -121,7 +121,10 @@ class Conversation(Base):
     __table_args__ = (
         ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         Index("conversations_by_recency", "user_id", "updated_at"),
-    )
+        # Trigram indexes serve search: `ILIKE '%words%'` on titles and messages.
+        Index("conversations_title_trigrams", "title", postgresql_using="gin",
+              postgresql_ops={"title": "gin_trgm_ops"}),
+    )  # fmt: skip
 
     user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
@@ -147,7 +150,9 @@ class Message(Base):
         ForeignKeyConstraint(["user_id", "parent_id"], ["messages.user_id", "messages.id"]),
         Index("messages_by_conversation", "user_id", "conversation_id", "created_at"),
         Index("messages_by_parent", "user_id", "parent_id"),
-    )
+        Index("messages_content_trigrams", "content", postgresql_using="gin",
+              postgresql_ops={"content": "gin_trgm_ops"}),
+    )  # fmt: skip
 
     user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)

@@ -333,3 +333,26 @@ async def test_feedback_on_a_reply_is_kept_and_replaced(
     assert invalid.status_code == 422
     rating = await stored_feedback(stack_settings, UUID(user.user_id), UUID(accepted["reply_id"]))
     assert rating == ("down", "Too short.")
+
+
+async def test_search_finds_conversations_by_title_and_by_any_part_of_a_message(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        user = await sign_up(client, name)
+        by_message = await new_conversation(client, user)
+        accepted = await send(client, user, by_message, f"{script(tokens=2)} about zeppelins")
+        await read_stream(client, accepted["reply_id"], accepted["stream_ticket"])
+        by_title = await new_conversation(client, user)
+        await client.patch(f"/api/conversations/{by_title}", headers=user.auth,
+                           json={"title": "Budget 100% review"})  # fmt: skip
+        await conversation_when(client, user, by_message, settled=1)
+
+        async def found(q: str) -> list[str]:
+            page = await client.get("/api/conversations", headers=user.auth, params={"q": q})
+            return [c["id"] for c in page.json()["conversations"]]
+
+        assert await found("EPPELIN") == [by_message]
+        assert await found("100%") == [by_title]
+        assert await found("1%") == []  # a % in the query is a literal, not a wildcard
+        assert set(await found("")) == {by_message, by_title}
