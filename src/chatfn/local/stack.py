@@ -14,6 +14,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -87,10 +88,13 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _free_port(avoid: AbstractSet[int] = frozenset()) -> int:
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in avoid:
+            return port
 
 
 def display_url(url: str) -> str:
@@ -142,7 +146,13 @@ class Stack:
             reusable = set(previous) == set(port_names) and (
                 ours or all(_port_is_free(p) for p in previous.values())
             )
-            ports[name] = previous if reusable else {n: _free_port() for n in port_names}
+            if not reusable:
+                # A port free now may be another service's saved one, not started yet.
+                taken = {
+                    p for chosen in (*saved.values(), *ports.values()) for p in chosen.values()
+                }
+                previous = {n: _free_port(avoid=taken) for n in port_names}
+            ports[name] = previous
         if self.settings.port:
             if not ours and not _port_is_free(self.settings.port):
                 raise RuntimeError(
