@@ -1,0 +1,196 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { useLocation } from "wouter";
+import * as api from "./api/client";
+import { AuthScreen } from "./auth/AuthScreen";
+import { ChatView } from "./chat/ChatView";
+import { preloadMarkdown } from "./chat/MessageItem";
+import type { ChatController } from "./chat/useChat";
+import { SettingsDialog } from "./settings/SettingsDialog";
+import { ShortcutsDialog, useShortcuts } from "./settings/Shortcuts";
+import { TrashDialog } from "./sidebar/TrashDialog";
+import { Sidebar } from "./sidebar/Sidebar";
+import { useConversations } from "./sidebar/useConversations";
+import { useTheme } from "./theme";
+import type { Conversation, Model, Session, User } from "./types";
+import { Toast, type ToastMessage } from "./ui/Toast";
+
+const NARROW = "(max-width: 767px)";
+const CONVERSATION_PATH = /^\/c\/([0-9a-f-]{36})$/i;
+
+export function App() {
+  // undefined: still finding out whether the refresh cookie holds a session.
+  const [user, setUser] = useState<User | null | undefined>(undefined);
+  const [expired, setExpired] = useState(false);
+  useTheme(user?.preferences.theme ?? "system");
+
+  useEffect(() => {
+    void api.refreshSession().then((session) => setUser(session?.user ?? null));
+    return api.onSessionExpired(() => setExpired(true));
+  }, []);
+
+  const signedIn = (session: Session) => {
+    setUser(session.user);
+    setExpired(false);
+  };
+
+  if (user === undefined) return <div className="splash" aria-label="Loading" />;
+  if (user === null || expired) {
+    return (
+      <AuthScreen
+        onSignedIn={signedIn}
+        notice={expired ? "Your session has ended. Sign in again to go on; what you typed is kept." : undefined}
+      />
+    );
+  }
+  return <Workspace user={user} onUser={setUser} />;
+}
+
+function Workspace({ user, onUser }: { user: User; onUser(user: User | null): void }) {
+  const [location, navigate] = useLocation();
+  const conversationId = CONVERSATION_PATH.exec(location)?.[1]?.toLowerCase() ?? null;
+  const list = useConversations();
+  const [models, setModels] = useState<Model[]>([]);
+  const [model, setModel] = useState<string | null>(user.preferences.default_model || null);
+  const [sidebarOpen, setSidebarOpen] = useState(() => !window.matchMedia(NARROW).matches);
+  const [dialog, setDialog] = useState<"settings" | "trash" | "shortcuts" | null>(null);
+  const [toast, setToast] = useState<ToastMessage | null>(null);
+  const composerRef = useRef<HTMLTextAreaElement>(null);
+  const searchRef = useRef<HTMLInputElement>(null);
+  const chatRef = useRef<ChatController>(null);
+
+  useEffect(() => {
+    preloadMarkdown();
+    void api
+      .models()
+      .then((listed) => {
+        setModels(listed);
+        setModel((chosen) => (chosen && listed.some((m) => m.id === chosen) ? chosen : (listed[0]?.id ?? null)));
+      })
+      .catch(() => undefined);
+  }, []);
+
+  const notify = useCallback((text: string, action?: ToastMessage["action"]) => setToast({ id: Date.now(), text, action }), []);
+  const dismiss = useCallback(() => setToast(null), []);
+  const narrow = () => window.matchMedia(NARROW).matches;
+
+  const newChat = useCallback(() => {
+    navigate("/");
+    if (narrow()) setSidebarOpen(false);
+    requestAnimationFrame(() => composerRef.current?.focus());
+  }, [navigate]);
+
+  useEffect(() => {
+    if (narrow()) setSidebarOpen(false);
+  }, [conversationId]);
+
+  useShortcuts({
+    newChat,
+    focusComposer: () => composerRef.current?.focus(),
+    search: () => {
+      setSidebarOpen(true);
+      requestAnimationFrame(() => searchRef.current?.focus());
+    },
+    stop: () => (chatRef.current?.streaming ? void chatRef.current.stop() : undefined),
+    toggleSidebar: () => setSidebarOpen((open) => !open),
+    showShortcuts: () => setDialog("shortcuts"),
+  });
+
+  const change = async (conversation: Conversation, changes: Partial<Pick<Conversation, "title" | "pinned" | "archived">>) => {
+    try {
+      const updated = await api.updateConversation(conversation.id, changes);
+      if (updated.archived) list.remove(updated.id);
+      else list.upsert(updated);
+      return updated;
+    } catch (error) {
+      notify(error instanceof api.ApiError ? error.detail || error.title : "That did not work. Try again.");
+      return null;
+    }
+  };
+
+  const remove = async (conversation: Conversation) => {
+    try {
+      await api.deleteConversation(conversation.id);
+    } catch {
+      notify("The chat could not be deleted. Try again.");
+      return;
+    }
+    list.remove(conversation.id);
+    if (conversation.id === conversationId) navigate("/");
+    notify("Chat moved to the trash.", {
+      label: "Undo",
+      run: () => void api.restoreConversation(conversation.id).then(list.upsert),
+    });
+  };
+
+  const archive = async (conversation: Conversation) => {
+    if (!(await change(conversation, { archived: true }))) return;
+    if (conversation.id === conversationId) navigate("/");
+    notify("Chat archived.", {
+      label: "Undo",
+      run: () => void api.updateConversation(conversation.id, { archived: false }).then(list.upsert),
+    });
+  };
+
+  const logout = async (everywhere: boolean) => {
+    await (everywhere ? api.logoutAll() : api.logout()).catch(() => undefined);
+    api.clearSession();
+    onUser(null);
+    navigate("/");
+  };
+
+  return (
+    <div className={sidebarOpen ? "app with-sidebar" : "app"}>
+      <a className="skip-link" href="#composer" onClick={() => composerRef.current?.focus()}>
+        Skip to the message box
+      </a>
+      <Sidebar
+        list={list}
+        activeId={conversationId}
+        user={user}
+        open={sidebarOpen}
+        searchRef={searchRef}
+        onNewChat={newChat}
+        onClose={() => setSidebarOpen(false)}
+        onRename={(c, title) => void change(c, { title })}
+        onPin={(c) => void change(c, { pinned: !c.pinned })}
+        onArchive={(c) => void archive(c)}
+        onDelete={(c) => void remove(c)}
+        onOpenSettings={() => setDialog("settings")}
+        onOpenTrash={() => setDialog("trash")}
+        onOpenShortcuts={() => setDialog("shortcuts")}
+        onLogout={() => void logout(false)}
+      />
+      {sidebarOpen && <div className="scrim" aria-hidden="true" onClick={() => setSidebarOpen(false)} />}
+      <ChatView
+        conversationId={conversationId}
+        models={models}
+        model={model}
+        onModel={setModel}
+        sidebarOpen={sidebarOpen}
+        onOpenSidebar={() => setSidebarOpen(true)}
+        onNewChat={newChat}
+        onCreated={(conversation) => {
+          list.upsert(conversation);
+          navigate(`/c/${conversation.id}`);
+        }}
+        onChanged={list.upsert}
+        composerRef={composerRef}
+        chatRef={chatRef}
+      />
+      <SettingsDialog
+        open={dialog === "settings"}
+        user={user}
+        models={models}
+        onClose={() => setDialog(null)}
+        onSaved={(saved) => {
+          onUser(saved);
+          if (saved.preferences.default_model) setModel(saved.preferences.default_model);
+        }}
+        onLogoutEverywhere={() => void logout(true)}
+      />
+      <TrashDialog open={dialog === "trash"} onClose={() => setDialog(null)} onRestored={list.upsert} />
+      <ShortcutsDialog open={dialog === "shortcuts"} onClose={() => setDialog(null)} />
+      <Toast toast={toast} onDismiss={dismiss} />
+    </div>
+  );
+}

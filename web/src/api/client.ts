@@ -1,0 +1,336 @@
+// The REST API: JSON over fetch, the access token in memory only, one refresh at a time.
+import type {
+  Accepted,
+  Conversation,
+  ConversationDetail,
+  ConversationPage,
+  Model,
+  Preferences,
+  Problem,
+  Session,
+  User,
+} from "../types";
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly title: string;
+  readonly detail: string;
+  /** Seconds, from `Retry-After` (429 and 503). */
+  readonly retryAfter?: number;
+
+  constructor(status: number, title: string, detail: string, retryAfter?: number) {
+    super(detail || title);
+    this.name = "ApiError";
+    this.status = status;
+    this.title = title;
+    this.detail = detail;
+    if (retryAfter !== undefined) this.retryAfter = retryAfter;
+  }
+}
+
+const OFFLINE = "You appear to be offline, or chatfn cannot be reached. Try again in a moment.";
+
+let baseUrl = "";
+
+/** Where the API is; "" (same origin) except in tests. */
+export function setBaseUrl(url: string): void {
+  baseUrl = url;
+}
+
+// --- the session, in memory only -------------------------------------------------------
+
+let session: Session | null = null;
+// Bumped on every sign-in and sign-out, so a refresh that was in flight cannot bring
+// back a session the user has since left or replaced.
+let epoch = 0;
+const changeListeners = new Set<(session: Session | null) => void>();
+const expiredListeners = new Set<() => void>();
+
+export function getSession(): Session | null {
+  return session;
+}
+
+function store(next: Session | null): void {
+  session = next;
+  for (const listener of changeListeners) listener(next);
+}
+
+export function setSession(next: Session): void {
+  epoch += 1;
+  store(next);
+}
+
+export function clearSession(): void {
+  epoch += 1;
+  store(null);
+}
+
+/** Called on every sign-in, refresh and sign-out; returns the unsubscribe function. */
+export function onSessionChange(listener: (session: Session | null) => void): () => void {
+  changeListeners.add(listener);
+  return () => changeListeners.delete(listener);
+}
+
+/** Called when a request found the session over (the refresh was refused). */
+export function onSessionExpired(listener: () => void): () => void {
+  expiredListeners.add(listener);
+  return () => expiredListeners.delete(listener);
+}
+
+// --- requests ------------------------------------------------------------------------
+
+function retryAfterSeconds(header: string | null): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds);
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+}
+
+async function errorOf(response: Response): Promise<ApiError> {
+  const retryAfter = retryAfterSeconds(response.headers.get("Retry-After"));
+  let problem: Partial<Problem> | undefined;
+  try {
+    problem = JSON.parse(await response.text()) as Partial<Problem>;
+  } catch {
+    // Not a problem body (a proxy's HTML page, say): fall back to the status line.
+  }
+  const title = (typeof problem?.title === "string" && problem.title) || response.statusText;
+  const detail =
+    typeof problem?.detail === "string"
+      ? problem.detail
+      : response.status >= 500
+        ? "chatfn is having trouble right now. Try again in a moment."
+        : `The request failed (HTTP ${response.status}).`;
+  return new ApiError(response.status, title || `HTTP ${response.status}`, detail, retryAfter);
+}
+
+async function send(input: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(baseUrl + input, { credentials: "same-origin", ...init });
+  } catch (error) {
+    if (init.signal?.aborted) throw error; // the caller's own abort is not an outage
+    throw new ApiError(0, "Offline", OFFLINE);
+  }
+}
+
+async function attempt(
+  method: string,
+  path: string,
+  body: unknown,
+  init: RequestInit | undefined,
+  token: string | undefined,
+): Promise<Response> {
+  const headers = new Headers(init?.headers);
+  headers.set("Accept", "application/json");
+  if (body !== undefined) headers.set("Content-Type", "application/json");
+  if (token) headers.set("Authorization", `Bearer ${token}`);
+  return send(path, {
+    ...init,
+    method,
+    headers,
+    body: body === undefined ? null : JSON.stringify(body),
+  });
+}
+
+// These take no access token, so a 401 from them is their answer, not an expired token.
+const CREDENTIAL_PATHS = new Set(["/api/auth/login", "/api/auth/register", "/api/auth/refresh"]);
+
+export async function request<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  init?: RequestInit,
+): Promise<T> {
+  const token = session?.access_token;
+  let response = await attempt(method, path, body, init, token);
+  if (response.status === 401 && !CREDENTIAL_PATHS.has(path)) {
+    // Another caller may have refreshed while this request was out: use its token.
+    const fresh = session?.access_token !== token ? session : await refreshSession();
+    if (!fresh) {
+      if (session) clearSession();
+      for (const listener of expiredListeners) listener();
+      throw await errorOf(response);
+    }
+    response = await attempt(method, path, body, init, fresh.access_token);
+  }
+  if (!response.ok) throw await errorOf(response);
+  if (response.status === 204) return undefined as T;
+  const text = await response.text();
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+// --- refresh: single flight ------------------------------------------------------------
+
+let refreshing: Promise<Session | null> | null = null;
+
+async function postRefresh(): Promise<Session | null> {
+  const response = await send("/api/auth/refresh", {
+    method: "POST",
+    headers: { Accept: "application/json" },
+  });
+  if (response.status === 401) return null; // no live refresh cookie: signed out
+  if (!response.ok) throw await errorOf(response);
+  return (await response.json()) as Session;
+}
+
+/**
+ * Trade the refresh cookie for a new session; null when there is none (a normal answer
+ * at start-up). Every caller shares one request: the cookie rotates on each refresh and
+ * presenting a used one revokes the whole sign-in. Tabs share the cookie too, so where
+ * the browser has Web Locks the refresh also waits for other tabs' refreshes.
+ */
+export function refreshSession(): Promise<Session | null> {
+  refreshing ??= (async () => {
+    const started = epoch;
+    try {
+      const locks = typeof navigator === "undefined" ? undefined : navigator.locks;
+      const next = locks
+        ? await locks.request("chatfn-refresh", postRefresh)
+        : await postRefresh();
+      if (epoch !== started) return session; // signed in or out meanwhile: that wins
+      if (next) setSession(next);
+      else if (session) clearSession();
+      return next;
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+// --- the endpoints -------------------------------------------------------------------
+
+const id = encodeURIComponent;
+
+function query(params: Record<string, string | boolean | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined && value !== "") search.set(name, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+export async function register(
+  email: string,
+  password: string,
+  display_name = "",
+  idempotencyKey?: string,
+): Promise<Session> {
+  const headers: HeadersInit = idempotencyKey ? { "Idempotency-Key": idempotencyKey } : {};
+  const next = await request<Session>(
+    "POST",
+    "/api/auth/register",
+    { email, password, display_name },
+    { headers },
+  );
+  setSession(next);
+  return next;
+}
+
+export async function login(email: string, password: string): Promise<Session> {
+  const next = await request<Session>("POST", "/api/auth/login", { email, password });
+  setSession(next);
+  return next;
+}
+
+/** Signs out here; the local session is dropped even when the server cannot be reached. */
+export async function logout(): Promise<void> {
+  try {
+    await request<void>("POST", "/api/auth/logout");
+  } finally {
+    clearSession();
+  }
+}
+
+export async function logoutAll(): Promise<void> {
+  try {
+    await request<void>("POST", "/api/auth/logout-all");
+  } finally {
+    clearSession();
+  }
+}
+
+function keepUser(user: User): User {
+  if (session) store({ ...session, user });
+  return user;
+}
+
+export async function me(): Promise<User> {
+  return keepUser(await request<User>("GET", "/api/me"));
+}
+
+export type ProfileUpdate = Partial<Pick<User, "display_name"> & Preferences>;
+
+export async function updateMe(changes: ProfileUpdate): Promise<User> {
+  return keepUser(await request<User>("PATCH", "/api/me", changes));
+}
+
+export function listConversations(
+  params: { cursor?: string; q?: string; archived?: boolean } = {},
+): Promise<ConversationPage> {
+  return request("GET", `/api/conversations${query(params)}`);
+}
+
+export function trash(): Promise<Conversation[]> {
+  return request("GET", "/api/conversations/trash");
+}
+
+export function createConversation(title = ""): Promise<Conversation> {
+  return request("POST", "/api/conversations", { title });
+}
+
+export function getConversation(conversationId: string, cursor?: string): Promise<ConversationDetail> {
+  return request("GET", `/api/conversations/${id(conversationId)}${query({ cursor })}`);
+}
+
+export function updateConversation(
+  conversationId: string,
+  changes: { title?: string; pinned?: boolean; archived?: boolean },
+): Promise<Conversation> {
+  return request("PATCH", `/api/conversations/${id(conversationId)}`, changes);
+}
+
+/** Moves it to the trash (restorable for 30 days). */
+export function deleteConversation(conversationId: string): Promise<void> {
+  return request("DELETE", `/api/conversations/${id(conversationId)}`);
+}
+
+export function restoreConversation(conversationId: string): Promise<Conversation> {
+  return request("POST", `/api/conversations/${id(conversationId)}/restore`);
+}
+
+/** An edit is a new message with the edited one's `parent_id`. */
+export function sendMessage(
+  conversationId: string,
+  message: { content: string; parent_id?: string | null; model?: string | null },
+): Promise<Accepted> {
+  return request("POST", `/api/conversations/${id(conversationId)}/messages`, message);
+}
+
+/** A new answer to the question behind `messageId` (a reply, or the question itself). */
+export function regenerate(messageId: string, model?: string | null): Promise<Accepted> {
+  return request("POST", `/api/messages/${id(messageId)}/regenerate`, model ? { model } : {});
+}
+
+export async function stopReply(replyId: string): Promise<void> {
+  await request<unknown>("POST", `/api/replies/${id(replyId)}/stop`);
+}
+
+/** A fresh single-use stream ticket (valid 60 s). */
+export async function newTicket(replyId: string): Promise<string> {
+  const { ticket } = await request<{ ticket: string; expires_in: number }>(
+    "POST",
+    `/api/replies/${id(replyId)}/ticket`,
+  );
+  return ticket;
+}
+
+export function feedback(messageId: string, rating: "up" | "down", comment = ""): Promise<void> {
+  return request("POST", `/api/messages/${id(messageId)}/feedback`, { rating, comment });
+}
+
+export function models(): Promise<Model[]> {
+  return request("GET", "/api/models");
+}

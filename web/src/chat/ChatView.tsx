@@ -1,0 +1,178 @@
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { ArrowDown, CloudOff, PanelLeftOpen, SquarePen } from "lucide-react";
+import { siblingPosition } from "../tree";
+import type { Conversation, Message, Model } from "../types";
+import { Composer } from "./Composer";
+import { MessageItem } from "./MessageItem";
+import { useChat, type ChatController } from "./useChat";
+
+interface Props {
+  conversationId: string | null;
+  models: Model[];
+  model: string | null;
+  onModel(model: string): void;
+  sidebarOpen: boolean;
+  onOpenSidebar(): void;
+  onNewChat(): void;
+  onCreated(conversation: Conversation): void;
+  onChanged(conversation: Conversation): void;
+  composerRef: React.RefObject<HTMLTextAreaElement | null>;
+  /** The current chat, for the app's keyboard shortcuts (stop). */
+  chatRef: React.RefObject<ChatController | null>;
+}
+
+// Within this distance of the end, the view counts as "at the bottom" and follows the reply.
+const STICK_PX = 48;
+
+export function ChatView(props: Props) {
+  const { conversationId, models, model, onModel } = props;
+  const chat = useChat(conversationId, { onCreated: props.onCreated, onChanged: props.onChanged });
+  props.chatRef.current = chat;
+  const scroller = useRef<HTMLDivElement>(null);
+  const [atBottom, setAtBottom] = useState(true);
+  const stick = useRef(true);
+
+  // The list is windowed: only the messages near the viewport are in the DOM, so a
+  // thousand-message chat scrolls as smoothly as a short one.
+  const virtualizer = useVirtualizer({
+    count: chat.path.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => 140,
+    overscan: 6,
+    getItemKey: (index) => chat.path[index]!.id,
+  });
+  const totalSize = virtualizer.getTotalSize();
+
+  useLayoutEffect(() => {
+    const element = scroller.current;
+    if (element && stick.current) element.scrollTop = element.scrollHeight;
+  }, [totalSize, chat.path.length]);
+
+  useEffect(() => {
+    stick.current = true;
+    setAtBottom(true);
+  }, [conversationId]);
+
+  // An opened conversation goes on with the model that answered it last.
+  const lastModel = chat.loading ? undefined : chat.path.findLast((m) => m.role === "assistant")?.model;
+  useEffect(() => {
+    if (lastModel && models.some((m) => m.id === lastModel)) onModel(lastModel);
+  }, [conversationId, lastModel, models, onModel]);
+
+  const onScroll = () => {
+    const element = scroller.current!;
+    const bottom = element.scrollHeight - element.scrollTop - element.clientHeight < STICK_PX;
+    stick.current = bottom;
+    setAtBottom(bottom);
+  };
+  const toBottom = () => {
+    stick.current = true;
+    scroller.current?.scrollTo({ top: scroller.current.scrollHeight, behavior: "smooth" });
+  };
+
+  // Stable callbacks, so a streaming reply re-renders itself and not every message.
+  const latest = useRef({ chat, model });
+  latest.current = { chat, model };
+  const edit = useCallback((message: Message, content: string) => {
+    stick.current = true;
+    void latest.current.chat.edit(message, content, latest.current.model);
+  }, []);
+  const regenerate = useCallback((message: Message) => {
+    stick.current = true;
+    void latest.current.chat.regenerate(message, latest.current.model);
+  }, []);
+  const sibling = useCallback((message: Message, delta: number) => latest.current.chat.showSibling(message, delta), []);
+
+  const send = async (content: string) => {
+    stick.current = true;
+    await chat.send(content, model);
+  };
+
+  const empty = !conversationId && chat.path.length === 0;
+  const title = chat.conversation?.title || (conversationId ? "New chat" : "");
+  return (
+    <main className="chat" aria-label="Chat">
+      <header className="chat-header">
+        {!props.sidebarOpen && (
+          <>
+            <button type="button" className="icon-button" aria-label="Open sidebar" onClick={props.onOpenSidebar}>
+              <PanelLeftOpen size={20} />
+            </button>
+            <button type="button" className="icon-button" aria-label="New chat" onClick={props.onNewChat}>
+              <SquarePen size={20} />
+            </button>
+          </>
+        )}
+        <label className="model-picker">
+          <span className="visually-hidden">Model</span>
+          <select value={model ?? ""} onChange={(e) => onModel(e.target.value)} aria-label="Model">
+            {models.map((m) => (
+              <option key={m.id} value={m.id}>
+                {m.id}
+              </option>
+            ))}
+          </select>
+        </label>
+        <h1 className="chat-title">{title}</h1>
+      </header>
+
+      {chat.loadError ? (
+        <div className="chat-problem" role="alert">
+          <h2>{chat.loadError.status === 404 ? "This chat does not exist" : "This chat could not be loaded"}</h2>
+          <p>{chat.loadError.status === 404 ? "It may have been deleted." : chat.loadError.detail || chat.loadError.message}</p>
+          <button type="button" className="primary" onClick={props.onNewChat}>
+            Start a new chat
+          </button>
+        </div>
+      ) : empty ? (
+        <div className="chat-empty">
+          <h2>How can I help you today?</h2>
+        </div>
+      ) : (
+        <div className="messages" ref={scroller} onScroll={onScroll} aria-busy={chat.loading}>
+          <div className="messages-inner" style={{ height: totalSize }}>
+            {virtualizer.getVirtualItems().map((item) => {
+              const message = chat.path[item.index]!;
+              return (
+                <div key={item.key} data-index={item.index} ref={virtualizer.measureElement} className="message-row" style={{ transform: `translateY(${item.start}px)` }}>
+                  <MessageItem
+                    message={message}
+                    position={siblingPosition(message, chat.messages)}
+                    error={chat.replyErrors[message.id]}
+                    connection={chat.connection[message.id]}
+                    busy={chat.streaming !== null}
+                    onEdit={edit}
+                    onRegenerate={regenerate}
+                    onSibling={sibling}
+                  />
+                </div>
+              );
+            })}
+          </div>
+          {chat.waiting.map((queued, index) => (
+            <div key={index} className="message message-user message-waiting">
+              <div className="bubble">{queued.content}</div>
+              <p className="stream-note">
+                <CloudOff size={14} aria-hidden="true" /> Waiting for a connection to send
+              </p>
+            </div>
+          ))}
+        </div>
+      )}
+
+      {!atBottom && !empty && (
+        <button type="button" className="to-bottom" aria-label="Scroll to the latest message" onClick={toBottom}>
+          <ArrowDown size={18} />
+        </button>
+      )}
+      <Composer
+        conversationId={conversationId}
+        streaming={chat.streaming !== null}
+        inputRef={props.composerRef}
+        onSend={send}
+        onStop={() => void chat.stop()}
+      />
+    </main>
+  );
+}

@@ -1,0 +1,140 @@
+import { lazy, memo, Suspense, useState } from "react";
+import { Check, ChevronLeft, ChevronRight, Copy, Pencil, RefreshCw, ThumbsDown, ThumbsUp } from "lucide-react";
+import * as api from "../api/client";
+import type { StreamStatus } from "../api/stream";
+import type { Message } from "../types";
+
+// The renderer (markdown, highlighting, KaTeX) is most of the code: it loads after the
+// first paint, and plain text stands in for the moment it takes.
+const loadMarkdown = () => import("../markdown/Markdown");
+const Markdown = lazy(loadMarkdown);
+export const preloadMarkdown = () => void loadMarkdown();
+
+interface Props {
+  message: Message;
+  position: { index: number; count: number };
+  error?: string;
+  connection?: StreamStatus;
+  busy: boolean;
+  onEdit(message: Message, content: string): void;
+  onRegenerate(message: Message): void;
+  onSibling(message: Message, delta: number): void;
+}
+
+export const MessageItem = memo(function MessageItem({ message, position, error, connection, busy, onEdit, onRegenerate, onSibling }: Props) {
+  const [editing, setEditing] = useState(false);
+  const [copied, setCopied] = useState(false);
+  const [rating, setRating] = useState<"up" | "down" | null>(null);
+  const mine = message.role === "user";
+  const writing = message.status === "streaming";
+
+  const copy = async () => {
+    await navigator.clipboard.writeText(message.content);
+    setCopied(true);
+    setTimeout(() => setCopied(false), 1500);
+  };
+  const rate = async (value: "up" | "down") => {
+    setRating(value);
+    await api.feedback(message.id, value).catch(() => setRating(null));
+  };
+
+  return (
+    <article className={mine ? "message message-user" : "message message-assistant"} aria-label={mine ? "You said" : "Assistant said"}>
+      {editing ? (
+        <EditBox
+          initial={message.content}
+          onCancel={() => setEditing(false)}
+          onSave={(content) => {
+            setEditing(false);
+            onEdit(message, content);
+          }}
+        />
+      ) : mine ? (
+        <div className="bubble">{message.content}</div>
+      ) : (
+        <div className="reply" aria-busy={writing}>
+          {message.content ? (
+            <Suspense fallback={<div className="markdown plain">{message.content}</div>}>
+              <Markdown text={message.content} />
+            </Suspense>
+          ) : (
+            writing && <span className="thinking" aria-label="Thinking" />
+          )}
+          {writing && connection && connection !== "open" && connection !== "connecting" && (
+            <p className="stream-note">{connection === "offline" ? "Offline. The answer continues when you are back." : "Reconnecting…"}</p>
+          )}
+          {message.status === "stopped" && <p className="stream-note">Stopped.</p>}
+          {message.status === "failed" && (
+            <div className="reply-error" role="alert">
+              <span>{error || "The answer could not be completed."}</span>
+              <button type="button" onClick={() => onRegenerate(message)} disabled={busy}>
+                <RefreshCw size={14} aria-hidden="true" /> Try again
+              </button>
+            </div>
+          )}
+        </div>
+      )}
+      {!editing && !writing && (
+        <div className="message-actions">
+          {position.count > 1 && (
+            <span className="siblings" aria-label={`Version ${position.index} of ${position.count}`}>
+              <button type="button" className="icon-button" aria-label="Previous version" disabled={position.index === 1 || busy} onClick={() => onSibling(message, -1)}>
+                <ChevronLeft size={16} />
+              </button>
+              <span>
+                {position.index} / {position.count}
+              </span>
+              <button type="button" className="icon-button" aria-label="Next version" disabled={position.index === position.count || busy} onClick={() => onSibling(message, 1)}>
+                <ChevronRight size={16} />
+              </button>
+            </span>
+          )}
+          <button type="button" className="icon-button" aria-label={copied ? "Copied" : "Copy message"} title="Copy" onClick={copy}>
+            {copied ? <Check size={16} /> : <Copy size={16} />}
+          </button>
+          {mine ? (
+            <button type="button" className="icon-button" aria-label="Edit message" title="Edit" disabled={busy} onClick={() => setEditing(true)}>
+              <Pencil size={16} />
+            </button>
+          ) : (
+            <>
+              <button type="button" className="icon-button" aria-label="Good response" aria-pressed={rating === "up"} onClick={() => rate("up")}>
+                <ThumbsUp size={16} />
+              </button>
+              <button type="button" className="icon-button" aria-label="Bad response" aria-pressed={rating === "down"} onClick={() => rate("down")}>
+                <ThumbsDown size={16} />
+              </button>
+              <button type="button" className="icon-button" aria-label="Regenerate" title="Regenerate" disabled={busy} onClick={() => onRegenerate(message)}>
+                <RefreshCw size={16} />
+              </button>
+            </>
+          )}
+        </div>
+      )}
+    </article>
+  );
+});
+
+function EditBox({ initial, onSave, onCancel }: { initial: string; onSave(content: string): void; onCancel(): void }) {
+  const [text, setText] = useState(initial);
+  return (
+    <div className="edit-box">
+      <textarea
+        aria-label="Edit message"
+        autoFocus
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        onKeyDown={(e) => e.key === "Escape" && onCancel()}
+        rows={Math.min(10, text.split("\n").length + 1)}
+      />
+      <div className="edit-actions">
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="button" className="primary" disabled={!text.trim()} onClick={() => onSave(text.trim())}>
+          Send
+        </button>
+      </div>
+    </div>
+  );
+}

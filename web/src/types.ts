@@ -1,0 +1,77 @@
+// The REST API's shapes (see /api/openapi.json), as the UI uses them.
+
+export type Theme = "light" | "dark" | "system";
+
+export interface Preferences {
+  theme: Theme;
+  custom_instructions: string;
+  default_model: string;
+}
+
+export interface User {
+  id: string;
+  email: string;
+  display_name: string;
+  role: "user" | "admin";
+  preferences: Preferences;
+  created_at: string | null;
+}
+
+export interface Session {
+  access_token: string;
+  token_type: "Bearer";
+  expires_in: number;
+  user: User;
+}
+
+export interface Conversation {
+  id: string;
+  title: string;
+  pinned: boolean;
+  archived: boolean;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface ConversationPage {
+  conversations: Conversation[];
+  next_cursor: string | null;
+}
+
+export type MessageStatus = "streaming" | "complete" | "stopped" | "failed";
+
+export interface Message {
+  id: string;
+  parent_id: string | null;
+  role: "user" | "assistant" | "system";
+  content: string;
+  model: string;
+  status: MessageStatus;
+  created_at: string;
+  /** This message and its siblings (same parent), oldest first. */
+  siblings: string[];
+}
+
+export interface ConversationDetail extends Conversation {
+  messages: Message[];
+  next_cursor: string | null;
+}
+
+export interface Accepted {
+  message_id: string;
+  reply_id: string;
+  stream_ticket: string;
+}
+
+export interface Model {
+  id: string;
+}
+
+/** An RFC 9457 problem body, as every error of the API is. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+}
