@@ -286,3 +286,189 @@ async def test_stats_count_completion_requests_by_script_id(
     assert (await http.get("/stats")).json() == {"calls": {"a": 2, "b": 1, "": 1}}
     assert (await http.delete("/stats")).status_code == 204
     assert (await http.get("/stats")).json() == {"calls": {}}
+
+
+MARKDOWN = (
+    "# Title\n\nSome **bold** and `code`.\n\n"
+    "```python\nprint('<b>')  # x\n```\n\n"
+    "$$e^{i\\pi} + 1 = 0$$\n"
+    "<script>alert(1)</script> <img src=x onerror=alert(1)>\n\n  end  "
+)
+MARKDOWN_TOKENS = [
+    "# ", "Title\n\n", "Some ", "**bold** ", "and ", "`code`.\n\n",
+    "```python\n", "print('<b>')  ", "# ", "x\n", "```\n\n",
+    "$$e^{i\\pi} ", "+ ", "1 ", "= ", "0$$\n",
+    "<script>alert(1)</script> ", "<img ", "src=x ", "onerror=alert(1)>\n\n  ", "end  ",
+]  # fmt: skip
+
+
+def echo(
+    text: str, directive: str = "[[script echo]]", partial: str | None = None
+) -> list[ChatCompletionMessageParam]:
+    """A conversation whose last user message echoes `text`, after an earlier turn."""
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "system", "content": "You are scripted."},
+        {"role": "user", "content": "An earlier question. [[script tokens=2]]"},
+        {"role": "assistant", "content": "w0 w1 "},
+        {"role": "user", "content": f"Repeat this. {directive} \n\t {text}"},
+    ]
+    if partial is not None:
+        messages.append({"role": "assistant", "content": partial})
+    return messages
+
+
+@pytest.mark.parametrize("directive", ["[[script echo]]", "[[script id=e echo=true delay_ms=0]]"])
+async def test_echo_streams_the_text_after_the_directive_token_by_token(
+    model: AsyncOpenAI, directive: str
+) -> None:
+    stream = await model.chat.completions.create(
+        model="scripted",
+        messages=echo(MARKDOWN, directive),
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = [chunk async for chunk in stream]
+
+    tokens = [
+        c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
+    ]
+    assert tokens == MARKDOWN_TOKENS
+    assert "".join(tokens) == MARKDOWN
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == len(MARKDOWN_TOKENS)
+
+
+async def test_a_plain_echo_answer_is_the_exact_text(model: AsyncOpenAI) -> None:
+    completion = await model.chat.completions.create(model="scripted", messages=echo(MARKDOWN))
+
+    assert completion.choices[0].message.content == MARKDOWN
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None
+    assert completion.usage.completion_tokens == len(MARKDOWN_TOKENS)
+
+
+@pytest.mark.parametrize("held", [0, 1, 7, len(MARKDOWN_TOKENS) - 1, len(MARKDOWN_TOKENS)])
+async def test_an_echo_continuation_gets_exactly_the_rest(model: AsyncOpenAI, held: int) -> None:
+    rest: list[str] = []
+    stream = await model.chat.completions.create(
+        model="scripted",
+        messages=echo(MARKDOWN, partial="".join(MARKDOWN_TOKENS[:held])),
+        stream=True,
+    )
+    await received(stream, rest)
+
+    assert rest == MARKDOWN_TOKENS[held:]
+
+
+@pytest.mark.parametrize(
+    "partial",
+    [
+        "# Tit",  # part of a token
+        "# Title\n",  # a token without all of its whitespace
+        "# Title\n\nSome  ",  # more whitespace than the token has
+        "#  Title\n\n",
+        "w0 w1 ",  # the default answer, not the echo
+        MARKDOWN + "more",
+    ],
+)
+async def test_an_echo_continuation_of_a_wrong_prefix_is_refused(
+    model: AsyncOpenAI, partial: str
+) -> None:
+    with pytest.raises(openai.BadRequestError):
+        await model.chat.completions.create(
+            model="scripted", messages=echo(MARKDOWN, partial=partial)
+        )
+
+
+async def test_an_echo_breaks_after_n_tokens_and_continues(model: AsyncOpenAI) -> None:
+    directive = "[[script echo fail_after=5]]"
+    tokens: list[str] = []
+    stream = await model.chat.completions.create(
+        model="scripted", messages=echo(MARKDOWN, directive), stream=True
+    )
+    with pytest.raises(openai.APIConnectionError):
+        await received(stream, tokens)
+    assert tokens == MARKDOWN_TOKENS[:5]
+
+    # Asked to continue what it got, the same script goes past the break.
+    stream = await model.chat.completions.create(
+        model="scripted", messages=echo(MARKDOWN, directive, partial="".join(tokens)), stream=True
+    )
+    await received(stream, tokens)
+    assert "".join(tokens) == MARKDOWN
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_max_tokens_cuts_an_echo_with_length(model: AsyncOpenAI, stream: bool) -> None:
+    if stream:
+        chunks = await model.chat.completions.create(
+            model="scripted", messages=echo(MARKDOWN), max_tokens=4, stream=True
+        )
+        parts = [chunk.choices[0] async for chunk in chunks]
+        text = "".join(part.delta.content or "" for part in parts)
+        finish = parts[-1].finish_reason
+    else:
+        completion = await model.chat.completions.create(
+            model="scripted", messages=echo(MARKDOWN), max_tokens=4
+        )
+        text = completion.choices[0].message.content or ""
+        finish = completion.choices[0].finish_reason
+
+    assert text == "# Title\n\nSome **bold** "
+    assert finish == "length"
+
+
+async def test_tokens_keeps_the_start_of_an_echo_as_the_whole_answer(model: AsyncOpenAI) -> None:
+    completion = await model.chat.completions.create(
+        model="scripted", messages=echo(MARKDOWN, "[[script tokens=3 echo]]")
+    )
+
+    assert completion.choices[0].message.content == "# Title\n\nSome "
+    assert completion.choices[0].finish_reason == "stop"
+
+
+@pytest.mark.parametrize(
+    "question", ["[[script echo]]", "[[script echo]] \n  ", "Repeat nothing. [[script echo]]"]
+)
+@pytest.mark.parametrize("stream", [True, False])
+async def test_an_echo_of_no_text_is_an_empty_answer(
+    model: AsyncOpenAI, question: str, stream: bool
+) -> None:
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": question}]
+    if stream:
+        chunks = await model.chat.completions.create(
+            model="scripted", messages=messages, stream=True
+        )
+        parts = [chunk.choices[0] async for chunk in chunks]
+        text = "".join(part.delta.content or "" for part in parts)
+        finish = parts[-1].finish_reason
+    else:
+        completion = await model.chat.completions.create(model="scripted", messages=messages)
+        text = completion.choices[0].message.content or ""
+        finish = completion.choices[0].finish_reason
+
+    assert text == ""
+    assert finish == "stop"
+
+
+async def test_a_title_request_for_an_echo_message_answers(model: AsyncOpenAI) -> None:
+    # What functions/titles.py asks: an instruction, then the first message as it was sent.
+    completion = await model.chat.completions.create(
+        model="scripted",
+        messages=[
+            {"role": "system", "content": "Write a title of at most six words."},
+            {"role": "user", "content": f"[[script echo]] {MARKDOWN}"},
+        ],
+        max_tokens=3,
+    )
+
+    assert completion.choices[0].message.content == "# Title\n\nSome "
+    assert completion.choices[0].finish_reason == "length"
+
+
+async def test_a_bad_echo_value_is_422(model: AsyncOpenAI) -> None:
+    with pytest.raises(openai.UnprocessableEntityError):
+        await model.chat.completions.create(
+            model="scripted", messages=echo("hi", "[[script echo=maybe]]")
+        )

@@ -4,14 +4,19 @@
 answers `GET /v1/models` (one model, `scripted`) and `POST /v1/chat/completions`, streamed
 (SSE chunks, then `data: [DONE]`) or not. Any bearer token is accepted, and none.
 
-The answer is always the same token sequence: token i is the text `f"w{i} "`, so a
+The answer is a fixed token sequence: by default token i is the text `f"w{i} "`, so a
 three-token answer reads `"w0 w1 w2 "`. A directive anywhere in the last user message
-scripts how it comes out; every key is optional, an unknown key or a bad value answers 422:
+scripts how it comes out; every key is optional, a bare key means `key=true`, an unknown
+key or a bad value answers 422:
 
     [[script id=abc tokens=40 delay_ms=5 fail_after=10 fail=disconnect status=429 status_times=2]]
 
 - `id` (default ""): the name `GET /stats` counts requests under, and `status_times` too.
 - `tokens` (8): the length of the whole answer.
+- `echo` (false): the answer is the rest of that message after the directive, leading
+  whitespace dropped; each token is a run of non-space characters and the whitespace after
+  it, so the tokens join back to the text exactly (no text: an empty answer). `tokens`, if
+  given, keeps only the first that many. `[[script echo]] *hi*  <b>` streams `"*hi*  "`, `"<b>"`.
 - `delay_ms` (0): the pause before each token (a non-streamed answer waits for all of them).
 - `fail_after=N` and `fail=disconnect|error` (given one, the other defaults to `disconnect`
   or 0): after token N, `disconnect` drops the connection with no finish chunk, `error` sends
@@ -51,6 +56,8 @@ from starlette.types import Receive, Scope, Send
 
 MODEL_ID = "scripted"
 DIRECTIVE = re.compile(r"\[\[script\b(?P<settings>[^\]]*)\]\]")
+ECHO_TOKEN = re.compile(r"\S+\s*")
+DEFAULT_TOKENS = 8
 
 Finish = Literal["stop", "length"]
 
@@ -61,7 +68,8 @@ class Script(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = ""
-    tokens: int = Field(default=8, ge=0, le=100_000)
+    tokens: int | None = Field(default=None, ge=0, le=100_000)
+    echo: bool = False
     delay_ms: float = Field(default=0, ge=0)
     fail_after: int | None = Field(default=None, ge=0)
     fail: Literal["disconnect", "error"] | None = None
@@ -74,7 +82,14 @@ class Script(BaseModel):
         if match is None:
             return cls()
         words = (word.partition("=") for word in match["settings"].split())
-        return cls.model_validate({key: value for key, _, value in words})
+        return cls.model_validate({key: value if sep else "true" for key, sep, value in words})
+
+    def answer(self, text: str) -> list[str]:
+        """The whole answer to a last user message `text` (the one scripted), token by token."""
+        if self.echo:
+            match = DIRECTIVE.search(text)  # leading whitespace matches no token: it is dropped
+            return ECHO_TOKEN.findall(text, match.end() if match else len(text))[: self.tokens]
+        return [f"w{i} " for i in range(DEFAULT_TOKENS if self.tokens is None else self.tokens)]
 
     def break_at(self, start: int, end: int) -> int | None:
         """The token index a reply of tokens [start, end) breaks at, if it breaks."""
@@ -128,17 +143,15 @@ class DroppableStreamingResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
 
 
-def answer(start: int, end: int) -> str:
-    return "".join(f"w{i} " for i in range(start, end))
-
-
-def continued_from(messages: list[ChatMessage], tokens: int) -> int | None:
+def continued_from(messages: list[ChatMessage], answer: list[str]) -> int | None:
     """How many tokens the trailing assistant message already holds; None if it is no prefix."""
     if messages[-1].role != "assistant":
         return 0
-    prefix = messages[-1].text
-    held = prefix.count(" ")
-    return held if held <= tokens and prefix == answer(0, held) else None
+    prefix, at, held = messages[-1].text, 0, 0
+    while at < len(prefix) and held < len(answer) and prefix.startswith(answer[held], at):
+        at += len(answer[held])
+        held += 1
+    return held if at == len(prefix) else None
 
 
 def error(
@@ -169,7 +182,8 @@ async def chat_completions(request: Request) -> Response:
     try:
         body = ChatRequest.model_validate_json(await request.body())
         users = [m for m in body.messages if m.role == "user"]
-        script = Script.from_text(users[-1].text if users else "")
+        question = users[-1].text if users else ""
+        script = Script.from_text(question)
     except ValidationError as exc:
         return error(422, str(exc), "invalid_request_error")
 
@@ -179,13 +193,14 @@ async def chat_completions(request: Request) -> Response:
         message = f"scripted status {script.status} ({calls[script.id]} of {script.status_times})"
         return error(script.status, message, "scripted_status", {"Retry-After": "0"})
 
-    start = continued_from(body.messages, script.tokens)
+    tokens = script.answer(question)
+    start = continued_from(body.messages, tokens)
     if start is None:
         message = "the last assistant message is not a prefix of the scripted answer"
         return error(400, message, "invalid_request_error")
     cap = body.max_completion_tokens or body.max_tokens
-    end = script.tokens if cap is None else min(script.tokens, start + cap)
-    finish: Finish = "stop" if end == script.tokens else "length"
+    end = len(tokens) if cap is None else min(len(tokens), start + cap)
+    finish: Finish = "stop" if end == len(tokens) else "length"
     broken_at = script.break_at(start, end)
     head = {
         "id": f"chatcmpl-{script.id or MODEL_ID}-{calls[script.id]}",
@@ -206,7 +221,7 @@ async def chat_completions(request: Request) -> Response:
             for i in range(start, end if broken_at is None else broken_at):
                 if script.delay_ms:
                     await asyncio.sleep(script.delay_ms / 1000)
-                yield chunk({"content": f"w{i} "})
+                yield chunk({"content": tokens[i]})
             if broken_at is not None:
                 if script.fail == "error":
                     failure = f"scripted failure after token {broken_at}"
@@ -236,7 +251,7 @@ async def chat_completions(request: Request) -> Response:
     await asyncio.sleep(script.delay_ms * (end - start) / 1000)
     choice = {
         "index": 0,
-        "message": {"role": "assistant", "content": answer(start, end)},
+        "message": {"role": "assistant", "content": "".join(tokens[start:end])},
         "logprobs": None,
         "finish_reason": finish,
     }
