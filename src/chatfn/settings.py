@@ -39,11 +39,13 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = Field("", alias="KAFKA_BOOTSTRAP_SERVERS")
     k_sink: str = Field("", alias="K_SINK", description="the broker ingress (SinkBinding)")
     eventing_dir: Path = Field(Path("eventing"), alias="CHATFN_EVENTING_DIR")
+    web_dir: Path = Field(Path("web/dist"), alias="CHATFN_WEB_DIR", description="the built UI")
 
     s3_endpoint: str = Field("", alias="S3_ENDPOINT", description="host:port or URL")
     s3_access_key: str = Field(DEV_S3_ACCESS_KEY, alias="S3_ACCESS_KEY")
     s3_secret_key: SecretStr = Field(DEV_S3_SECRET_KEY, alias="S3_SECRET_KEY")
     s3_bucket: str = Field("chatfn-attachments", alias="S3_BUCKET")
+    web_bucket: str = Field("chatfn-web", alias="WEB_BUCKET", description="the CDN's origin")
 
     llm_base_url: str = Field("", alias="LLM_BASE_URL", description="OpenAI-compatible /v1 URL")
     llm_api_key: SecretStr = Field(DEV_LLM_API_KEY, alias="LLM_API_KEY")

@@ -1,4 +1,5 @@
-"""`chatfn`: run the local stack (`up`, `status`, `down`) and its chores (`migrate`)."""
+"""`chatfn`: run the local stack (`up`, `status`, `down`) and its chores (`migrate`,
+`web publish`)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from chatfn.local.broker.config import load_eventing
 from chatfn.local.broker.service import serve
 from chatfn.local.stack import ServiceStatus, Stack, service_name
 from chatfn.settings import get_settings
+from chatfn.storage import s3_client
+from chatfn.web import publish
 
 app = typer.Typer(help="chatfn's docker-free local stack.", no_args_is_help=True)
 console = Console()
@@ -235,3 +238,30 @@ def migrate() -> None:
     settings = Stack(get_settings()).resolved()
     asyncio.run(provision.migrate(settings))
     console.print("database at alembic head")
+
+
+web = typer.Typer(help="The built web UI: publish it to the CDN's origin bucket.")
+app.add_typer(web, name="web")
+
+
+@web.command("publish")
+def web_publish(
+    bucket: Annotated[str | None, typer.Option(help="default: WEB_BUCKET")] = None,
+    dist: Annotated[Path | None, typer.Option(help="the build; default: CHATFN_WEB_DIR")] = None,
+) -> None:
+    """Upload the build with each file's Content-Type and Cache-Control, index.html last."""
+    settings = Stack(get_settings()).resolved()
+    bucket = bucket or settings.web_bucket
+    try:
+        uploads = publish(s3_client(settings), bucket, dist or settings.web_dir)
+    except FileNotFoundError as exc:
+        console.print(f"[red]nothing to publish:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    for upload in uploads:
+        console.print(
+            f"{upload.size:>9,} B  {upload.cache_control:<36} {upload.content_type:<32} "
+            f"{upload.name}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(f"published {len(uploads)} files to s3://{bucket}/", highlight=False)

@@ -1,8 +1,9 @@
-"""The dev gateway on `CHATFN_PORT`: the local stand-in for the production ingress.
+"""The dev gateway on `CHATFN_PORT`: the local stand-in for the production ingress and CDN.
 
 It answers `GET /api/health` with each dependency's and each function's state, and
 routes every other `/api/...` request to its function (reply streams to `stream_reply`,
 the rest to `api`), streaming both ways, as the Knative ingress does in production.
+Every other path is the web UI, built into `CHATFN_WEB_DIR`, served as `chatfn.web` says.
 """
 
 from __future__ import annotations
@@ -12,14 +13,27 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
+from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chatfn import web
 from chatfn.health import check_all
 from chatfn.local.stack import FUNCTION_HEALTH_PATH, Stack, http_health
 from chatfn.settings import Settings, get_settings
@@ -91,6 +105,66 @@ async def to_function(request: Request) -> Response:
     return response
 
 
+NOT_BUILT = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>chatfn</title></head>
+<body><h1>The web UI is not built</h1>
+<p>Build it with <code>cd web &amp;&amp; npm run build</code> (or <code>./task web:build</code>),
+then reload. The API answers under <a href="/api/docs">/api</a>.</p></body></html>
+"""
+
+
+class BuiltUI(StaticFiles):
+    """The built UI: its files, and `index.html` for every other path (the UI's own routes,
+    `/c/<id>`), but a missing asset or anything outside the build is a 404. StaticFiles
+    serves the files (ranges, ETag and 304, no way out of the folder); this adds the
+    fallback and the headers, and answers even before the UI is built."""
+
+    def __init__(self, dist: Path) -> None:
+        super().__init__(directory=dist, check_dir=False)
+
+    async def check_config(self) -> None:
+        """No error for a missing folder: the UI may be built while the gateway runs."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        name = Path(path).as_posix()  # normalised by get_path: `..` resolved, "." the root
+        try:
+            if name != "." and not web.publishable(name):
+                raise HTTPException(404)
+            try:
+                response = await super().get_response(path, scope)
+            except HTTPException as missing:
+                if missing.status_code != 404 or Path(name).parts[:1] == ("assets",):
+                    raise
+                name = web.INDEX
+                try:
+                    response = await super().get_response(name, scope)
+                except HTTPException:
+                    response = HTMLResponse(NOT_BUILT, status_code=404)
+        except HTTPException as refused:
+            name = ""  # no file: revalidate, and plain text
+            response = PlainTextResponse(refused.detail, refused.status_code, refused.headers)
+        response.headers.update(web.security_headers())
+        response.headers["cache-control"] = web.cache_control(name)
+        if name and response.status_code != 304:
+            response.headers["content-type"] = web.content_type(name)
+        return response
+
+
+class NoSniff:
+    """`X-Content-Type-Options: nosniff` on every answer that does not say it already."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_nosniff(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).setdefault("x-content-type-options", "nosniff")
+            await send(message)
+
+        await self.app(scope, receive, send_nosniff if scope["type"] == "http" else send)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The ASGI app (`uvicorn --factory chatfn.local.gateway:create_app`)."""
     settings = settings or get_settings()
@@ -107,7 +181,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/api/health", health),
             Route("/api/{path:path}", to_function, methods=methods),
+            Mount("/", BuiltUI(settings.web_dir)),
         ],
+        middleware=[Middleware(NoSniff)],
         lifespan=lifespan,
     )
     app.state.settings = settings
