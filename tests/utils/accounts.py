@@ -21,15 +21,20 @@ PASSWORD = "correct horse battery staple"
 _addresses = itertools.count(1)
 
 
-@asynccontextmanager
-async def browser(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the gateway with an address of its own (TEST-NET-3 behind the trusted
+def client_address() -> str:
+    """An address of its own (TEST-NET-3, named by `X-Forwarded-For` behind the trusted
     loopback proxy), so per-address rate limits of one test do not touch another's."""
-    n = next(_addresses)
-    address = f"203.0.{os.getpid() % 256}.{n % 250 + 1}"
+    return f"203.0.{os.getpid() % 256}.{next(_addresses) % 250 + 1}"
+
+
+@asynccontextmanager
+async def browser(
+    settings: Settings, address: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the gateway with an address of its own (see `client_address`)."""
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{settings.port}",
-        headers={"x-forwarded-for": address},
+        headers={"x-forwarded-for": address or client_address()},
         timeout=30,
     ) as client:
         yield client

@@ -79,9 +79,9 @@ function Workspace({ user, onUser }: { user: User; onUser(user: User | null): vo
     requestAnimationFrame(() => composerRef.current?.focus());
   }, [navigate]);
 
-  useEffect(() => {
+  const picked = useCallback(() => {
     if (narrow()) setSidebarOpen(false);
-  }, [conversationId]);
+  }, []);
 
   useShortcuts({
     newChat,
@@ -150,6 +150,7 @@ function Workspace({ user, onUser }: { user: User; onUser(user: User | null): vo
         open={sidebarOpen}
         searchRef={searchRef}
         onNewChat={newChat}
+        onPicked={picked}
         onClose={() => setSidebarOpen(false)}
         onRename={(c, title) => void change(c, { title })}
         onPin={(c) => void change(c, { pinned: !c.pinned })}

@@ -12,6 +12,8 @@ interface Props {
   open: boolean;
   searchRef: React.RefObject<HTMLInputElement | null>;
   onNewChat(): void;
+  /** A chat was picked (phones close the sidebar then). */
+  onPicked(): void;
   onClose(): void;
   onRename(conversation: Conversation, title: string): void;
   onPin(conversation: Conversation): void;
@@ -109,7 +111,7 @@ interface ItemProps extends Props {
   active: boolean;
 }
 
-function ConversationItem({ conversation, active, onRename, onPin, onArchive, onDelete }: ItemProps) {
+function ConversationItem({ conversation, active, onPicked, onRename, onPin, onArchive, onDelete }: ItemProps) {
   const [menu, setMenu] = useState(false);
   const [renaming, setRenaming] = useState(false);
   const [title, setTitle] = useState(conversation.title);
@@ -149,7 +151,7 @@ function ConversationItem({ conversation, active, onRename, onPin, onArchive, on
           onKeyDown={renameKeys}
         />
       ) : (
-        <Link href={`/c/${conversation.id}`} className="conversation-link" aria-current={active ? "page" : undefined}>
+        <Link href={`/c/${conversation.id}`} className="conversation-link" aria-current={active ? "page" : undefined} onClick={onPicked}>
           {conversation.pinned && <Pin size={12} className="pin-mark" aria-label="Pinned" />}
           <span className="conversation-title">{label}</span>
         </Link>

@@ -1,0 +1,175 @@
+"""The app as a whole in the browser: themes, phones, accessibility, sessions, shortcuts.
+
+The screenshots it saves (desktop and phone, light and dark) are for people to look at.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from chatfn.local.provision import PROJECT_ROOT
+from chatfn.settings import Settings
+from tests.utils.accounts import browser as api_client
+from tests.utils.ui import DESKTOP, PHONE, composer, finished, open_app, replies, send, sign_in
+
+AXE = PROJECT_ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
+CONVERSATION = """[[script echo]]
+Here is a small example:
+
+```js
+const greet = (name) => `Hello, ${name}!`;
+```
+
+| language | typing |
+|----------|--------|
+| Python   | gradual |"""
+
+
+async def serious_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    await page.add_script_tag(path=AXE)
+    result: dict[str, Any] = await page.evaluate("axe.run(document)")
+    return [
+        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]}
+        for v in result["violations"]
+        if v["impact"] in {"serious", "critical"}
+    ]
+
+
+async def test_the_theme_setting_applies_and_is_kept(
+    context: BrowserContext, page: Page, stack_settings: Settings, address: str
+) -> None:
+    await sign_in(context, stack_settings, address)
+    await open_app(page)
+    await expect(page.locator("html")).to_have_attribute("data-theme", "light")
+
+    await page.get_by_role("button", name="Settings").click()
+    await page.get_by_label("Dark").check()
+    await page.get_by_label("Custom instructions").fill("Answer briefly.")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+
+    await page.reload()
+    await expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    await page.get_by_role("button", name="Settings").click()
+    await expect(page.get_by_label("Custom instructions")).to_have_value("Answer briefly.")
+
+
+async def test_system_theme_follows_the_device(
+    context: BrowserContext, page: Page, stack_settings: Settings, address: str
+) -> None:
+    await sign_in(context, stack_settings, address)
+    await page.emulate_media(color_scheme="dark")
+    await open_app(page)
+    await expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    await page.emulate_media(color_scheme="light")
+    await expect(page.locator("html")).to_have_attribute("data-theme", "light")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+async def test_no_serious_accessibility_violations_and_a_screenshot(
+    browser: Browser,
+    ui_url: str,
+    stack_settings: Settings,
+    address: str,
+    screenshots: Path,
+    scheme: str,
+    device: str,
+) -> None:
+    # axe is injected as an inline script, which the page's own policy rightly refuses.
+    context = await browser.new_context(
+        base_url=ui_url,
+        viewport=PHONE if device == "phone" else DESKTOP,
+        color_scheme="dark" if scheme == "dark" else "light",
+        extra_http_headers={"x-forwarded-for": address},
+        bypass_csp=True,
+    )
+    page = await context.new_page()
+    await page.goto("/")
+    await expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    assert await serious_violations(page) == []
+    await page.screenshot(path=screenshots / f"{device}-{scheme}-sign-in.png")
+
+    await sign_in(context, stack_settings, address)
+    await open_app(page)
+    await send(page, CONVERSATION)
+    await expect(finished(replies(page).last).get_by_role("table")).to_be_visible()
+    assert await serious_violations(page) == []
+    await page.screenshot(path=screenshots / f"{device}-{scheme}-chat.png")
+    await context.close()
+
+
+async def test_a_phone_gets_the_whole_chat_and_a_sidebar_on_demand(
+    browser: Browser, ui_url: str, stack_settings: Settings, address: str
+) -> None:
+    context = await browser.new_context(
+        base_url=ui_url, viewport=PHONE, extra_http_headers={"x-forwarded-for": address}
+    )
+    page = await context.new_page()
+    await sign_in(context, stack_settings, address)
+    await open_app(page)
+    sidebar = page.get_by_role("navigation", name="Conversations")
+    await expect(sidebar).to_be_hidden()
+
+    await send(page, "Small screen [[script tokens=30]]")
+    await expect(finished(replies(page).last)).to_be_visible()
+    width = await page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= PHONE["width"]
+
+    await page.get_by_role("button", name="Open sidebar").click()
+    await expect(sidebar).to_be_visible()
+    await sidebar.get_by_role("link").first.click()
+    await expect(sidebar).to_be_hidden()
+    await context.close()
+
+
+async def test_an_ended_session_asks_to_sign_in_again_and_keeps_the_draft(
+    context: BrowserContext, page: Page, stack_settings: Settings, address: str
+) -> None:
+    email = await sign_in(context, stack_settings, address)
+    await open_app(page)
+    await composer(page).fill("Something I do not want to lose")
+
+    async with api_client(stack_settings, address) as client:
+        session = await client.post(
+            "/api/auth/login", json={"email": email, "password": "correct horse battery staple"}
+        )
+        token = session.json()["access_token"]
+        ended = await client.post(
+            "/api/auth/logout-all", headers={"authorization": f"Bearer {token}"}
+        )
+        assert ended.status_code == 204
+    await page.get_by_role("button", name="Settings").click()
+    await page.get_by_role("button", name="Save").click()
+
+    await expect(page.get_by_text("Your session has ended")).to_be_visible()
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill("correct horse battery staple")
+    await page.get_by_role("button", name="Log in").click()
+    await expect(composer(page)).to_have_value("Something I do not want to lose")
+
+
+async def test_keyboard_shortcuts_and_their_cheat_sheet(
+    context: BrowserContext, page: Page, stack_settings: Settings, address: str
+) -> None:
+    await sign_in(context, stack_settings, address)
+    await open_app(page)
+    await send(page, "Hi [[script tokens=2]]")
+    await expect(finished(replies(page).last)).to_be_visible()
+
+    await page.keyboard.press("Control+/")
+    sheet = page.get_by_role("dialog", name="Keyboard shortcuts")
+    await expect(sheet).to_contain_text("New chat")
+    await page.keyboard.press("Escape")
+    await expect(sheet).to_be_hidden()
+
+    await page.keyboard.press("Control+Shift+O")
+    await expect(page.get_by_role("heading", name="How can I help you today?")).to_be_visible()
+    await page.get_by_label("Search chats").focus()
+    await page.keyboard.press("Shift+Escape")
+    await expect(composer(page)).to_be_focused()

@@ -1,0 +1,60 @@
+"""Driving the web UI in the browser tests: signing in, sending, reading replies."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from playwright.async_api import BrowserContext, Locator, Page, ViewportSize, expect
+
+from chatfn.sessions import REFRESH_COOKIE
+from chatfn.settings import Settings
+from tests.utils.accounts import browser, register, signed_in
+
+DESKTOP = ViewportSize(width=1280, height=800)
+PHONE = ViewportSize(width=375, height=740)
+
+
+async def sign_in(context: BrowserContext, settings: Settings, address: str) -> str:
+    """A new account, signed in in `context` the way a returning visitor is: by the
+    refresh cookie alone. Returns its email."""
+    email = f"ui-{uuid4().hex[:12]}@example.com"
+    async with browser(settings, address) as client:
+        session = signed_in(await register(client, email))
+    await context.add_cookies(
+        [
+            {
+                "name": REFRESH_COOKIE,
+                "value": session.refresh_token,
+                "domain": "127.0.0.1",
+                "path": "/api/auth",  # the server's own, so its rotated cookie replaces this one
+                "httpOnly": True,
+                "secure": True,
+                "sameSite": "Strict",
+            }
+        ]
+    )
+    return email
+
+
+async def open_app(page: Page, path: str = "/") -> None:
+    await page.goto(path)
+    await expect(composer(page)).to_be_visible()
+
+
+def composer(page: Page) -> Locator:
+    return page.get_by_role("textbox", name="Message", exact=True)
+
+
+async def send(page: Page, text: str, model: str = "scripted") -> None:
+    await page.get_by_label("Model").select_option(model)
+    await composer(page).fill(text)
+    await composer(page).press("Enter")
+
+
+def replies(page: Page) -> Locator:
+    return page.locator(".message-assistant")
+
+
+def finished(reply: Locator) -> Locator:
+    """The reply once its stream has ended (its actions only show then)."""
+    return reply.locator('.reply[aria-busy="false"]')
