@@ -131,7 +131,7 @@ async def test_a_phone_gets_the_whole_chat_and_a_sidebar_on_demand(
 async def test_an_ended_session_asks_to_sign_in_again_and_keeps_the_draft(
     context: BrowserContext, page: Page, stack_settings: Settings, address: str
 ) -> None:
-    email = await sign_in(context, stack_settings, address)
+    email = (await sign_in(context, stack_settings, address)).email
     await open_app(page)
     await composer(page).fill("Something I do not want to lose")
 

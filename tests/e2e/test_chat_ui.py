@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import re
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from playwright.async_api import BrowserContext, Page, expect
 
 from chatfn.settings import Settings
-from tests.utils.ui import composer, finished, open_app, replies, send, sign_in
-
-
-def words(count: int) -> str:
-    """What the scripted model answers with `tokens=count`, as the page shows it."""
-    return " ".join(f"w{i}" for i in range(count))
+from tests.utils.accounts import browser
+from tests.utils.chat import conversation_when, long_history, script, stored_feedback
+from tests.utils.ui import answer, composer, finished, open_app, replies, send, sign_in
 
 
 async def test_sign_up_send_and_watch_the_reply_stream_in(page: Page) -> None:
@@ -30,9 +27,11 @@ async def test_sign_up_send_and_watch_the_reply_stream_in(page: Page) -> None:
     reply = replies(page).last
     await expect(reply).to_contain_text("w3")  # part of it, while it is still being written
     await expect(reply.locator('.reply[aria-busy="true"]')).to_be_visible()
-    await expect(finished(reply)).to_have_text(words(40))
+    await expect(finished(reply)).to_have_text(answer(40))
     await expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}$"))
-    await expect(page.get_by_role("navigation").get_by_role("link")).to_have_count(1)
+    chat = page.get_by_role("navigation").get_by_role("link")
+    await expect(chat).to_have_count(1)
+    await expect(chat).to_have_text(re.compile(r"^w0 w1"))  # the generated title arrived
 
 
 async def test_a_reload_mid_answer_continues_where_it_was(
@@ -45,7 +44,7 @@ async def test_a_reload_mid_answer_continues_where_it_was(
 
     await page.reload()
 
-    await expect(finished(replies(page).last)).to_have_text(words(120), timeout=30_000)
+    await expect(finished(replies(page).last)).to_have_text(answer(120), timeout=30_000)
 
 
 async def test_edit_makes_a_branch_and_the_arrows_walk_between_them(
@@ -54,7 +53,7 @@ async def test_edit_makes_a_branch_and_the_arrows_walk_between_them(
     await sign_in(context, stack_settings, address)
     await open_app(page)
     await send(page, "First question [[script tokens=3]]")
-    await expect(finished(replies(page).last)).to_have_text(words(3))
+    await expect(finished(replies(page).last)).to_have_text(answer(3))
 
     question = page.locator(".message-user").last
     await question.hover()
@@ -62,14 +61,14 @@ async def test_edit_makes_a_branch_and_the_arrows_walk_between_them(
     await page.get_by_label("Edit message").fill("Second question [[script tokens=5]]")
     await page.get_by_role("button", name="Send", exact=True).click()
 
-    await expect(finished(replies(page).last)).to_have_text(words(5))
+    await expect(finished(replies(page).last)).to_have_text(answer(5))
     await expect(question.locator(".bubble")).to_have_text("Second question [[script tokens=5]]")
     await expect(question.get_by_label("Version 2 of 2")).to_be_visible()
 
     await question.hover()
     await question.get_by_role("button", name="Previous version").click()
     await expect(question.locator(".bubble")).to_have_text("First question [[script tokens=3]]")
-    await expect(finished(replies(page).last)).to_have_text(words(3))
+    await expect(finished(replies(page).last)).to_have_text(answer(3))
 
     await page.reload()  # the branch survives, read back from the history
     await expect(page.locator(".message-user").last.get_by_label("Version 2 of 2")).to_be_visible()
@@ -82,12 +81,12 @@ async def test_regenerate_adds_a_sibling_reply(
     await open_app(page)
     await send(page, "Once more [[script tokens=4]]")
     reply = replies(page).last
-    await expect(finished(reply)).to_have_text(words(4))
+    await expect(finished(reply)).to_have_text(answer(4))
 
     await reply.get_by_role("button", name="Regenerate").click()
 
     await expect(reply.get_by_label("Version 2 of 2")).to_be_visible()
-    await expect(finished(reply)).to_have_text(words(4))
+    await expect(finished(reply)).to_have_text(answer(4))
 
 
 async def test_stop_ends_the_reply_early(
@@ -112,7 +111,7 @@ async def test_a_message_written_offline_is_sent_when_the_connection_returns(
     await sign_in(context, stack_settings, address)
     await open_app(page)
     await send(page, "Online [[script tokens=2]]")
-    await expect(finished(replies(page).last)).to_have_text(words(2))
+    await expect(finished(replies(page).last)).to_have_text(answer(2))
 
     await context.set_offline(True)
     await composer(page).fill("Written on a train [[script tokens=6]]")
@@ -121,7 +120,7 @@ async def test_a_message_written_offline_is_sent_when_the_connection_returns(
     await context.set_offline(False)
 
     await expect(page.get_by_text("Waiting for a connection to send")).to_have_count(0)
-    await expect(finished(replies(page).last)).to_have_text(words(6))
+    await expect(finished(replies(page).last)).to_have_text(answer(6))
     await expect(page.locator(".message-user .bubble")).to_have_count(2)
 
 
@@ -135,3 +134,73 @@ async def test_a_draft_survives_a_reload(
     await page.reload()
 
     await expect(composer(page)).to_have_value("Half a thought,\nand a second line")
+
+
+async def test_a_dropped_connection_mid_answer_resumes_by_itself(
+    context: BrowserContext, page: Page, stack_settings: Settings, address: str
+) -> None:
+    await sign_in(context, stack_settings, address)
+    await open_app(page)
+    await send(page, "Through a tunnel [[script tokens=150 delay_ms=20]]")
+    await expect(replies(page).last).to_contain_text("w10")
+
+    await context.set_offline(True)
+    await expect(replies(page).last.get_by_text("Offline.")).to_be_visible()
+    await context.set_offline(False)
+
+    await expect(finished(replies(page).last)).to_have_text(answer(150), timeout=30_000)
+
+
+async def test_a_failed_reply_shows_why_and_try_again_recovers(
+    context: BrowserContext, page: Page, stack_settings: Settings, address: str, name: str
+) -> None:
+    await sign_in(context, stack_settings, address)
+    await open_app(page)
+    await send(page, "Flaky " + script(id=name, tokens=3, status=503, status_times=4))
+
+    reply = replies(page).last
+    await expect(reply.get_by_role("alert")).to_be_visible(timeout=30_000)
+    await reply.get_by_role("button", name="Try again").click()
+
+    await expect(finished(reply)).to_have_text(answer(3))
+    await expect(reply.get_by_label("Version 2 of 2")).to_be_visible()
+
+
+async def test_thumbs_up_is_recorded(
+    context: BrowserContext, page: Page, stack_settings: Settings, address: str
+) -> None:
+    user = await sign_in(context, stack_settings, address)
+    await open_app(page)
+    await send(page, "Rate me [[script tokens=2]]")
+    reply = replies(page).last
+    await expect(finished(reply)).to_be_visible()
+
+    await reply.get_by_role("button", name="Good response").click()
+
+    await expect(reply.get_by_role("button", name="Good response")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    conversation = page.url.rsplit("/", 1)[-1]
+    async with browser(stack_settings, address) as client:
+        history = await conversation_when(client, user, conversation, settled=1)
+    reply_id = UUID(history["messages"][-1]["id"])
+    assert await stored_feedback(stack_settings, UUID(user.user_id), reply_id) == ("up", "")
+
+
+async def test_a_thousand_message_chat_is_windowed_and_scrolls_end_to_end(
+    context: BrowserContext, page: Page, stack_settings: Settings, address: str
+) -> None:
+    user = await sign_in(context, stack_settings, address)
+    await open_app(page)
+    await send(page, "Start [[script tokens=1]]")
+    await expect(finished(replies(page).last)).to_be_visible()
+    conversation = UUID(page.url.rsplit("/", 1)[-1])
+    await long_history(stack_settings, UUID(user.user_id), conversation, 1000)
+
+    await page.reload()
+
+    messages = page.locator(".messages .message")
+    await expect(page.get_by_text("message 999", exact=True)).to_be_visible(timeout=30_000)
+    assert await messages.count() < 60  # only what is near the viewport is in the page
+    await page.locator(".messages").evaluate("element => element.scrollTo(0, 0)")
+    await expect(page.get_by_text("message 0", exact=True)).to_be_visible()

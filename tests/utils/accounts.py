@@ -43,6 +43,7 @@ async def browser(
 @dataclass
 class SignedIn:
     user_id: str
+    email: str
     access_token: str
     refresh_token: str
 
@@ -56,6 +57,7 @@ def signed_in(response: httpx.Response) -> SignedIn:
     body: dict[str, Any] = response.json()
     return SignedIn(
         user_id=body["user"]["id"],
+        email=body["user"]["email"],
         access_token=body["access_token"],
         refresh_token=response.cookies[REFRESH_COOKIE],
     )

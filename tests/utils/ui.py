@@ -8,15 +8,16 @@ from playwright.async_api import BrowserContext, Locator, Page, ViewportSize, ex
 
 from chatfn.sessions import REFRESH_COOKIE
 from chatfn.settings import Settings
-from tests.utils.accounts import browser, register, signed_in
+from tests.utils.accounts import SignedIn, browser, register, signed_in
+from tests.utils.chat import words
 
 DESKTOP = ViewportSize(width=1280, height=800)
 PHONE = ViewportSize(width=375, height=740)
 
 
-async def sign_in(context: BrowserContext, settings: Settings, address: str) -> str:
+async def sign_in(context: BrowserContext, settings: Settings, address: str) -> SignedIn:
     """A new account, signed in in `context` the way a returning visitor is: by the
-    refresh cookie alone. Returns its email."""
+    refresh cookie alone."""
     email = f"ui-{uuid4().hex[:12]}@example.com"
     async with browser(settings, address) as client:
         session = signed_in(await register(client, email))
@@ -33,7 +34,7 @@ async def sign_in(context: BrowserContext, settings: Settings, address: str) -> 
             }
         ]
     )
-    return email
+    return session
 
 
 async def open_app(page: Page, path: str = "/") -> None:
@@ -53,6 +54,11 @@ async def send(page: Page, text: str, model: str = "scripted") -> None:
 
 def replies(page: Page) -> Locator:
     return page.locator(".message-assistant")
+
+
+def answer(count: int) -> str:
+    """The scripted model's answer of `count` tokens, as the page shows it."""
+    return words(count).strip()
 
 
 def finished(reply: Locator) -> Locator:

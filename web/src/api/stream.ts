@@ -122,6 +122,9 @@ async function run(options: StreamOptions, signal: AbortSignal): Promise<StreamE
     const attempt = new AbortController();
     const abortAttempt = () => attempt.abort();
     signal.addEventListener("abort", abortAttempt, { once: true });
+    // A connection the browser knows is gone may still look open for a long while:
+    // drop it at once and wait for the network instead.
+    globalThis.addEventListener?.("offline", abortAttempt); // absent outside a browser
     let progressed = false;
     try {
       const usedTicket = ticket ?? (await fetchTicket(replyId));
@@ -162,6 +165,7 @@ async function run(options: StreamOptions, signal: AbortSignal): Promise<StreamE
       // Anything else (a dropped connection, a failed ticket request) is retried.
     } finally {
       signal.removeEventListener("abort", abortAttempt);
+      globalThis.removeEventListener?.("offline", abortAttempt);
       attempt.abort(); // lets go of the connection, if it is still open
     }
     failures = progressed ? 1 : failures + 1;

@@ -91,6 +91,9 @@ export function ChatView(props: Props) {
 
   const empty = !conversationId && chat.path.length === 0;
   const title = chat.conversation?.title || (conversationId ? "New chat" : "");
+  useEffect(() => {
+    document.title = title ? `${title} · chatfn` : "chatfn";
+  }, [title]);
   return (
     <main className="chat" aria-label="Chat">
       <header className="chat-header">
