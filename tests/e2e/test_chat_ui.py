@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from uuid import UUID, uuid4
 
@@ -10,7 +11,7 @@ from playwright.async_api import BrowserContext, Page, expect
 from chatfn.settings import Settings
 from tests.utils.accounts import browser
 from tests.utils.chat import conversation_when, long_history, script, stored_feedback
-from tests.utils.ui import answer, composer, finished, open_app, replies, send, sign_in
+from tests.utils.ui import PHONE, answer, composer, finished, open_app, replies, send, sign_in
 
 
 async def test_sign_up_send_and_watch_the_reply_stream_in(page: Page) -> None:
@@ -204,3 +205,32 @@ async def test_a_thousand_message_chat_is_windowed_and_scrolls_end_to_end(
     assert await messages.count() < 60  # only what is near the viewport is in the page
     await page.locator(".messages").evaluate("element => element.scrollTo(0, 0)")
     await expect(page.get_by_text("message 0", exact=True)).to_be_visible()
+
+
+async def test_the_view_follows_the_answer_until_the_reader_scrolls_up(
+    context: BrowserContext, page: Page, stack_settings: Settings, address: str
+) -> None:
+    await sign_in(context, stack_settings, address)
+    await page.set_viewport_size(PHONE)  # so the answer outgrows the view early
+    await open_app(page)
+    messages = page.locator(".messages")
+    distance_from_end = "e => e.scrollHeight - e.scrollTop - e.clientHeight"
+    await send(page, "A tall answer [[script tokens=500 delay_ms=8]]")
+    await expect(replies(page).last).to_contain_text("w200")
+    assert await messages.evaluate(distance_from_end) < 50  # following
+
+    await messages.evaluate("e => e.scrollTo(0, 0)")
+    await expect(page.get_by_role("button", name="Scroll to the latest message")).to_be_visible()
+    await expect(replies(page).last).to_contain_text("w400")
+    assert await messages.evaluate("e => e.scrollTop") == 0  # left where the reader is
+
+    await page.get_by_role("button", name="Scroll to the latest message").click()
+    await expect(finished(replies(page).last)).to_be_visible()
+    # The scroll is smooth: wait (frame by frame, in the page) for it to arrive.
+    arrived = """e => new Promise((resolve) => {
+        const check = () => e.scrollHeight - e.scrollTop - e.clientHeight < 50
+            ? resolve(true) : requestAnimationFrame(check);
+        check();
+    })"""
+    async with asyncio.timeout(10):
+        assert await messages.evaluate(arrived) is True

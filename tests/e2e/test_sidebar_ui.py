@@ -7,6 +7,7 @@ from uuid import uuid4
 from playwright.async_api import BrowserContext, Locator, Page, expect
 
 from chatfn.settings import Settings
+from tests.utils.accounts import browser
 from tests.utils.ui import finished, open_app, replies, send, sign_in
 
 
@@ -91,3 +92,22 @@ async def test_search_finds_a_chat_by_any_part_of_its_messages(
 
     await page.get_by_label("Search chats").fill("no chat says this")
     await expect(page.get_by_text("No chats match your search.")).to_be_visible()
+
+
+async def test_the_list_loads_more_as_it_scrolls(
+    context: BrowserContext, page: Page, stack_settings: Settings, address: str
+) -> None:
+    user = await sign_in(context, stack_settings, address)
+    async with browser(stack_settings, address) as client:
+        for n in range(45):  # a page is 30
+            made = await client.post(
+                "/api/conversations", headers=user.auth, json={"title": f"Chat {n}"}
+            )
+            assert made.status_code == 201
+    await open_app(page)
+    await expect(chats(page)).to_have_count(30)
+
+    await chats(page).last.scroll_into_view_if_needed()
+
+    await expect(chats(page)).to_have_count(45)
+    await expect(chats(page).last).to_have_text("Chat 0")
