@@ -3,7 +3,7 @@
 // Against a real HTTP server (node:http): the requests are counted as the API would see them.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { Session } from "../types";
 import {
   ApiError,
@@ -20,6 +20,7 @@ import {
   setSession,
   updateConversation,
 } from "./client";
+import { serveDuringTests } from "./testServer";
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void | Promise<void>;
 interface Seen {
@@ -31,25 +32,16 @@ interface Seen {
 
 let handler: Handler;
 let seen: Seen[] = [];
-let baseUrl = "";
-const server = createServer(async (req, res) => {
+const baseUrl = serveDuringTests(async (req, res) => {
   let body = "";
   for await (const chunk of req) body += chunk;
   seen.push({ method: req.method ?? "", path: req.url ?? "", authorization: req.headers.authorization, body });
   await handler(req, res, body);
 });
 
-beforeAll(async () => {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
 beforeEach(() => {
   seen = [];
-  setBaseUrl(baseUrl);
+  setBaseUrl(baseUrl());
   clearSession();
 });
 

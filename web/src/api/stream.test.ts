@@ -1,10 +1,10 @@
 // @vitest-environment node
 /// <reference types="node" />
 // Against a real HTTP server (node:http), so drops, headers and chunking are the network's.
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { streamReply, type StreamOptions, type StreamStatus } from "./stream";
+import { serveDuringTests } from "./testServer";
 
 const REPLY = "0193a1b2-0000-7000-8000-000000000001";
 // 12 entries: their ids pass 1732-9 → 1732-10, where comparing as text would go wrong.
@@ -19,8 +19,7 @@ interface Seen {
 
 let handler: Handler;
 let seen: Seen[] = [];
-let baseUrl = "";
-const server = createServer((req, res) => {
+const baseUrl = serveDuringTests((req, res) => {
   const url = new URL(req.url ?? "/", "http://x");
   if (url.pathname !== `/api/replies/${REPLY}/stream`) {
     res.writeHead(500).end("wrong path");
@@ -31,14 +30,6 @@ const server = createServer((req, res) => {
   handler(req, res);
 });
 
-beforeAll(async () => {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
 beforeEach(() => {
   seen = [];
 });
@@ -83,7 +74,7 @@ function collect(overrides: Partial<StreamOptions> = {}) {
   const stream = streamReply({
     replyId: REPLY,
     ticket: "first",
-    baseUrl,
+    baseUrl: baseUrl(),
     fetchTicket,
     onDelta: (text, id) => deltas.push({ text, id }),
     onStatus: (status) => statuses.push(status),

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { ArrowDown, CloudOff, PanelLeftOpen, SquarePen } from "lucide-react";
 import { siblingPosition } from "../tree";
+import { ModelOptions } from "../ui/ModelOptions";
 import type { Conversation, Message, Model } from "../types";
 import { Composer } from "./Composer";
 import { MessageItem } from "./MessageItem";
@@ -110,11 +111,7 @@ export function ChatView(props: Props) {
         <label className="model-picker">
           <span className="visually-hidden">Model</span>
           <select value={model ?? ""} onChange={(e) => onModel(e.target.value)} aria-label="Model">
-            {models.map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.id}
-              </option>
-            ))}
+            <ModelOptions models={models} />
           </select>
         </label>
         <h1 className="chat-title">{title}</h1>

@@ -3,6 +3,7 @@ import { Check, ChevronLeft, ChevronRight, Copy, Pencil, RefreshCw, ThumbsDown, 
 import * as api from "../api/client";
 import type { StreamStatus } from "../api/stream";
 import type { Message } from "../types";
+import { useCopy } from "../ui/useCopy";
 
 // The renderer (markdown, highlighting, KaTeX) is most of the code: it loads after the
 // first paint, and plain text stands in for the moment it takes.
@@ -23,16 +24,11 @@ interface Props {
 
 export const MessageItem = memo(function MessageItem({ message, position, error, connection, busy, onEdit, onRegenerate, onSibling }: Props) {
   const [editing, setEditing] = useState(false);
-  const [copied, setCopied] = useState(false);
+  const [copied, copy] = useCopy();
   const [rating, setRating] = useState<"up" | "down" | null>(null);
   const mine = message.role === "user";
   const writing = message.status === "streaming";
 
-  const copy = async () => {
-    await navigator.clipboard.writeText(message.content);
-    setCopied(true);
-    setTimeout(() => setCopied(false), 1500);
-  };
   const rate = async (value: "up" | "down") => {
     setRating(value);
     await api.feedback(message.id, value).catch(() => setRating(null));
@@ -89,7 +85,7 @@ export const MessageItem = memo(function MessageItem({ message, position, error,
               </button>
             </span>
           )}
-          <button type="button" className="icon-button" aria-label={copied ? "Copied" : "Copy message"} title="Copy" onClick={copy}>
+          <button type="button" className="icon-button" aria-label={copied ? "Copied" : "Copy message"} title="Copy" onClick={() => copy(message.content)}>
             {copied ? <Check size={16} /> : <Copy size={16} />}
           </button>
           {mine ? (

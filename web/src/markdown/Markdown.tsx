@@ -1,6 +1,6 @@
 // Safe markdown renderer for model output. Loaded with React.lazy, so the markdown,
 // KaTeX and highlight.js code stays out of the initial bundle.
-import { createContext, memo, useContext, useEffect, useRef, useState } from "react";
+import { createContext, memo, useContext } from "react";
 import type { ComponentProps } from "react";
 import ReactMarkdown from "react-markdown";
 import type { Components, ExtraProps, Options } from "react-markdown";
@@ -9,6 +9,7 @@ import remarkMath from "remark-math";
 import rehypeKatex from "rehype-katex";
 import rehypeHighlight from "rehype-highlight";
 import "katex/dist/katex.min.css";
+import { useCopy } from "../ui/useCopy";
 import "./markdown.css";
 
 type HastElement = NonNullable<ExtraProps["node"]>;
@@ -76,28 +77,13 @@ function hastText(node: HastChild): string {
 }
 
 function CopyButton({ text }: { text: string }) {
-  const [copied, setCopied] = useState(false);
-  const timer = useRef<number | undefined>(undefined);
-  useEffect(() => () => window.clearTimeout(timer.current), []);
-
-  const copy = () => {
-    // clipboard is undefined outside secure contexts; a refused write just does nothing.
-    navigator.clipboard?.writeText(text).then(
-      () => {
-        setCopied(true);
-        window.clearTimeout(timer.current);
-        timer.current = window.setTimeout(() => setCopied(false), 1500);
-      },
-      () => {},
-    );
-  };
-
+  const [copied, copy] = useCopy();
   return (
     <>
-      <button type="button" className="md-copy" aria-label="Copy code" onClick={copy}>
+      <button type="button" className="md-copy" aria-label="Copy code" onClick={() => copy(text)}>
         {copied ? "Copied" : "Copy"}
       </button>
-      <span className="md-sr-only" role="status">
+      <span className="visually-hidden" role="status">
         {copied ? "Copied" : ""}
       </span>
     </>

@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from "react";
 import * as api from "../api/client";
+import { ModelOptions } from "../ui/ModelOptions";
 import type { Model, Theme, User } from "../types";
 import { Dialog } from "../ui/Dialog";
 
@@ -70,11 +71,7 @@ export function SettingsDialog({ open, user, models, onClose, onSaved, onLogoutE
           Default model
           <select value={defaultModel} onChange={(e) => setDefaultModel(e.target.value)}>
             <option value="">The server's default</option>
-            {models.map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.id}
-              </option>
-            ))}
+            <ModelOptions models={models} />
           </select>
         </label>
         <label>
