@@ -61,10 +61,15 @@ export function ChatView(props: Props) {
     if (lastModel && models.some((m) => m.id === lastModel)) onModel(lastModel);
   }, [conversationId, lastModel, models, onModel]);
 
+  // Only a scroll upwards lets go of the bottom: the smooth scroll down to it passes through
+  // positions short of the end, and the answer may grow meanwhile.
+  const lastTop = useRef(0);
   const onScroll = () => {
     const element = scroller.current!;
     const bottom = element.scrollHeight - element.scrollTop - element.clientHeight < STICK_PX;
-    stick.current = bottom;
+    if (bottom) stick.current = true;
+    else if (element.scrollTop < lastTop.current) stick.current = false;
+    lastTop.current = element.scrollTop;
     setAtBottom(bottom);
   };
   const toBottom = () => {
