@@ -103,12 +103,12 @@ class Generation:
                     outcome.completion_tokens = tokens_before + chunk.usage.completion_tokens
                 for choice in chunk.choices:
                     if choice.delta.content:
-                        await replies.append_delta(
+                        stop = await replies.append_delta(
                             self.redis, self.settings, self.reply_id, choice.delta.content
                         )
                         outcome.text += choice.delta.content
                         outcome.completion_tokens += 1
-                        if await replies.stop_requested(self.redis, self.settings, self.reply_id):
+                        if stop:
                             outcome.finish_reason = "stopped"
                             return
                     if choice.finish_reason == "length":

@@ -89,13 +89,16 @@ async def read(redis: Redis, settings: Settings, reply_id: UUID) -> Written:
     return written
 
 
-async def append_delta(redis: Redis, settings: Settings, reply_id: UUID, text: str) -> str:
+async def append_delta(redis: Redis, settings: Settings, reply_id: UUID, text: str) -> bool:
+    """Append `text`; True if the user has asked to stop. The question rides along with
+    the write, so honouring stop costs no round trip of its own on the hot path."""
     name = stream_key(settings, reply_id)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.xadd(name, {"type": "delta", "data": json.dumps({"text": text})})
         pipe.expire(name, TTL_S)
-        entry_id, _ = await pipe.execute()
-    return str(entry_id)
+        pipe.exists(_part(settings, reply_id, "stop"))
+        _, _, stop = await pipe.execute()
+    return bool(stop)
 
 
 # Appends the terminal entry unless the stream already has one: exactly one per reply.
@@ -120,10 +123,6 @@ async def finish(
 
 async def request_stop(redis: Redis, settings: Settings, reply_id: UUID) -> None:
     await redis.set(_part(settings, reply_id, "stop"), 1, ex=TTL_S)
-
-
-async def stop_requested(redis: Redis, settings: Settings, reply_id: UUID) -> bool:
-    return bool(await redis.exists(_part(settings, reply_id, "stop")))
 
 
 class LeaseLost(Exception):
