@@ -173,3 +173,19 @@ async def test_keyboard_shortcuts_and_their_cheat_sheet(
     await page.get_by_label("Search chats").focus()
     await page.keyboard.press("Shift+Escape")
     await expect(composer(page)).to_be_focused()
+
+
+@pytest.mark.parametrize("where", ["Log out", "Log out everywhere"])
+async def test_logging_out_stays_logged_out_after_a_reload(
+    context: BrowserContext, page: Page, stack_settings: Settings, address: str, where: str
+) -> None:
+    await sign_in(context, stack_settings, address)
+    await open_app(page)
+
+    if where == "Log out everywhere":
+        await page.get_by_role("button", name="Settings").click()
+    await page.get_by_role("button", name=where, exact=True).click()
+
+    await expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    await page.reload()
+    await expect(page.get_by_role("button", name="Log in")).to_be_visible()

@@ -33,6 +33,10 @@ async def test_sign_up_send_and_watch_the_reply_stream_in(page: Page) -> None:
     chat = page.get_by_role("navigation").get_by_role("link")
     await expect(chat).to_have_count(1)
     await expect(chat).to_have_text(re.compile(r"^w0 w1"))  # the generated title arrived
+    stored = await page.evaluate(
+        "JSON.stringify([document.cookie, {...localStorage}, {...sessionStorage}])"
+    )
+    assert "eyJ" not in stored  # no token (a JWT) anywhere a script can read it back
 
 
 async def test_a_reload_mid_answer_continues_where_it_was(
