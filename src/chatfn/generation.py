@@ -9,6 +9,7 @@ mid-answer (the redelivered event continues it), and the reader sees one seamles
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
@@ -16,8 +17,8 @@ from uuid import UUID
 import httpx
 import openai
 import stamina
-from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletionMessageParam
+from openai import AsyncOpenAI, AsyncStream
+from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 from redis.asyncio import Redis
 
 from chatfn import replies
@@ -95,6 +96,37 @@ class Generation:
             stream_options={"include_usage": True},
             max_tokens=max(1, self.settings.llm_max_tokens - outcome.completion_tokens),
         )
+        # The model is read and the stream written side by side: whatever arrives while a
+        # write is under way goes into the next one. A slow model still gets one entry per
+        # token, the first at once; a fast one is not held back by a round trip per token.
+        arrived: asyncio.Queue[str | None] = asyncio.Queue()
+        reader = asyncio.create_task(self._read(stream, arrived, outcome))
+        reader.add_done_callback(lambda _: arrived.put_nowait(None))  # always the last item
+        try:
+            ended = False
+            while not ended:
+                parts = [await arrived.get()]
+                while not arrived.empty():
+                    parts.append(arrived.get_nowait())
+                ended = parts[-1] is None
+                text = "".join(part for part in parts if part is not None)
+                if not text:
+                    continue
+                stop = await replies.append_delta(self.redis, self.settings, self.reply_id, text)
+                outcome.text += text
+                if stop:
+                    outcome.finish_reason = "stopped"
+                    return
+            reader.result()  # the model's failure, if any, once all it sent is on the stream
+        finally:
+            reader.cancel()
+
+    @staticmethod
+    async def _read(
+        stream: AsyncStream[ChatCompletionChunk],
+        arrived: asyncio.Queue[str | None],
+        outcome: Outcome,
+    ) -> None:
         tokens_before = outcome.completion_tokens
         async with stream:
             async for chunk in stream:
@@ -103,13 +135,7 @@ class Generation:
                     outcome.completion_tokens = tokens_before + chunk.usage.completion_tokens
                 for choice in chunk.choices:
                     if choice.delta.content:
-                        stop = await replies.append_delta(
-                            self.redis, self.settings, self.reply_id, choice.delta.content
-                        )
-                        outcome.text += choice.delta.content
+                        arrived.put_nowait(choice.delta.content)
                         outcome.completion_tokens += 1
-                        if stop:
-                            outcome.finish_reason = "stopped"
-                            return
                     if choice.finish_reason == "length":
                         outcome.finish_reason = "length"
