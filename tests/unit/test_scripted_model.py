@@ -126,6 +126,25 @@ async def received(chunks: AsyncIterator[ChatCompletionChunk], into: list[str]) 
             into.append(chunk.choices[0].delta.content)
 
 
+async def answer(
+    model: AsyncOpenAI,
+    messages: list[ChatCompletionMessageParam],
+    stream: bool,
+    max_tokens: int | None = None,
+) -> tuple[str, str | None]:
+    """(text, finish_reason) of one answer, streamed or not."""
+    if stream:
+        chunks = await model.chat.completions.create(
+            model="scripted", messages=messages, stream=True, max_tokens=max_tokens
+        )
+        parts = [chunk.choices[0] async for chunk in chunks]
+        return "".join(part.delta.content or "" for part in parts), parts[-1].finish_reason
+    completion = await model.chat.completions.create(
+        model="scripted", messages=messages, max_tokens=max_tokens
+    )
+    return completion.choices[0].message.content or "", completion.choices[0].finish_reason
+
+
 async def test_models_lists_the_scripted_model(model: AsyncOpenAI) -> None:
     assert [m.id async for m in model.models.list()] == ["scripted"]
 
@@ -159,19 +178,7 @@ async def test_a_plain_answer_is_one_completion(model: AsyncOpenAI) -> None:
 
 @pytest.mark.parametrize("stream", [True, False])
 async def test_max_tokens_cuts_the_answer_with_length(model: AsyncOpenAI, stream: bool) -> None:
-    if stream:
-        chunks = await model.chat.completions.create(
-            model="scripted", messages=ask("[[script tokens=10]]"), max_tokens=4, stream=True
-        )
-        parts = [chunk.choices[0] async for chunk in chunks]
-        text = "".join(part.delta.content or "" for part in parts)
-        finish = parts[-1].finish_reason
-    else:
-        completion = await model.chat.completions.create(
-            model="scripted", messages=ask("[[script tokens=10]]"), max_tokens=4
-        )
-        text = completion.choices[0].message.content or ""
-        finish = completion.choices[0].finish_reason
+    text, finish = await answer(model, ask("[[script tokens=10]]"), stream, max_tokens=4)
 
     assert text == "w0 w1 w2 w3 "
     assert finish == "length"
@@ -401,19 +408,7 @@ async def test_an_echo_breaks_after_n_tokens_and_continues(model: AsyncOpenAI) -
 
 @pytest.mark.parametrize("stream", [True, False])
 async def test_max_tokens_cuts_an_echo_with_length(model: AsyncOpenAI, stream: bool) -> None:
-    if stream:
-        chunks = await model.chat.completions.create(
-            model="scripted", messages=echo(MARKDOWN), max_tokens=4, stream=True
-        )
-        parts = [chunk.choices[0] async for chunk in chunks]
-        text = "".join(part.delta.content or "" for part in parts)
-        finish = parts[-1].finish_reason
-    else:
-        completion = await model.chat.completions.create(
-            model="scripted", messages=echo(MARKDOWN), max_tokens=4
-        )
-        text = completion.choices[0].message.content or ""
-        finish = completion.choices[0].finish_reason
+    text, finish = await answer(model, echo(MARKDOWN), stream, max_tokens=4)
 
     assert text == "# Title\n\nSome **bold** "
     assert finish == "length"
@@ -436,17 +431,7 @@ async def test_an_echo_of_no_text_is_an_empty_answer(
     model: AsyncOpenAI, question: str, stream: bool
 ) -> None:
     messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": question}]
-    if stream:
-        chunks = await model.chat.completions.create(
-            model="scripted", messages=messages, stream=True
-        )
-        parts = [chunk.choices[0] async for chunk in chunks]
-        text = "".join(part.delta.content or "" for part in parts)
-        finish = parts[-1].finish_reason
-    else:
-        completion = await model.chat.completions.create(model="scripted", messages=messages)
-        text = completion.choices[0].message.content or ""
-        finish = completion.choices[0].finish_reason
+    text, finish = await answer(model, messages, stream)
 
     assert text == ""
     assert finish == "stop"
