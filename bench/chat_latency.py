@@ -82,10 +82,11 @@ async def chat_ttft(client: httpx.AsyncClient, token: str, conversation: str) ->
         "x-forwarded-for": f"198.18.2.{hash(token) % 250}",
     }
     started = time.perf_counter()
-    accepted = (
-        await client.post(f"/api/conversations/{conversation}/messages", headers=headers,
-                          json={"content": DIRECTIVE, "model": "scripted"})
-    ).json()  # fmt: skip
+    sent = await client.post(f"/api/conversations/{conversation}/messages", headers=headers,
+                             json={"content": DIRECTIVE, "model": "scripted"})  # fmt: skip
+    # A 429 here is the per-user limit (RATE_LIMIT_USER): fewer --chats, or raise it.
+    assert sent.status_code == 202, f"sending answered {sent.status_code}: {sent.text}"
+    accepted = sent.json()
     url = f"/api/replies/{accepted['reply_id']}/stream"
     first: float | None = None
     async with client.stream("GET", url, params={"ticket": accepted["stream_ticket"]}) as stream:

@@ -22,6 +22,7 @@ from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 from redis.asyncio import Redis
 
 from chatfn import replies
+from chatfn.prompt import estimate_tokens
 from chatfn.settings import Settings
 
 ATTEMPTS = 3
@@ -72,7 +73,10 @@ class Generation:
         self, messages: list[ChatCompletionMessageParam], written: replies.Written
     ) -> Outcome:
         """Stream the answer after `written.text`; raises `ModelFailed` once retries are spent."""
-        outcome = Outcome(written.text, "stop", 0, written.deltas)
+        # An entry may hold several tokens: what is already written counts at the high
+        # estimate, so a resumed reply stays within LLM_MAX_TOKENS.
+        held = estimate_tokens(written.text) if written.text else 0
+        outcome = Outcome(written.text, "stop", 0, held)
         try:
             async for attempt in stamina.retry_context(
                 on=_transient, attempts=ATTEMPTS, wait_initial=0.3, wait_max=3.0

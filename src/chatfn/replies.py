@@ -44,7 +44,6 @@ class Written:
     """What a reply's stream holds so far."""
 
     text: str = ""
-    deltas: int = 0
     terminal: dict[str, Any] | None = None
     last_id: str = "0-0"
     entries: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -83,7 +82,6 @@ async def read(redis: Redis, settings: Settings, reply_id: UUID) -> Written:
         written.last_id = entry_id
         if entry["type"] == "delta":
             written.text += entry["text"]
-            written.deltas += 1
         else:
             written.terminal = entry
     return written
