@@ -21,7 +21,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -29,11 +29,11 @@ import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from cloudevents.exceptions import GenericException
-from cloudevents.http import CloudEvent, from_http
+from cloudevents.http import CloudEvent
 
 from chatfn.emit import SinkRefused, publish
 from chatfn.local.broker.config import Destination, Trigger
-from chatfn.local.broker.records import from_record, http_headers
+from chatfn.local.broker.records import Record, from_record, http_headers, http_to_record
 
 log = logging.getLogger("chatfn.broker")
 
@@ -53,7 +53,7 @@ ERROR_DATA_LIMIT = 1024  # bytes of the subscriber's answer kept in knativeerror
 class Outcome:
     status: int | None  # None: no answer (timeout, connection error)
     body: bytes = b""
-    reply: CloudEvent | None = None
+    reply: Record | None = None
 
     @property
     def delivered(self) -> bool:
@@ -87,7 +87,7 @@ class Dispatcher:
         topic: str,
         bootstrap_servers: str,
         resolve: Callable[[Destination], str],
-        ingress_url: str,
+        reingest: Callable[[Record], Awaitable[None]],
         session: aiohttp.ClientSession,
         client: httpx.AsyncClient,
     ) -> None:
@@ -97,7 +97,7 @@ class Dispatcher:
         self.subscriber = resolve(trigger.subscriber)
         sink = trigger.delivery.dead_letter_sink
         self.dead_letter_sink = resolve(sink) if sink else None
-        self.ingress_url = ingress_url
+        self.reingest = reingest
         self.session = session
         self.client = client
         self.progress: dict[TopicPartition, PartitionProgress] = {}
@@ -206,7 +206,7 @@ class Dispatcher:
             outcome = await self._post(headers, body)
         if outcome.delivered:
             if outcome.reply is not None:
-                await publish(outcome.reply, self.ingress_url, self.client)
+                await self.reingest(outcome.reply)
             return
         try:
             event = from_record(record.value, record.headers)
@@ -231,7 +231,7 @@ class Dispatcher:
             or response.headers.get("content-type", "").startswith("application/cloudevents")
         ):
             try:
-                reply = from_http(dict(response.headers), content)
+                reply = http_to_record(response.headers, content)
             except GenericException:
                 log.error("%s: the reply is not a valid CloudEvent; dropped", self.trigger.name)
         return Outcome(status=response.status, body=content, reply=reply)

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import stamina
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from cloudevents.exceptions import GenericException
-from cloudevents.http import from_http
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from chatfn.local.broker.config import Eventing
-from chatfn.local.broker.records import is_binary_mode, record_headers, to_record
+from chatfn.local.broker.records import Record, http_to_record
 
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
@@ -67,21 +67,27 @@ class Ingress:
         return await self._write(request, topic)
 
     async def _write(self, request: Request, topic: str) -> Response:
-        value = await request.body()
         try:
-            if is_binary_mode(request.headers):
-                key, headers = record_headers(request.headers)
-            else:
-                key, value, headers = to_record(from_http(dict(request.headers), value))
+            record = http_to_record(request.headers, await request.body())
         except GenericException as exc:
             return _problem(400, "Malformed CloudEvent", str(exc) or type(exc).__name__)
         try:
-            await self.producer.send_and_wait(topic, value, key=key, headers=headers)
+            await self.write(topic, record)
         except KafkaError as exc:
             # 503 is retryable for every sender: nothing was written, nothing is lost.
             return _problem(503, "Kafka unavailable", type(exc).__name__)
-        self.written()
         return Response(status_code=202)
+
+    async def write(self, topic: str, record: Record) -> None:
+        key, value, headers = record
+        await self.producer.send_and_wait(topic, value, key=key, headers=headers)
+        self.written()
+
+    @stamina.retry(on=KafkaError, attempts=5, wait_max=2.0)
+    async def reingest(self, record: Record) -> None:
+        """A reply event from a delivery, onto the broker's topic. Knative's dispatcher
+        POSTs it to the ingress; here both run in one process, so it skips the HTTP hop."""
+        await self.write(self.eventing.topic, record)
 
     async def health(self, request: Request) -> Response:
         """Ready once every Trigger's consumer group has assigned its partitions."""

@@ -20,10 +20,11 @@ from cloudevents.exceptions import MissingRequiredFields
 from cloudevents.http import CloudEvent, from_http
 
 Headers = list[tuple[str, bytes]]
+Record = tuple[bytes | None, bytes, Headers]  # key, value, headers
 REQUIRED = ("ce-specversion", "ce-id", "ce-source", "ce-type")
 
 
-def to_record(event: CloudEvent) -> tuple[bytes | None, bytes, Headers]:
+def to_record(event: CloudEvent) -> Record:
     """(key, value, headers) for `event`."""
     http_headers, body = to_binary(event)
     key, headers = record_headers(http_headers)
@@ -51,6 +52,15 @@ def record_headers(http_headers: Mapping[str, str]) -> tuple[bytes | None, Heade
 
 def is_binary_mode(http_headers: Mapping[str, str]) -> bool:
     return "ce-specversion" in {name.lower() for name in http_headers}
+
+
+def http_to_record(http_headers: Mapping[str, str], body: bytes) -> Record:
+    """The record of an event sent over HTTP in either mode; raises the SDK's errors if it
+    is not one."""
+    if is_binary_mode(http_headers):
+        key, headers = record_headers(http_headers)
+        return key, body, headers
+    return to_record(from_http(dict(http_headers), body))
 
 
 def http_headers(headers: Sequence[tuple[str, bytes]]) -> tuple[dict[str, str], dict[str, str]]:

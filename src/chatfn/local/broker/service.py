@@ -65,32 +65,34 @@ async def serve(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **PRODUCER_OPTIONS)
     await producer.start()
     # Deliveries, the hot path, go through aiohttp: httpx's connection pool costs
-    # milliseconds per request once dozens of connections are open. Replies and dead
-    # letters go through `chatfn.emit.publish`, like every function's events.
+    # milliseconds per request once dozens of connections are open. Replies go straight
+    # to the ingress's producer; dead letters through `chatfn.emit.publish`, like every
+    # function's events.
     connector = aiohttp.TCPConnector(limit=UNORDERED_CONCURRENCY * 2)
     try:
         async with (
             aiohttp.ClientSession(connector=connector) as session,
             httpx.AsyncClient() as client,
         ):
-            dispatchers = [
-                Dispatcher(
-                    trigger,
-                    topic=eventing.topic,
-                    bootstrap_servers=bootstrap_servers,
-                    resolve=resolve,
-                    ingress_url=f"{base_url}/{eventing.namespace}/{eventing.broker}",
-                    session=session,
-                    client=client,
-                )
-                for trigger in eventing.triggers
-            ]
+            dispatchers: list[Dispatcher] = []
             ingress = Ingress(
                 eventing,
                 producer,
                 ready=lambda: all(d.assigned for d in dispatchers),
                 written=lambda: wake_all(dispatchers),
             )
+            dispatchers += [
+                Dispatcher(
+                    trigger,
+                    topic=eventing.topic,
+                    bootstrap_servers=bootstrap_servers,
+                    resolve=resolve,
+                    reingest=ingress.reingest,
+                    session=session,
+                    client=client,
+                )
+                for trigger in eventing.triggers
+            ]
             server = uvicorn.Server(
                 uvicorn.Config(
                     ingress.app, host="127.0.0.1", port=port, log_level="warning", access_log=False
