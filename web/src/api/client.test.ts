@@ -13,7 +13,6 @@ import {
   listConversations,
   login,
   me,
-  onSessionChange,
   onSessionExpired,
   refreshSession,
   setBaseUrl,
@@ -169,18 +168,14 @@ describe("refresh", () => {
     setSession(session("old"));
     handler = expiredToken((res) => json(res, 401, problem(401, "Sign in again.")));
     const expired = vi.fn();
-    const changed = vi.fn();
     const stopExpired = onSessionExpired(expired);
-    const stopChanged = onSessionChange(changed);
     try {
       await expect(me()).rejects.toMatchObject({ status: 401 });
       expect(getSession()).toBeNull();
       expect(expired).toHaveBeenCalledOnce();
-      expect(changed).toHaveBeenLastCalledWith(null);
       expect(refreshes()).toBe(1);
     } finally {
       stopExpired();
-      stopChanged();
     }
   });
 

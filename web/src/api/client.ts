@@ -43,32 +43,20 @@ let session: Session | null = null;
 // Bumped on every sign-in and sign-out, so a refresh that was in flight cannot bring
 // back a session the user has since left or replaced.
 let epoch = 0;
-const changeListeners = new Set<(session: Session | null) => void>();
 const expiredListeners = new Set<() => void>();
 
 export function getSession(): Session | null {
   return session;
 }
 
-function store(next: Session | null): void {
-  session = next;
-  for (const listener of changeListeners) listener(next);
-}
-
 export function setSession(next: Session): void {
   epoch += 1;
-  store(next);
+  session = next;
 }
 
 export function clearSession(): void {
   epoch += 1;
-  store(null);
-}
-
-/** Called on every sign-in, refresh and sign-out; returns the unsubscribe function. */
-export function onSessionChange(listener: (session: Session | null) => void): () => void {
-  changeListeners.add(listener);
-  return () => changeListeners.delete(listener);
+  session = null;
 }
 
 /** Called when a request found the session over (the refresh was refused). */
@@ -253,7 +241,7 @@ export async function logoutAll(): Promise<void> {
 }
 
 function keepUser(user: User): User {
-  if (session) store({ ...session, user });
+  if (session) session = { ...session, user }; // the same sign-in: no new epoch
   return user;
 }
 

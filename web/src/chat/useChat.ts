@@ -63,7 +63,8 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
   const streaming = [...path].reverse().find((m) => m.role === "assistant" && m.status === "streaming") ?? null;
 
   const put = useCallback((...added: Message[]) => {
-    setById((previous) => relink({ ...previous, ...Object.fromEntries(added.map((m) => [m.id, m])) }));
+    // A message made here lists no siblings yet: the tree counts it as the newest of them.
+    setById((previous) => ({ ...previous, ...Object.fromEntries(added.map((m) => [m.id, m])) }));
   }, []);
 
   const patch = useCallback((id: string, change: Partial<Message>) => {
@@ -291,15 +292,3 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
   };
 }
 
-/** Recomputes every message's siblings from the parent links (ids are UUIDv7: by time). */
-function relink(byId: Record<string, Message>): Record<string, Message> {
-  const children = new Map<string | null, string[]>();
-  for (const message of Object.values(byId)) {
-    children.set(message.parent_id, [...(children.get(message.parent_id) ?? []), message.id]);
-  }
-  const next: Record<string, Message> = {};
-  for (const message of Object.values(byId)) {
-    next[message.id] = { ...message, siblings: children.get(message.parent_id)!.sort() };
-  }
-  return next;
-}
