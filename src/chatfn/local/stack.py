@@ -151,7 +151,10 @@ class Stack:
                 taken = {
                     p for chosen in (*saved.values(), *ports.values()) for p in chosen.values()
                 }
-                previous = {n: _free_port(avoid=taken) for n in port_names}
+                previous = {}
+                for port_name in port_names:  # one by one: a server's ports must differ too
+                    previous[port_name] = _free_port(avoid=taken)
+                    taken.add(previous[port_name])
             ports[name] = previous
         if self.settings.port:
             if not ours and not _port_is_free(self.settings.port):
