@@ -6,20 +6,23 @@ baseline: aiokafka produce (acks=all) -> Tansu -> aiokafka consumer
 For 1, 16 and 64 concurrent producers it prints events/s and the p50/p99 latency of one
 hop (send started -> subscriber or consumer has it), and the broker's cost over the
 baseline. The broker runs as its own process (`chatfn broker`), as in `chatfn up`; the
-producers and the subscriber share this process. Usage:
+producers and the subscriber (a plain ASGI no-op) share this process. Each run also
+prints the CPU time per event of this process, the broker and Tansu: on 2 cores their sum
+bounds the rate. Usage:
 
-    .venv/bin/python -m bench.broker_hop [--events 2000]
+    .venv/bin/python -m bench.broker_hop [--events 2000] [--producers 1 16 64]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -28,9 +31,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
-from starlette.responses import Response
-from tests.utils.broker import LocalBroker, Subscriber, eventually, trigger, write_eventing
+from starlette.types import Receive, Scope, Send
+from tests.utils.broker import LocalBroker, eventually, serving, trigger, write_eventing
 
+from bench.cpu import CpuMeter, describe
 from chatfn.local.broker.dispatcher import FETCH_MAX_WAIT_MS
 from chatfn.local.stack import Stack
 from chatfn.settings import Settings
@@ -79,22 +83,29 @@ async def drive(
     await asyncio.gather(*(producer(w) for w in range(concurrency)))
 
 
-async def through_broker(settings: Settings, total: int, concurrency: int) -> tuple[float, float]:
+async def through_broker(
+    settings: Settings, total: int, concurrency: int, kafka_pid: int
+) -> tuple[float, float]:
     clock = Clock()
 
-    async def record(received: CloudEvent) -> Response:
-        clock.arrived[received["id"]] = time.perf_counter()
-        return Response(status_code=202)
+    async def no_op_function(scope: Scope, receive: Receive, send: Send) -> None:
+        """The subscriber: notes the arrival and answers 202. Plain ASGI, without the
+        SDK's parsing, so that the harness leaves the 2 cores to what it measures."""
+        clock.arrived[dict(scope["headers"])[b"ce-id"].decode()] = time.perf_counter()
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 202, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
 
-    subscriber = Subscriber(record)
     with tempfile.TemporaryDirectory() as folder:
         namespace = f"bench-{uuid.uuid4().hex[:8]}"
-        async with subscriber.running():
-            write_eventing(Path(folder), namespace, trigger("noop", subscriber.url))
+        async with serving(no_op_function) as subscriber_url:
+            write_eventing(Path(folder), namespace, trigger("noop", subscriber_url))
             broker = LocalBroker(Path(folder), settings.kafka_bootstrap_servers)
             await broker.create_topics()
-            with broker.process(settings):
+            with broker.process(settings) as process:
                 await broker.wait_ready()
+                cpu = CpuMeter({"bench": os.getpid(), "broker": process.pid, "tansu": kafka_pid})
                 # aiohttp, as the dispatcher uses: httpx's pool would be the bottleneck here.
                 async with aiohttp.ClientSession() as session:
 
@@ -107,10 +118,13 @@ async def through_broker(settings: Settings, total: int, concurrency: int) -> tu
                     await drive(total, concurrency, send, clock)
                     await eventually(lambda: len(clock.arrived) >= total, within=120)
                     elapsed = time.perf_counter() - started
+                    print(" " * 10 + describe(cpu.per_unit_ms(total), "event"))
     return clock.report("broker", concurrency, elapsed)
 
 
-async def through_kafka(settings: Settings, total: int, concurrency: int) -> tuple[float, float]:
+async def through_kafka(
+    settings: Settings, total: int, concurrency: int, kafka_pid: int
+) -> tuple[float, float]:
     clock = Clock()
     topic = f"bench-{uuid.uuid4().hex[:8]}"
     servers = settings.kafka_bootstrap_servers
@@ -129,6 +143,7 @@ async def through_kafka(settings: Settings, total: int, concurrency: int) -> tup
     await producer.start()
     while not consumer.assignment():
         await consumer.getmany(timeout_ms=100)
+    cpu = CpuMeter({"bench": os.getpid(), "tansu": kafka_pid})
 
     async def consume() -> None:
         while len(clock.arrived) < total:
@@ -145,6 +160,7 @@ async def through_kafka(settings: Settings, total: int, concurrency: int) -> tup
         started = time.perf_counter()
         await drive(total, concurrency, send, clock)
         await asyncio.wait_for(reader, timeout=120)
+        print(" " * 10 + describe(cpu.per_unit_ms(total), "event"))
         return clock.report("baseline", concurrency, time.perf_counter() - started)
     finally:
         await producer.stop()
@@ -153,14 +169,14 @@ async def through_kafka(settings: Settings, total: int, concurrency: int) -> tup
         await admin.close()
 
 
-async def main(total: int) -> None:
-    settings = await Stack(Settings(CHATFN_HOME=Path(".local/bench"), CHATFN_PORT=0)).up(
-        lambda *_: None
-    )
+async def main(total: int, producers: Sequence[int]) -> None:
+    stack = Stack(Settings(CHATFN_HOME=Path(".local/bench"), CHATFN_PORT=0))
+    settings = await stack.up(lambda *_: None)
+    kafka_pid = stack.supervisor.processes()["kafka"].pid
     print(f"{total} events per run; Kafka: Tansu at {settings.kafka_bootstrap_servers}")
-    for concurrency in CONCURRENCY:
-        base_p50, base_rate = await through_kafka(settings, total, concurrency)
-        p50, rate = await through_broker(settings, total, concurrency)
+    for concurrency in producers:
+        base_p50, base_rate = await through_kafka(settings, total, concurrency, kafka_pid)
+        p50, rate = await through_broker(settings, total, concurrency, kafka_pid)
         print(
             f"          broker adds {p50 - base_p50:+.2f} ms p50; "
             f"throughput {rate / base_rate:.2f}x the baseline\n"
@@ -170,4 +186,6 @@ async def main(total: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000)
-    uvloop.run(main(parser.parse_args().events))
+    parser.add_argument("--producers", type=int, nargs="*", default=CONCURRENCY)
+    arguments = parser.parse_args()
+    uvloop.run(main(arguments.events, arguments.producers))

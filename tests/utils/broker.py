@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from chatfn.local.broker.config import Eventing, load_eventing
 from chatfn.local.broker.records import from_record
@@ -51,20 +52,37 @@ async def accept(event: CloudEvent) -> Response:
     return Response(status_code=202)
 
 
+@contextlib.asynccontextmanager
+async def serving(app: ASGIApp) -> AsyncIterator[str]:
+    """`app` served by uvicorn on a free local port, in this event loop; yields its URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    await eventually(lambda: server.started, within=10)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        await task
+
+
 class Subscriber:
     """A real HTTP subscriber: records every delivery and answers with `answer`."""
 
     def __init__(self, answer: Answer = accept) -> None:
         self.answer = answer
         self.received: list[CloudEvent] = []
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        app = Starlette(routes=[Route("/", self._receive, methods=["POST"])])
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning"
-            )
-        )
+        self.url = ""
+        self.app = Starlette(routes=[Route("/", self._receive, methods=["POST"])])
 
     async def _receive(self, request: Request) -> Response:
         event = from_http(dict(request.headers), await request.body())
@@ -76,13 +94,8 @@ class Subscriber:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Subscriber]:
-        task = asyncio.create_task(self.server.serve())
-        await eventually(lambda: self.server.started, within=10)
-        try:
+        async with serving(self.app) as self.url:
             yield self
-        finally:
-            self.server.should_exit = True
-            await task
 
 
 def reply_with(event: CloudEvent) -> Response:
