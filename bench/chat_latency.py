@@ -3,7 +3,8 @@
 With the scripted model (0 ms per token, 64 tokens), at 1, 10 and 50 concurrent chats:
 time from `POST .../messages` to the first `delta` at the SSE client, minus the same
 model server's time to first token called directly in the same run (p50/p99), completed
-chats/s, and each function's peak RSS. Then how much memory `stream_reply` needs to
+chats/s, CPU time per chat of every process of the stack (and of this one, the clients),
+and each function's peak RSS. Then how much memory `stream_reply` needs to
 hold 2,000 open streams. Run:
 
     .venv/bin/python -m bench.chat_latency --chats 200
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import time
 import uuid
@@ -25,6 +27,7 @@ import httpx
 import psutil
 from openai import AsyncOpenAI
 
+from bench.cpu import CpuMeter, describe
 from chatfn import replies, tickets
 from chatfn.local.stack import Stack, function_names
 from chatfn.settings import Settings
@@ -57,6 +60,12 @@ class PeakRss:
         while True:
             self.sample()
             await asyncio.sleep(0.1)
+
+
+def stack_pids(stack: Stack) -> dict[str, int]:
+    """Every process the stack supervises (servers, broker, functions), and this one."""
+    running = {name: info.pid for name, info in stack.supervisor.processes().items() if info.pid}
+    return running | {"bench": os.getpid()}
 
 
 async def direct_ttft(model: AsyncOpenAI) -> float:
@@ -184,10 +193,13 @@ async def main(chats: int) -> None:
                 token, conversation = accounts[n % width]
                 return await chat_ttft(client, token, conversation)
 
+            cpu = CpuMeter(stack_pids(stack))
             through, rate = await run_at(concurrency, chats, chat)
+            spent = cpu.per_unit_ms(chats)
             (d50, d99), (c50, c99) = percentiles(direct), percentiles(through)
             print(f"{concurrency:>5} | {d50:8.1f} / {d99:8.1f} ms | {c50:8.1f} / {c99:8.1f} ms | "
                   f"{c50 - d50:+6.1f} / {c99 - d99:+6.1f} | {rate:6.1f}")  # fmt: skip
+            print(" " * 8 + describe({n: ms for n, ms in spent.items() if ms >= 0.5}, "chat"))
     watcher.cancel()
     print("peak RSS: " + ", ".join(f"{n} {b / 2**20:.0f} MB" for n, b in rss.peak.items()))
     held, grew_mb = await open_streams(settings, stack, OPEN_STREAMS)
