@@ -7,7 +7,7 @@ chats/s, CPU time per chat of every process of the stack (and of this one, the c
 and each function's peak RSS. Then how much memory `stream_reply` needs to
 hold 2,000 open streams. Run:
 
-    .venv/bin/python -m bench.chat_latency --chats 200
+    .venv/bin/python -m bench.chat_latency --chats 200 [--concurrency 1 10 50] [--skip-streams]
 
 (it starts, or reuses, a stack under `.local/bench`).
 """
@@ -20,7 +20,7 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -172,7 +172,7 @@ async def open_streams(settings: Settings, stack: Stack, count: int) -> tuple[in
     return len(opened), held - before
 
 
-async def main(chats: int) -> None:
+async def main(chats: int, levels: Sequence[int], skip_streams: bool) -> None:
     stack = Stack(Settings(CHATFN_HOME=Path(".local/bench"), CHATFN_PORT=0))
     settings = await stack.up(lambda *_: None)
     model = AsyncOpenAI(base_url=settings.llm_routes["scripted"], api_key="bench", max_retries=0)
@@ -185,8 +185,8 @@ async def main(chats: int) -> None:
         base_url=f"http://127.0.0.1:{settings.port}", timeout=60,
         limits=httpx.Limits(max_connections=200),
     ) as client:  # fmt: skip
-        accounts = await users(client, max(CONCURRENCY))
-        for concurrency in CONCURRENCY:
+        accounts = await users(client, max(levels))
+        for concurrency in levels:
             direct, _ = await run_at(concurrency, chats, lambda _: direct_ttft(model))
 
             async def chat(n: int, width: int = concurrency) -> float:
@@ -202,6 +202,8 @@ async def main(chats: int) -> None:
             print(" " * 8 + describe({n: ms for n, ms in spent.items() if ms >= 0.5}, "chat"))
     watcher.cancel()
     print("peak RSS: " + ", ".join(f"{n} {b / 2**20:.0f} MB" for n, b in rss.peak.items()))
+    if skip_streams:
+        return
     held, grew_mb = await open_streams(settings, stack, OPEN_STREAMS)
     print(f"stream_reply holding {held} open streams: +{grew_mb:.0f} MB RSS")
 
@@ -209,4 +211,7 @@ async def main(chats: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chats", type=int, default=200)
-    asyncio.run(main(parser.parse_args().chats))
+    parser.add_argument("--concurrency", type=int, nargs="*", default=CONCURRENCY)
+    parser.add_argument("--skip-streams", action="store_true", help="skip the 2,000 streams")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.chats, arguments.concurrency, arguments.skip_streams))

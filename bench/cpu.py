@@ -6,6 +6,7 @@ goal under load is really a CPU budget: these figures say who spends it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 
 import psutil
@@ -24,14 +25,12 @@ class CpuMeter:
         while unvisited:
             process = unvisited.pop()
             tree.append(process)
-            unvisited += [child for child in process.children() if child.pid not in others]
+            with contextlib.suppress(psutil.NoSuchProcess):
+                unvisited += [child for child in process.children() if child.pid not in others]
         return tree
 
     def _seconds(self) -> dict[str, float]:
-        return {
-            name: sum(sum(p.cpu_times()[:2]) for p in self._tree(root))  # user + system
-            for name, root in self.roots.items()
-        }
+        return {name: sum(map(_cpu_seconds, self._tree(root))) for name, root in self.roots.items()}
 
     def per_unit_ms(self, units: int) -> dict[str, float]:
         """CPU milliseconds per unit of work (event, chat) since the meter was made,
@@ -40,6 +39,14 @@ class CpuMeter:
         spent = {name: (now[name] - self.started[name]) * 1000 / units for name in now}
         ranked = dict(sorted(spent.items(), key=lambda item: -item[1]))
         return ranked | {"total": sum(spent.values())}
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    """User plus system time; a process gone meanwhile (a short-lived child) counts 0."""
+    try:
+        return float(sum(process.cpu_times()[:2]))
+    except psutil.NoSuchProcess:
+        return 0.0
 
 
 def describe(per_unit_ms: Mapping[str, float], unit: str) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import time
 from collections import deque
@@ -44,10 +43,13 @@ RETRYABLE_STATUSES = frozenset({404, 408, 409, 429})
 UNORDERED_CONCURRENCY = 64
 ORDERED_BUFFER = 256  # records held per partition before it is paused
 FETCH_MAX_WAIT_MS = 5
-# Polling every 5 ms costs CPU: after this long with nothing to do a dispatcher dozes,
-# its partitions paused, until the ingress writes or `DOZE_CHECK_S` passes (the check
-# catches records written to the topic by anyone else).
-DOZE_AFTER_S = 2.0
+# Polling every 5 ms costs CPU in the dispatcher and in Kafka, and there is one per
+# Trigger. So a dispatcher that has fetched nothing for `IDLE_AFTER_MS` dozes, its
+# partitions paused, until the ingress writes an event its filter passes, or
+# `DOZE_CHECK_S` passes (the check catches records written by anyone else, and commits).
+# Once resumed, a fetch finds records already written at once (Tansu holds a fetch only
+# while there is nothing to return), so a hop costs no polling interval.
+IDLE_AFTER_MS = 20
 DOZE_CHECK_S = 1.0
 COMMIT_INTERVAL_S = 1.0
 ERROR_DATA_LIMIT = 1024  # bytes of the subscriber's answer kept in knativeerrordata
@@ -111,7 +113,7 @@ class Dispatcher:
         self.tasks: set[asyncio.Task[None]] = set()
         self.committed: dict[TopicPartition, int] = {}
         self.assigned = False  # the group has given this dispatcher its partitions
-        self.wake = asyncio.Event()  # set by the ingress after each write
+        self.wake = asyncio.Event()  # set when there is something to fetch (`_doze`)
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -126,19 +128,17 @@ class Dispatcher:
         consumer.subscribe([self.topic], listener=_CommitOnRevoke(self, consumer))
         await consumer.start()
         try:
-            busy_at = committed_at = time.monotonic()
+            committed_at = time.monotonic()
             while True:
                 self.wake.clear()
-                batches = await consumer.getmany(timeout_ms=100, max_records=500)
+                batches = await consumer.getmany(timeout_ms=IDLE_AFTER_MS, max_records=500)
                 for partition, records in batches.items():
                     for record in records:
                         await self._schedule(consumer, partition, record)
                 if time.monotonic() - committed_at > COMMIT_INTERVAL_S:
                     await self.commit(consumer)
                     committed_at = time.monotonic()
-                if batches or any(progress.pending for progress in self.progress.values()):
-                    busy_at = time.monotonic()
-                elif time.monotonic() - busy_at > DOZE_AFTER_S:
+                if not batches:
                     await self._doze(consumer)
         finally:
             for task in [*self.tasks, *self.workers.values()]:
@@ -147,13 +147,14 @@ class Dispatcher:
             await consumer.stop()
 
     async def _doze(self, consumer: AIOKafkaConsumer) -> None:
-        """Stop fetching until the ingress writes, or for `DOZE_CHECK_S` at most."""
-        await self.commit(consumer)  # all is settled: a dozing group shows no lag
+        """Stop fetching until woken, or for `DOZE_CHECK_S` at most."""
         dozing = consumer.assignment() - consumer.paused()
         consumer.pause(*dozing)
-        with contextlib.suppress(TimeoutError):
+        try:
             async with asyncio.timeout(DOZE_CHECK_S):
                 await self.wake.wait()
+        except TimeoutError:
+            await self.commit(consumer)  # idle a while: what is settled shows as no lag
         consumer.resume(*dozing)
 
     async def _schedule(
@@ -188,6 +189,7 @@ class Dispatcher:
             queue.popleft()
             if len(queue) < ORDERED_BUFFER // 2 and partition in consumer.paused():
                 consumer.resume(partition)
+                self.wake.set()  # the rest of the partition waits in Kafka: fetch it now
 
     async def _handle(self, partition: TopicPartition, record: ConsumerRecord) -> None:
         try:

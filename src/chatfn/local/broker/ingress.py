@@ -37,12 +37,12 @@ class Ingress:
         eventing: Eventing,
         producer: AIOKafkaProducer,
         ready: Callable[[], bool],
-        written: Callable[[], None] = lambda: None,
+        written: Callable[[str, Record], None] = lambda topic, record: None,
     ) -> None:
         self.eventing = eventing
         self.producer = producer
         self.ready = ready
-        self.written = written  # told after every accepted write (wakes dozing dispatchers)
+        self.written = written  # told of every accepted write (wakes dozing dispatchers)
         self.app = Starlette(
             routes=[
                 Route("/{namespace}/{broker}", self.broker, methods=["POST"]),
@@ -81,7 +81,7 @@ class Ingress:
     async def write(self, topic: str, record: Record) -> None:
         key, value, headers = record
         await self.producer.send_and_wait(topic, value, key=key, headers=headers)
-        self.written()
+        self.written(topic, record)
 
     @stamina.retry(on=KafkaError, attempts=5, wait_max=2.0)
     async def reingest(self, record: Record) -> None:

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 from chatfn.local.broker.config import Destination, Eventing, Ref, load_eventing
 from chatfn.local.broker.dispatcher import UNORDERED_CONCURRENCY, Dispatcher
 from chatfn.local.broker.ingress import Ingress
+from chatfn.local.broker.records import Record, http_headers
 
 # Tansu does not implement InitProducerId, so the producer cannot be idempotent;
 # acks=all still means a 202 is only given for a durable write.
@@ -46,9 +47,13 @@ def resolver(
     return resolve
 
 
-def wake_all(dispatchers: list[Dispatcher]) -> None:
+def wake_subscribed(dispatchers: list[Dispatcher], topic: str, record: Record) -> None:
+    """Wake the dispatchers that will deliver this record. The others read past it on
+    their next wake or check; waking them all would cost a fetch each per event."""
+    attributes = http_headers(record[2])[1]
     for dispatcher in dispatchers:
-        dispatcher.wake.set()
+        if dispatcher.topic == topic and dispatcher.trigger.filter(attributes):
+            dispatcher.wake.set()
 
 
 async def serve(
@@ -79,7 +84,7 @@ async def serve(
                 eventing,
                 producer,
                 ready=lambda: all(d.assigned for d in dispatchers),
-                written=lambda: wake_all(dispatchers),
+                written=lambda topic, record: wake_subscribed(dispatchers, topic, record),
             )
             dispatchers += [
                 Dispatcher(
