@@ -10,6 +10,7 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import httpx
+from aiokafka import AIOKafkaProducer
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 from sqlalchemy import text
@@ -20,6 +21,7 @@ from chatfn.emit import publish
 from chatfn.events import MessageSendRequested, MessageSent, new_event, parse_event
 from chatfn.idempotency import first_delivery
 from chatfn.local.broker import topics
+from chatfn.local.broker.records import to_record
 from chatfn.settings import Settings
 from tests.utils.broker import (
     LocalBroker,
@@ -75,6 +77,29 @@ async def test_only_events_that_pass_a_triggers_filter_are_delivered(
     assert sent_events.ids() == [wanted["id"]]
     assert sorted(everything.ids()) == sorted([wanted["id"], other["id"]])
     assert sent_events.received[0].data == wanted.data
+
+
+async def test_an_event_written_to_kafka_by_another_producer_is_delivered(
+    settings: Settings, tmp_path: Path, name: str
+) -> None:
+    # Dispatchers doze until their ingress writes an event for them; one written
+    # straight to the topic must still arrive, by the dozing dispatcher's own check.
+    subscriber = Subscriber()
+    async with subscriber.running():
+        folder = write_eventing(tmp_path, name, trigger("all", subscriber.url))
+        async with LocalBroker(folder, settings.kafka_bootstrap_servers).running() as broker:
+            await asyncio.sleep(0.5)  # the dispatcher has nothing to do, and dozes
+            event = new_event(send_requested(), source="/tests")
+            key, value, headers = to_record(event)
+            producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+            await producer.start()
+            try:
+                await producer.send_and_wait(broker.eventing.topic, value, key=key, headers=headers)
+            finally:
+                await producer.stop()
+            await eventually(lambda: len(subscriber.received) == 1, within=10)
+
+    assert subscriber.ids() == [event["id"]]
 
 
 async def test_an_ordered_trigger_delivers_each_conversation_in_order(

@@ -44,12 +44,11 @@ UNORDERED_CONCURRENCY = 64
 ORDERED_BUFFER = 256  # records held per partition before it is paused
 FETCH_MAX_WAIT_MS = 5
 # Polling every 5 ms costs CPU in the dispatcher and in Kafka, and there is one per
-# Trigger. So a dispatcher that has fetched nothing for `IDLE_AFTER_MS` dozes, its
-# partitions paused, until the ingress writes an event its filter passes, or
+# Trigger. So a dispatcher that has read past every record the ingress told it of
+# (`expect`) dozes, its partitions paused, until told of the next one, or until
 # `DOZE_CHECK_S` passes (the check catches records written by anyone else, and commits).
 # Once resumed, a fetch finds records already written at once (Tansu holds a fetch only
 # while there is nothing to return), so a hop costs no polling interval.
-IDLE_AFTER_MS = 20
 DOZE_CHECK_S = 1.0
 COMMIT_INTERVAL_S = 1.0
 ERROR_DATA_LIMIT = 1024  # bytes of the subscriber's answer kept in knativeerrordata
@@ -114,6 +113,7 @@ class Dispatcher:
         self.committed: dict[TopicPartition, int] = {}
         self.assigned = False  # the group has given this dispatcher its partitions
         self.wake = asyncio.Event()  # set when there is something to fetch (`_doze`)
+        self.expected: dict[TopicPartition, int] = {}  # offsets told of, not yet read
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -131,20 +131,30 @@ class Dispatcher:
             committed_at = time.monotonic()
             while True:
                 self.wake.clear()
-                batches = await consumer.getmany(timeout_ms=IDLE_AFTER_MS, max_records=500)
+                batches = await consumer.getmany(timeout_ms=FETCH_MAX_WAIT_MS, max_records=500)
                 for partition, records in batches.items():
                     for record in records:
                         await self._schedule(consumer, partition, record)
                 if time.monotonic() - committed_at > COMMIT_INTERVAL_S:
                     await self.commit(consumer)
                     committed_at = time.monotonic()
-                if not batches:
+                if not batches and not self._behind(consumer):
                     await self._doze(consumer)
         finally:
             for task in [*self.tasks, *self.workers.values()]:
                 task.cancel()
             await self.commit(consumer)
             await consumer.stop()
+
+    def expect(self, partition: TopicPartition, offset: int) -> None:
+        """The ingress wrote a record this Trigger will deliver."""
+        self.expected[partition] = max(offset, self.expected.get(partition, -1))
+        self.wake.set()
+
+    def _behind(self, consumer: AIOKafkaConsumer) -> bool:
+        """Is a record we were told of still unread? (A fetch can take longer than one
+        `getmany`, under load: dozing then would leave it until the next check.)"""
+        return not (consumer.assignment() - consumer.paused()).isdisjoint(self.expected)
 
     async def _doze(self, consumer: AIOKafkaConsumer) -> None:
         """Stop fetching until woken, or for `DOZE_CHECK_S` at most."""
@@ -161,6 +171,8 @@ class Dispatcher:
         self, consumer: AIOKafkaConsumer, partition: TopicPartition, record: ConsumerRecord
     ) -> None:
         self.progress.setdefault(partition, PartitionProgress()).start(record.offset)
+        if self.expected.get(partition, -1) <= record.offset:
+            self.expected.pop(partition, None)
         if self.trigger.ordered:
             queue = self.queues.setdefault(partition, deque())
             queue.append(record)
@@ -276,6 +288,7 @@ class Dispatcher:
     def forget(self, partitions: set[TopicPartition]) -> None:
         """Partitions handed to another member: their in-flight events may be redelivered there."""
         for partition in partitions:
+            self.expected.pop(partition, None)
             self.progress.pop(partition, None)
             self.committed.pop(partition, None)
             self.queues.pop(partition, None)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import stamina
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.structs import RecordMetadata
 from cloudevents.exceptions import GenericException
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,7 +38,7 @@ class Ingress:
         eventing: Eventing,
         producer: AIOKafkaProducer,
         ready: Callable[[], bool],
-        written: Callable[[str, Record], None] = lambda topic, record: None,
+        written: Callable[[Record, RecordMetadata], None] = lambda record, metadata: None,
     ) -> None:
         self.eventing = eventing
         self.producer = producer
@@ -80,8 +81,8 @@ class Ingress:
 
     async def write(self, topic: str, record: Record) -> None:
         key, value, headers = record
-        await self.producer.send_and_wait(topic, value, key=key, headers=headers)
-        self.written(topic, record)
+        metadata = await self.producer.send_and_wait(topic, value, key=key, headers=headers)
+        self.written(record, metadata)
 
     @stamina.retry(on=KafkaError, attempts=5, wait_max=2.0)
     async def reingest(self, record: Record) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import aiohttp
 import httpx
 import uvicorn
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.structs import RecordMetadata
 
 from chatfn.local.broker.config import Destination, Eventing, Ref, load_eventing
 from chatfn.local.broker.dispatcher import UNORDERED_CONCURRENCY, Dispatcher
@@ -47,13 +48,14 @@ def resolver(
     return resolve
 
 
-def wake_subscribed(dispatchers: list[Dispatcher], topic: str, record: Record) -> None:
-    """Wake the dispatchers that will deliver this record. The others read past it on
-    their next wake or check; waking them all would cost a fetch each per event."""
+def tell_subscribed(dispatchers: list[Dispatcher], record: Record, written: RecordMetadata) -> None:
+    """Tell the dispatchers that will deliver this record where it was written. The others
+    read past it on their next wake or check: waking them all would cost fetches."""
     attributes = http_headers(record[2])[1]
+    partition = TopicPartition(written.topic, written.partition)
     for dispatcher in dispatchers:
-        if dispatcher.topic == topic and dispatcher.trigger.filter(attributes):
-            dispatcher.wake.set()
+        if dispatcher.topic == written.topic and dispatcher.trigger.filter(attributes):
+            dispatcher.expect(partition, written.offset)
 
 
 async def serve(
@@ -84,7 +86,7 @@ async def serve(
                 eventing,
                 producer,
                 ready=lambda: all(d.assigned for d in dispatchers),
-                written=lambda topic, record: wake_subscribed(dispatchers, topic, record),
+                written=lambda record, metadata: tell_subscribed(dispatchers, record, metadata),
             )
             dispatchers += [
                 Dispatcher(
