@@ -23,8 +23,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+import aiohttp
 import httpx
 import psutil
+import uvloop
 from openai import AsyncOpenAI
 
 from bench.cpu import CpuMeter, describe
@@ -48,12 +50,15 @@ class PeakRss:
 
     def __init__(self, stack: Stack) -> None:
         processes = stack.supervisor.processes()
-        self.roots = {name: psutil.Process(processes[name].pid) for name in function_names()}
-        self.peak = dict.fromkeys(self.roots, 0)
+        roots = {name: psutil.Process(processes[name].pid) for name in function_names()}
+        # Found once: `children()` scans all of /proc, too costly to repeat ten times a
+        # second beside the pipeline being measured. A function's processes live as long
+        # as the stack.
+        self.trees = {name: [root, *root.children(recursive=True)] for name, root in roots.items()}
+        self.peak = dict.fromkeys(roots, 0)
 
     def sample(self) -> None:
-        for name, root in self.roots.items():
-            tree = [root, *root.children(recursive=True)]
+        for name, tree in self.trees.items():
             self.peak[name] = max(self.peak[name], sum(p.memory_info().rss for p in tree))
 
     async def watch(self) -> None:
@@ -83,7 +88,7 @@ async def direct_ttft(model: AsyncOpenAI) -> float:
     raise RuntimeError("the scripted model sent no token")
 
 
-async def chat_ttft(client: httpx.AsyncClient, token: str, conversation: str) -> float:
+async def chat_ttft(client: aiohttp.ClientSession, token: str, conversation: str) -> float:
     """POST a message, open its stream, return ms to the first delta (and read to the end)."""
     # Its own client address too, as a real user has: the per-address limit is not measured.
     headers = {
@@ -91,18 +96,18 @@ async def chat_ttft(client: httpx.AsyncClient, token: str, conversation: str) ->
         "x-forwarded-for": f"198.18.2.{hash(token) % 250}",
     }
     started = time.perf_counter()
-    sent = await client.post(f"/api/conversations/{conversation}/messages", headers=headers,
-                             json={"content": DIRECTIVE, "model": "scripted"})  # fmt: skip
-    # A 429 here is the per-user limit (RATE_LIMIT_USER): fewer --chats, or raise it.
-    assert sent.status_code == 202, f"sending answered {sent.status_code}: {sent.text}"
-    accepted = sent.json()
+    async with client.post(f"/api/conversations/{conversation}/messages", headers=headers,
+                           json={"content": DIRECTIVE, "model": "scripted"}) as sent:  # fmt: skip
+        # A 429 here is the per-user limit (RATE_LIMIT_USER): fewer --chats, or raise it.
+        assert sent.status == 202, f"sending answered {sent.status}: {await sent.text()}"
+        accepted = await sent.json()
     url = f"/api/replies/{accepted['reply_id']}/stream"
     first: float | None = None
-    async with client.stream("GET", url, params={"ticket": accepted["stream_ticket"]}) as stream:
-        async for line in stream.aiter_lines():
-            if line == "event: delta" and first is None:
+    async with client.get(url, params={"ticket": accepted["stream_ticket"]}) as stream:
+        async for line in stream.content:
+            if line == b"event: delta\n" and first is None:
                 first = (time.perf_counter() - started) * 1000
-            if line in {"event: done", "event: error"}:
+            if line in {b"event: done\n", b"event: error\n"}:
                 break
     assert first is not None, "no delta arrived"
     return first
@@ -123,18 +128,17 @@ async def run_at(
     return results, chats / (time.perf_counter() - started)
 
 
-async def users(client: httpx.AsyncClient, count: int) -> list[tuple[str, str]]:
+async def users(client: aiohttp.ClientSession, count: int) -> list[tuple[str, str]]:
     """(access token, conversation id) for `count` new users, one client address each."""
     made = []
     for n in range(count):
         headers = {"x-forwarded-for": f"198.18.1.{n + 1}"}
         body = {"email": f"bench-{uuid.uuid4().hex[:12]}@example.com", "password": "x" * 16}
-        token = (await client.post("/api/auth/register", json=body, headers=headers)).json()[
-            "access_token"
-        ]
+        async with client.post("/api/auth/register", json=body, headers=headers) as registered:
+            token = (await registered.json())["access_token"]
         auth = {"authorization": f"Bearer {token}"}
-        conversation = (await client.post("/api/conversations", headers=auth)).json()["id"]
-        made.append((token, conversation))
+        async with client.post("/api/conversations", headers=auth) as created:
+            made.append((token, (await created.json())["id"]))
     return made
 
 
@@ -181,10 +185,13 @@ async def main(chats: int, levels: Sequence[int], skip_streams: bool) -> None:
     print(f"{chats} chats per level, scripted model: 64 tokens, 0 ms per token; 2 cores")
     print(f"{'chats':>5} | {'direct TTFT p50/p99':>20} | {'chatfn TTFT p50/p99':>20} | "
           f"{'added p50/p99':>16} | chats/s")  # fmt: skip
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{settings.port}", timeout=60,
-        limits=httpx.Limits(max_connections=200),
-    ) as client:  # fmt: skip
+    # aiohttp, not httpx, for the chats: httpx's CPU per streamed response would take
+    # the 2 cores from the pipeline being measured.
+    async with aiohttp.ClientSession(
+        base_url=f"http://127.0.0.1:{settings.port}",
+        timeout=aiohttp.ClientTimeout(total=60),
+        connector=aiohttp.TCPConnector(limit=200),
+    ) as client:
         accounts = await users(client, max(levels))
         for concurrency in levels:
             direct, _ = await run_at(concurrency, chats, lambda _: direct_ttft(model))
@@ -214,4 +221,4 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, nargs="*", default=CONCURRENCY)
     parser.add_argument("--skip-streams", action="store_true", help="skip the 2,000 streams")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.chats, arguments.concurrency, arguments.skip_streams))
+    uvloop.run(main(arguments.chats, arguments.concurrency, arguments.skip_streams))
