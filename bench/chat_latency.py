@@ -31,7 +31,7 @@ from openai import AsyncOpenAI
 
 from bench.cpu import CpuMeter, describe
 from chatfn import replies, tickets
-from chatfn.local.stack import Stack, function_names
+from chatfn.local.stack import Stack, function_names, http_health
 from chatfn.settings import Settings
 from chatfn.streams import redis_client
 
@@ -142,15 +142,27 @@ async def users(client: aiohttp.ClientSession, count: int) -> list[tuple[str, st
     return made
 
 
-async def open_streams(settings: Settings, stack: Stack, count: int) -> tuple[int, float]:
-    """Hold `count` streams open on `stream_reply` itself; its RSS before and with them."""
+async def open_streams(
+    settings: Settings, stack: Stack, count: int
+) -> tuple[int, list[float], list[float]]:
+    """Hold `count` streams open on a fresh `stream_reply` (a reused stack's has held
+    streams before, and Python keeps the memory): how many, and the RSS of each of its
+    processes before and with them."""
     redis = redis_client(settings)
     stream_url = stack.function_urls()["stream_reply"]
+    stack.supervisor.restart_program("stream_reply")
+    for _ in range(150):  # up to 30 s
+        if (await http_health(stream_url + "/healthz")).ok:
+            break
+        await asyncio.sleep(0.2)
+    else:
+        raise RuntimeError("stream_reply did not come back after its restart")
     process = psutil.Process(stack.supervisor.processes()["stream_reply"].pid)
 
-    def rss_mb() -> float:
+    def rss_mb() -> list[float]:
+        """Each process's: the function's launcher and the worker that holds the streams."""
         tree = [process, *process.children(recursive=True)]
-        return sum(p.memory_info().rss for p in tree) / 2**20
+        return [p.memory_info().rss / 2**20 for p in tree]
 
     before = rss_mb()
     user_id = uuid.uuid4()
@@ -173,7 +185,7 @@ async def open_streams(settings: Settings, stack: Stack, count: int) -> tuple[in
         for response in opened:
             await response.aclose()
     await redis.aclose()
-    return len(opened), held - before
+    return len(opened), before, held
 
 
 async def main(chats: int, levels: Sequence[int], skip_streams: bool) -> None:
@@ -208,11 +220,17 @@ async def main(chats: int, levels: Sequence[int], skip_streams: bool) -> None:
                   f"{c50 - d50:+6.1f} / {c99 - d99:+6.1f} | {rate:6.1f}")  # fmt: skip
             print(" " * 8 + describe({n: ms for n, ms in spent.items() if ms >= 0.5}, "chat"))
     watcher.cancel()
-    print("peak RSS: " + ", ".join(f"{n} {b / 2**20:.0f} MB" for n, b in rss.peak.items()))
+    print(
+        "peak RSS, launcher and worker together: "
+        + ", ".join(f"{n} {b / 2**20:.0f} MB" for n, b in rss.peak.items())
+    )
     if skip_streams:
         return
-    held, grew_mb = await open_streams(settings, stack, OPEN_STREAMS)
-    print(f"stream_reply holding {held} open streams: +{grew_mb:.0f} MB RSS")
+    held, before_mb, with_mb = await open_streams(settings, stack, OPEN_STREAMS)
+    print(
+        f"stream_reply processes, restarted: {' + '.join(f'{mb:.0f}' for mb in before_mb)} MB"
+        f"; holding {held} open streams: {' + '.join(f'{mb:.0f}' for mb in with_mb)} MB"
+    )
 
 
 if __name__ == "__main__":

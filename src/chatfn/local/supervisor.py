@@ -159,6 +159,11 @@ class Supervisor:
         if self.processes()[name].state not in {"RUNNING", "STARTING"}:
             self._rpc().supervisor.startProcess(name, False)
 
+    def restart_program(self, name: str) -> None:
+        """Stop one program and start it again, waiting until supervisord sees it running."""
+        self._rpc().supervisor.stopProcess(name, True)
+        self._rpc().supervisor.startProcess(name, True)
+
     def processes(self) -> dict[str, ProcessInfo]:
         if not self.running():
             return {}
