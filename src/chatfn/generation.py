@@ -143,3 +143,8 @@ class Generation:
                         outcome.completion_tokens += 1
                     if choice.finish_reason == "length":
                         outcome.finish_reason = "length"
+                if not outcome.text:
+                    # Chunks already received are parsed without the loop switching tasks:
+                    # without this, a fast model's whole answer is parsed before the first
+                    # token is written. Once it is, writes batch whatever arrived meanwhile.
+                    await asyncio.sleep(0)
