@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -36,11 +37,15 @@ async def sign_up(client: httpx.AsyncClient, name: str) -> SignedIn:
 TITLE_CALL = 1  # `titles` asks the same scripted model for the conversation's title
 
 
-async def model_calls(settings: Settings, script_id: str) -> int:
+async def model_stats(settings: Settings) -> dict[str, Any]:
     stats_url = settings.llm_routes["scripted"].removesuffix("/v1") + "/stats"
     async with httpx.AsyncClient() as client:
-        calls: dict[str, int] = (await client.get(stats_url)).json()["calls"]
-    return calls.get(script_id, 0)
+        stats: dict[str, Any] = (await client.get(stats_url)).json()
+    return stats
+
+
+async def model_calls(settings: Settings, script_id: str) -> int:
+    return int((await model_stats(settings))["calls"].get(script_id, 0))
 
 
 async def test_a_message_streams_its_reply_and_the_history_keeps_the_tree(
@@ -111,6 +116,32 @@ async def test_edit_and_regenerate_make_siblings(stack_settings: Settings, name:
     assert by_id[regenerated["reply_id"]]["parent_id"] == edit["message_id"]
     assert by_id[regenerated["reply_id"]]["siblings"] == [edit["reply_id"], regenerated["reply_id"]]
     assert read.text == words(3)
+
+
+async def test_the_model_is_asked_with_the_user_s_instructions_and_only_this_branch(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        user = await sign_up(client, name)
+        instructions = {"custom_instructions": "Answer in French."}
+        patched = await client.patch("/api/me", headers=user.auth, json=instructions)
+        assert patched.status_code == 200, patched.text
+        conversation = await new_conversation(client, user)
+        first = await send(client, user, conversation, f"{script(id=f'{name}-a', tokens=2)} one")
+        await read_stream(client, first["reply_id"], first["stream_ticket"])
+        # A follow-up, then an edit of it: the edit's branch leaves the follow-up out.
+        for content in (f"{script(id=f'{name}-b')} two", f"{script(id=f'{name}-c')} two, edited"):
+            sent = await send(client, user, conversation, content, parent_id=first["reply_id"])
+            await read_stream(client, sent["reply_id"], sent["stream_ticket"])
+
+    asked = (await model_stats(stack_settings))["prompts"][f"{name}-c"]
+    assert [message["role"] for message in asked] == ["system", "user", "assistant", "user"]
+    assert asked[0]["content"].endswith("Answer in French.")
+    assert [message["content"] for message in asked[1:]] == [
+        f"{script(id=f'{name}-a', tokens=2)} one",
+        words(2),
+        f"{script(id=f'{name}-c')} two, edited",
+    ]
 
 
 async def test_stop_ends_the_reply_with_finish_reason_stopped(

@@ -32,7 +32,9 @@ first k tokens of the answer (else 400), and the reply is tokens k onwards. `max
 `max_completion_tokens`) caps a reply's tokens; a capped reply finishes with "length".
 
 `GET /stats` counts completion requests by script id, `{"calls": {"abc": 3}}`; requests
-without an id count under "". `DELETE /stats` clears the counts, `status_times` budgets too.
+without an id count under "". It also holds the messages of each id's latest request,
+`{"prompts": {"abc": [{"role": "system", "content": "..."}, ...]}}`, so a test can see
+what the model was asked. `DELETE /stats` clears both, and `status_times` budgets too.
 """
 
 from __future__ import annotations
@@ -189,6 +191,9 @@ async def chat_completions(request: Request) -> Response:
 
     calls: Counter[str] = request.app.state.calls
     calls[script.id] += 1
+    request.app.state.prompts[script.id] = [
+        {"role": m.role, "content": m.text} for m in body.messages
+    ]
     if script.status is not None and calls[script.id] <= script.status_times:
         message = f"scripted status {script.status} ({calls[script.id]} of {script.status_times})"
         return error(script.status, message, "scripted_status", {"Retry-After": "0"})
@@ -267,10 +272,12 @@ async def chat_completions(request: Request) -> Response:
 
 async def stats(request: Request) -> Response:
     calls: Counter[str] = request.app.state.calls
+    prompts: dict[str, list[dict[str, str]]] = request.app.state.prompts
     if request.method == "DELETE":
         calls.clear()
+        prompts.clear()
         return Response(status_code=204)
-    return JSONResponse({"calls": dict(calls)})
+    return JSONResponse({"calls": dict(calls), "prompts": prompts})
 
 
 def create_app() -> Starlette:
@@ -282,6 +289,7 @@ def create_app() -> Starlette:
         ]
     )
     app.state.calls = Counter[str]()
+    app.state.prompts = {}
     return app
 
 
