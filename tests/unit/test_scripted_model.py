@@ -284,15 +284,21 @@ async def test_a_malformed_request_or_directive_is_422(
     assert "messages" in response.json()["error"]["message"]
 
 
-async def test_stats_count_completion_requests_by_script_id(
+async def test_stats_count_requests_by_script_id_and_keep_each_id_s_latest_prompt(
     model: AsyncOpenAI, http: httpx2.AsyncClient
 ) -> None:
     for directive in ("[[script id=a]]", "[[script id=a tokens=1]]", "[[script id=b]]", "plain"):
         await model.chat.completions.create(model="scripted", messages=ask(directive))
 
-    assert (await http.get("/stats")).json() == {"calls": {"a": 2, "b": 1, "": 1}}
+    stats = (await http.get("/stats")).json()
+    assert stats["calls"] == {"a": 2, "b": 1, "": 1}
+    assert stats["prompts"]["a"] == [
+        {"role": message["role"], "content": message["content"]}
+        for message in ask("[[script id=a tokens=1]]")
+    ]
+    assert stats["prompts"].keys() == {"a", "b", ""}
     assert (await http.delete("/stats")).status_code == 204
-    assert (await http.get("/stats")).json() == {"calls": {}}
+    assert (await http.get("/stats")).json() == {"calls": {}, "prompts": {}}
 
 
 MARKDOWN = (
