@@ -31,7 +31,7 @@ from openai import AsyncOpenAI
 
 from bench.cpu import CpuMeter, describe
 from chatfn import replies, tickets
-from chatfn.local.stack import Stack, function_names, http_health
+from chatfn.local.stack import Stack, function_names
 from chatfn.settings import Settings
 from chatfn.streams import redis_client
 
@@ -150,13 +150,7 @@ async def open_streams(
     processes before and with them."""
     redis = redis_client(settings)
     stream_url = stack.function_urls()["stream_reply"]
-    stack.supervisor.restart_program("stream_reply")
-    for _ in range(150):  # up to 30 s
-        if (await http_health(stream_url + "/healthz")).ok:
-            break
-        await asyncio.sleep(0.2)
-    else:
-        raise RuntimeError("stream_reply did not come back after its restart")
+    await stack.restart("stream_reply")
     process = psutil.Process(stack.supervisor.processes()["stream_reply"].pid)
 
     def rss_mb() -> list[float]:

@@ -227,6 +227,12 @@ class Stack:
                                    for name in group))  # fmt: skip
         return settings
 
+    async def restart(self, name: str) -> None:
+        """Restart one of the product's own processes; return once it answers again."""
+        self.supervisor.restart_program(name)
+        url = self._own_urls(self._saved_ports())[name]
+        await self._wait_http(name, url, time.monotonic(), lambda *_: None)
+
     def function_urls(self) -> dict[str, str]:
         """Each function's local URL, by function name."""
         urls = self._own_urls(self._saved_ports())

@@ -154,11 +154,11 @@ class Dispatcher:
     def _behind(self, consumer: AIOKafkaConsumer) -> bool:
         """Is a record we were told of still unread? (A fetch can take longer than one
         `getmany`, under load: dozing then would leave it until the next check.)"""
-        return not (consumer.assignment() - consumer.paused()).isdisjoint(self.expected)
+        return not _fetching(consumer).isdisjoint(self.expected)
 
     async def _doze(self, consumer: AIOKafkaConsumer) -> None:
         """Stop fetching until woken, or for `DOZE_CHECK_S` at most."""
-        dozing = consumer.assignment() - consumer.paused()
+        dozing = _fetching(consumer)
         consumer.pause(*dozing)
         try:
             async with asyncio.timeout(DOZE_CHECK_S):
@@ -295,6 +295,11 @@ class Dispatcher:
             worker = self.workers.pop(partition, None)
             if worker is not None:
                 worker.cancel()
+
+
+def _fetching(consumer: AIOKafkaConsumer) -> set[TopicPartition]:
+    """The partitions this consumer fetches: assigned and not paused."""
+    return set(consumer.assignment() - consumer.paused())
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
