@@ -12,8 +12,8 @@ paused, the others go on); unordered ones run up to `UNORDERED_CONCURRENCY` even
 once. An offset is committed only when it and every offset before it are settled, so
 a dispatcher killed at any point redelivers, and loses nothing, when it restarts.
 Settled offsets are committed every `COMMIT_INTERVAL_S`, as Knative's dispatcher does
-(`auto.commit.interval.ms`), and on rebalance and shutdown: a commit per fetch cost a
-Kafka round trip per batch on the hot path.
+(`auto.commit.interval.ms`), when idle, and on rebalance and shutdown: a commit per fetch
+cost a Kafka round trip per batch on the hot path.
 """
 
 from __future__ import annotations
