@@ -6,10 +6,11 @@ twice, or replaying the whole topic into an empty database, gives the same rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, time
 from uuid import UUID
 
-from sqlalchemy import BindParameter, Select, bindparam, func, literal, select, update
+from sqlalchemy import BindParameter, Row, Select, bindparam, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -123,8 +124,9 @@ async def _touch(db: AsyncSession, user_id: UUID, conversation_id: UUID) -> None
     )
 
 
-def _branch_statement() -> Select[Message]:
-    """`:message_id` and its ancestors, all of `:user_id`, oldest first."""
+def _branch_statement() -> Select[UUID, str, str, str]:
+    """`:message_id` and its ancestors, all of `:user_id`, oldest first: what a prompt needs
+    of each (rows, not entities: loading ORM objects cost more CPU than the query)."""
     user_id: BindParameter[UUID] = bindparam("user_id")
     lineage = (
         select(Message.id, Message.parent_id, literal(0).label("depth"))
@@ -138,7 +140,7 @@ def _branch_statement() -> Select[Message]:
         )
     )
     return (
-        select(Message)
+        select(Message.id, Message.role, Message.status, Message.content)
         .join(lineage, (Message.user_id == user_id) & (Message.id == lineage.c.id))
         .order_by(lineage.c.depth.desc())
     )
@@ -149,10 +151,12 @@ def _branch_statement() -> Select[Message]:
 BRANCH = _branch_statement()
 
 
-async def branch(db: AsyncSession, user_id: UUID, message_id: UUID) -> list[Message]:
-    """`message_id` and its ancestors, oldest first: the conversation as this branch saw it."""
-    rows = await db.scalars(BRANCH, {"user_id": user_id, "message_id": message_id})
-    return list(rows.all())
+async def branch(
+    db: AsyncSession, user_id: UUID, message_id: UUID
+) -> Sequence[Row[UUID, str, str, str]]:
+    """`message_id` and its ancestors (id, role, status, content), oldest first: the
+    conversation as this branch saw it."""
+    return (await db.execute(BRANCH, {"user_id": user_id, "message_id": message_id})).all()
 
 
 async def tokens_used_today(db: AsyncSession, user_id: UUID) -> int:

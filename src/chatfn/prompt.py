@@ -8,6 +8,7 @@ from uuid import UUID
 
 from openai.types.chat import ChatCompletionMessageParam
 from redis.asyncio import Redis
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatfn import history, replies
@@ -15,6 +16,11 @@ from chatfn.models import User
 from chatfn.settings import Settings
 
 PER_MESSAGE_TOKENS = 4  # role and separators in every chat template
+
+# Only the one preference, built once: this runs before every reply's first token.
+INSTRUCTIONS = select(User.preferences["custom_instructions"].astext).where(
+    User.id == bindparam("user_id")
+)
 
 
 def estimate_tokens(text: str) -> int:
@@ -27,8 +33,7 @@ async def build(
     db: AsyncSession, redis: Redis, settings: Settings, *, user_id: UUID, message_id: UUID
 ) -> list[ChatCompletionMessageParam]:
     """The messages for answering `message_id` (a user message), oldest first."""
-    user = await db.get(User, user_id)
-    instructions = (user.preferences or {}).get("custom_instructions", "") if user else ""
+    instructions = await db.scalar(INSTRUCTIONS, {"user_id": user_id})
     system = settings.system_prompt
     if instructions:
         system += f"\n\nThe user's instructions for every answer:\n{instructions}"
