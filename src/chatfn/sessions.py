@@ -3,7 +3,10 @@
 A sign-in starts a refresh-token *family*. Each refresh token is used once: using it
 marks it used and issues the next one in the family. Presenting a token that was
 already used means it was copied, so the whole family is revoked (RFC 9700's
-reuse detection). Tokens are stored as SHA-256 hashes only.
+reuse detection). One exception: a client whose refresh answer was lost on the way
+presents the same token again, moments later, having never used its successor; it
+gets a new successor, and the lost one is retired. Tokens are stored as SHA-256
+hashes only.
 
 Access tokens live minutes and are not stored. Logging out puts the token's `jti` on
 a Redis denylist until it would have expired; logging out everywhere (and disabling
@@ -20,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from redis.asyncio import Redis
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid6 import uuid7
 
@@ -30,6 +33,9 @@ from chatfn.settings import Settings
 from chatfn.streams import key
 
 REFRESH_COOKIE = "chatfn_refresh"
+# How long a client may retry a refresh whose answer it never got (a dropped connection,
+# a phone going into a tunnel), as Okta's and Auth0's reuse grace periods allow.
+RETRY_GRACE = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -77,8 +83,8 @@ async def start_session(
 async def rotate(db: AsyncSession, settings: Settings, presented: str) -> Session:
     """Trade a refresh token for the next one; a reused token revokes its family.
 
-    Raises `InvalidToken` for anything but a live, unused token of an enabled user. On
-    reuse the revocation is committed before raising.
+    Raises `InvalidToken` for anything but a live token of an enabled user, unused or
+    retried after a lost answer. On reuse the revocation is committed before raising.
     """
     user_part, _, secret = presented.partition(".")
     try:
@@ -101,14 +107,48 @@ async def rotate(db: AsyncSession, settings: Settings, presented: str) -> Sessio
     if row is None:
         raise InvalidToken
     token, family, user = row.tuple()
-    if token.used_at is not None and family.revoked_at is None:
+    retried = await _retried_after_a_lost_answer(db, token)
+    if token.used_at is not None and not retried and family.revoked_at is None:
         family.revoked_at = _now()
         await db.commit()
         raise InvalidToken
     if family.revoked_at or token.expires_at < _now() or user.disabled_at:
         raise InvalidToken
-    token.used_at = _now()
+    if retried:
+        # The successor that never arrived counts as used when this token was: presenting
+        # it later is reuse, and this token stays retryable for the rest of its window.
+        await db.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.user_id == token.user_id,
+                RefreshToken.family_id == token.family_id,
+                RefreshToken.used_at.is_(None),
+            )
+            .values(used_at=token.used_at)
+        )
+    else:
+        token.used_at = _now()
     return await _next_session(db, settings, user, family.id)
+
+
+async def _retried_after_a_lost_answer(db: AsyncSession, token: RefreshToken) -> bool:
+    """Was `token` rotated moments ago, and no token of its family used since? Then its
+    client most likely never got the answer holding the successor. A thief replaying a
+    copy inside the window is still caught: the client's next refresh presents the
+    successor this retires, and that revokes the family."""
+    used_at = token.used_at
+    if used_at is None or used_at < _now() - RETRY_GRACE:
+        return False
+    used_since = await db.scalar(
+        select(
+            exists().where(
+                RefreshToken.user_id == token.user_id,
+                RefreshToken.family_id == token.family_id,
+                RefreshToken.used_at > used_at,
+            )
+        )
+    )
+    return not used_since
 
 
 async def end_session(

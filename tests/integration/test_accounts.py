@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from chatfn.settings import Settings
 from tests.utils.accounts import (
     browser,
+    end_retry_grace,
     login,
     make_admin,
-    refresh_cookie,
+    refresh,
     register,
     signed_in,
 )
@@ -29,9 +31,7 @@ async def test_register_me_refresh_logout(stack_settings: Settings, name: str) -
         assert me.json()["email"] == f"{name}@example.com"
         assert me.json()["display_name"] == "Ada"
 
-        refreshed = signed_in(
-            await client.post("/api/auth/refresh", headers=refresh_cookie(session.refresh_token))
-        )
+        refreshed = signed_in(await refresh(client, session))
         assert refreshed.refresh_token != session.refresh_token
         assert (await client.get("/api/me", headers=refreshed.auth)).status_code == 200
 
@@ -40,9 +40,7 @@ async def test_register_me_refresh_logout(stack_settings: Settings, name: str) -
         after = await client.get("/api/me", headers=refreshed.auth)
         assert after.status_code == 401
         assert after.headers["content-type"] == "application/problem+json"
-        again = await client.post(
-            "/api/auth/refresh", headers=refresh_cookie(refreshed.refresh_token)
-        )
+        again = await refresh(client, refreshed)
         assert again.status_code == 401
 
         assert (await login(client, f"{name}@example.com")).status_code == 200
@@ -107,22 +105,38 @@ async def test_a_retried_registration_makes_no_second_account(
     assert first.json()["user"]["id"] == retry.json()["user"]["id"]
 
 
+@pytest.mark.parametrize("copy_is_stale_because", ["the browser carried on", "the grace passed"])
 async def test_a_reused_refresh_token_revokes_its_whole_family(
+    stack_settings: Settings, name: str, copy_is_stale_because: str
+) -> None:
+    async with browser(stack_settings) as client:
+        first = signed_in(await register(client, f"{name}@example.com"))
+        latest = signed_in(await refresh(client, first))
+        if copy_is_stale_because == "the browser carried on":
+            latest = signed_in(await refresh(client, latest))
+        else:
+            await end_retry_grace(stack_settings, first.user_id)
+
+        stolen = await refresh(client, first)
+        legitimate = await refresh(client, latest)
+
+    assert (stolen.status_code, legitimate.status_code) == (401, 401)
+
+
+async def test_a_refresh_retried_after_its_answer_was_lost_signs_in_again(
     stack_settings: Settings, name: str
 ) -> None:
     async with browser(stack_settings) as client:
         first = signed_in(await register(client, f"{name}@example.com"))
-        second = signed_in(
-            await client.post("/api/auth/refresh", headers=refresh_cookie(first.refresh_token))
-        )
+        lost = signed_in(await refresh(client, first))  # the answer never reaches the browser
 
-        stolen = await client.post("/api/auth/refresh", headers=refresh_cookie(first.refresh_token))
-        legitimate = await client.post(
-            "/api/auth/refresh", headers=refresh_cookie(second.refresh_token)
-        )
+        retried = signed_in(await refresh(client, first))
+        carried_on = signed_in(await refresh(client, retried))
+        assert (await client.get("/api/me", headers=carried_on.auth)).status_code == 200
 
-    assert stolen.status_code == 401
-    assert legitimate.status_code == 401
+        # The successor that was lost is retired: if it shows up now, it was copied.
+        assert (await refresh(client, lost)).status_code == 401
+        assert (await refresh(client, carried_on)).status_code == 401
 
 
 async def test_logout_all_ends_every_session_and_a_new_one_works_at_once(
@@ -137,10 +151,7 @@ async def test_logout_all_ends_every_session_and_a_new_one_works_at_once(
 
         for session in (laptop, phone):
             assert (await client.get("/api/me", headers=session.auth)).status_code == 401
-            refresh = await client.post(
-                "/api/auth/refresh", headers=refresh_cookie(session.refresh_token)
-            )
-            assert refresh.status_code == 401
+            assert (await refresh(client, session)).status_code == 401
         assert (await client.get("/api/me", headers=fresh.auth)).status_code == 200
 
 
@@ -159,13 +170,13 @@ async def test_a_disabled_user_is_locked_out_and_admin_pages_are_invisible_to_us
         disabled = await client.post(f"/api/admin/users/{user.user_id}/disable", headers=admin.auth)
 
         me = await client.get("/api/me", headers=user.auth)
-        refresh = await client.post("/api/auth/refresh", headers=refresh_cookie(user.refresh_token))
+        refreshed = await refresh(client, user)
         sign_in = await login(client, f"{name}-user@example.com")
         listed = await client.get("/api/admin/users", headers=admin.auth, params={"limit": 100})
 
     assert (as_user.status_code, disable_as_user.status_code) == (404, 404)
     assert disabled.status_code == 204
-    assert (me.status_code, refresh.status_code, sign_in.status_code) == (401, 401, 403)
+    assert (me.status_code, refreshed.status_code, sign_in.status_code) == (401, 401, 403)
     assert listed.status_code == 200
     assert "users" in listed.json()
 

@@ -7,14 +7,15 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import update
 
 from chatfn.db import create_engine
-from chatfn.models import User
-from chatfn.sessions import REFRESH_COOKIE
+from chatfn.models import RefreshToken, User
+from chatfn.sessions import REFRESH_COOKIE, RETRY_GRACE
 from chatfn.settings import Settings
 
 PASSWORD = "correct horse battery staple"
@@ -78,9 +79,25 @@ async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD)
     return await client.post("/api/auth/login", json={"email": email, "password": password})
 
 
+async def refresh(client: httpx.AsyncClient, session: SignedIn) -> httpx.Response:
+    return await client.post("/api/auth/refresh", headers=refresh_cookie(session.refresh_token))
+
+
 async def make_admin(settings: Settings, user_id: str) -> None:
     """Operators grant admin through ADMIN_EMAILS at sign-up; tests promote directly."""
     engine = create_engine(settings, pooled=False)
     async with engine.begin() as connection:
         await connection.execute(update(User).where(User.id == user_id).values(role="admin"))
+    await engine.dispose()
+
+
+async def end_retry_grace(settings: Settings, user_id: str) -> None:
+    """As if the user's refreshes so far had happened longer ago than the retry grace."""
+    engine = create_engine(settings, pooled=False)
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.used_at.is_not(None))
+            .values(used_at=RefreshToken.used_at - RETRY_GRACE - timedelta(seconds=1))
+        )
     await engine.dispose()
