@@ -188,6 +188,24 @@ describe("refresh", () => {
     expect(getSession()).toEqual(session("new"));
   });
 
+  it("retries a refresh whose connection dropped, while the server still takes the cookie", async () => {
+    let drops = 1;
+    handler = (req, res) => {
+      if (drops-- > 0) return void req.socket.destroy(); // the answer never arrives
+      json(res, 200, session("new"));
+    };
+    await expect(refreshSession()).resolves.toEqual(session("new"));
+    expect(refreshes()).toBe(2);
+  });
+
+  it("gives up after three tries when the network stays down, keeping the session", async () => {
+    setSession(session("old"));
+    handler = (req) => void req.socket.destroy();
+    await expect(refreshSession()).rejects.toMatchObject({ status: 0 });
+    expect(refreshes()).toBe(3);
+    expect(getSession()).toEqual(session("old"));
+  });
+
   it("answers null, not an error, when there is no refresh cookie", async () => {
     handler = expiredToken((res) => json(res, 401, problem(401, "Sign in again.")));
     const expired = vi.fn();

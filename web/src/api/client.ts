@@ -10,6 +10,7 @@ import type {
   Session,
   User,
 } from "../types";
+import { backoffMs, sleep } from "./backoff";
 
 export class ApiError extends Error {
   readonly status: number;
@@ -152,7 +153,25 @@ export async function request<T>(
 
 let refreshing: Promise<Session | null> | null = null;
 
+// A refresh that failed on the way is retried at once: its answer may have been lost after
+// the server rotated the cookie, which the server then accepts again for 30 s only.
+// Network failures and 5xx only; any other answer is the server's. (Three tries beside
+// the stream's own backoff: not worth a retry library.)
+const REFRESH_ATTEMPTS = 3;
+
 async function postRefresh(): Promise<Session | null> {
+  for (let failures = 1; ; failures++) {
+    try {
+      return await postRefreshOnce();
+    } catch (error) {
+      const transient = error instanceof ApiError && (error.status === 0 || error.status >= 500);
+      if (!transient || failures >= REFRESH_ATTEMPTS) throw error;
+      await sleep(backoffMs(failures));
+    }
+  }
+}
+
+async function postRefreshOnce(): Promise<Session | null> {
   const response = await send("/api/auth/refresh", {
     method: "POST",
     headers: { Accept: "application/json" },

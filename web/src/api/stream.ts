@@ -5,6 +5,7 @@
 // EventSource (fixed URL, no headers) nor @microsoft/fetch-event-source (fixed URL) can
 // change the URL between reconnects.
 import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { backoffMs, sleep } from "./backoff";
 import { ApiError, newTicket } from "./client";
 
 export type StreamStatus = "connecting" | "open" | "reconnecting" | "offline";
@@ -35,8 +36,6 @@ export interface ReplyStream {
 }
 
 const MAX_FAILURES = 8;
-const BACKOFF_BASE_MS = 500;
-const BACKOFF_CAP_MS = 10_000;
 // The server sends a heartbeat every 15 s; silence for longer means a dead connection
 // the network did not report (a sleeping laptop, a changed Wi-Fi).
 const IDLE_MS = 45_000;
@@ -62,26 +61,8 @@ function isAfter(id: string, last: string): boolean {
   return ms !== lastMs ? ms > lastMs : seq > lastSeq;
 }
 
-function backoffMs(failures: number): number {
-  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (failures - 1));
-  return ceiling / 2 + (Math.random() * ceiling) / 2;
-}
-
 function isOffline(): boolean {
   return typeof navigator !== "undefined" && navigator.onLine === false;
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(finish, ms);
-    signal.addEventListener("abort", finish, { once: true });
-    function finish() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", finish);
-      resolve();
-    }
-  });
 }
 
 /** Resolves on the `online` event, or at once when `signal` aborts. */
