@@ -26,63 +26,53 @@ from chatfn.models import Conversation, Message
 
 
 async def record_sent(db: AsyncSession, sent: MessageSent) -> None:
-    """The conversation (on its first message), the user's message, and its pending reply."""
+    """The conversation (created on its first message), the user's message and its pending
+    reply, in two statements: `send_message` runs this before every first token."""
     await db.execute(
         insert(Conversation)
         .values(user_id=sent.user_id, id=sent.conversation_id)
-        .on_conflict_do_nothing(index_elements=["user_id", "id"])
+        .on_conflict_do_update(index_elements=["user_id", "id"], set_={"updated_at": func.now()})
     )
+    question = _message_row(sent, sent.message_id, sent.parent_id, role="user",
+                            content=sent.content, status="complete")  # fmt: skip
+    reply = _message_row(sent, sent.reply_id, sent.message_id, role="assistant", status="streaming")
     await db.execute(
         insert(Message)
-        .values(
-            user_id=sent.user_id,
-            id=sent.message_id,
-            conversation_id=sent.conversation_id,
-            parent_id=sent.parent_id,
-            role="user",
-            content=sent.content,
-            model=sent.model,
-        )
+        .values([question, reply])
         .on_conflict_do_nothing(index_elements=["user_id", "id"])
-    )
-    await _pending_reply(
-        db, sent.user_id, sent.conversation_id, sent.message_id, sent.reply_id, sent.model
     )
 
 
 async def record_regenerated(db: AsyncSession, regenerated: ReplyRegenerated) -> None:
-    await _pending_reply(
-        db,
-        regenerated.user_id,
-        regenerated.conversation_id,
-        regenerated.message_id,
-        regenerated.reply_id,
-        regenerated.model,
-    )
-
-
-async def _pending_reply(
-    db: AsyncSession,
-    user_id: UUID,
-    conversation_id: UUID,
-    parent_id: UUID,
-    reply_id: UUID,
-    model: str,
-) -> None:
+    reply = _message_row(regenerated, regenerated.reply_id, regenerated.message_id,
+                         role="assistant", status="streaming")  # fmt: skip
     await db.execute(
-        insert(Message)
-        .values(
-            user_id=user_id,
-            id=reply_id,
-            conversation_id=conversation_id,
-            parent_id=parent_id,
-            role="assistant",
-            model=model,
-            status="streaming",
-        )
-        .on_conflict_do_nothing(index_elements=["user_id", "id"])
+        insert(Message).values(reply).on_conflict_do_nothing(index_elements=["user_id", "id"])
     )
-    await _touch(db, user_id, conversation_id)
+    await _touch(db, regenerated.user_id, regenerated.conversation_id)
+
+
+def _message_row(
+    fact: MessageSent | ReplyRegenerated,
+    message_id: UUID,
+    parent_id: UUID | None,
+    *,
+    role: str,
+    status: str,
+    content: str = "",
+) -> dict[str, object]:
+    """A message of the conversation `fact` is about, with every column an insert sets (the
+    rows of one multi-row insert must name the same columns)."""
+    return {
+        "user_id": fact.user_id,
+        "id": message_id,
+        "conversation_id": fact.conversation_id,
+        "parent_id": parent_id,
+        "role": role,
+        "content": content,
+        "model": fact.model,
+        "status": status,
+    }
 
 
 async def record_finished(db: AsyncSession, finished: ReplyCompleted | ReplyFailed) -> None:
