@@ -12,10 +12,12 @@ import json
 import mimetypes
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
 from minio import Minio
+from minio.deleteobjects import DeleteObject
 
 # The one source of the security headers: the Vite build and the CDN read it too.
 SECURITY_HEADERS_FILE = Path(__file__).resolve().parents[2] / "web" / "security-headers.json"
@@ -85,8 +87,8 @@ class Upload:
 
 
 def publish(client: Minio, bucket: str, dist: Path) -> list[Upload]:
-    """Upload the build to `bucket` (the CDN's origin), creating it if missing. Objects of
-    older builds stay: a page loaded before this publish still finds its assets."""
+    """Upload the build to `bucket` (the CDN's origin), creating it if missing. Assets of
+    older builds stay (see `prune`): a page loaded before this publish still needs them."""
     if not (dist / INDEX).is_file():
         raise FileNotFoundError(f"no {dist / INDEX}: build the UI (npm --prefix web run build)")
     if not client.bucket_exists(bucket):
@@ -104,3 +106,31 @@ def publish(client: Minio, bucket: str, dist: Path) -> list[Upload]:
         )
         uploads.append(upload)
     return uploads
+
+
+# How long the assets of an older build outlive it: a page opened before a publish still
+# loads its lazy chunks, and a CDN edge may serve the old `index.html` until it revalidates.
+KEEP_OLD_ASSETS = timedelta(days=7)
+
+
+class PruneFailed(Exception):
+    pass
+
+
+def prune(client: Minio, bucket: str, dist: Path, keep: timedelta = KEEP_OLD_ASSETS) -> list[str]:
+    """Delete the hashed assets that the build in `dist` does not have and that were last
+    uploaded more than `keep` ago (publishing an asset again renews it); their names."""
+    current = set(upload_order(dist))
+    cutoff = datetime.now(UTC) - keep
+    stale = [
+        name
+        for listed in client.list_objects(bucket, prefix="assets/", recursive=True)
+        if (name := listed.object_name) is not None
+        and name not in current
+        and listed.last_modified is not None
+        and listed.last_modified < cutoff
+    ]
+    failures = list(client.remove_objects(bucket, [DeleteObject(name) for name in stale]))
+    if failures:
+        raise PruneFailed(", ".join(f"{failure.name}: {failure.message}" for failure in failures))
+    return stale

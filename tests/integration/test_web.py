@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import subprocess
@@ -20,7 +21,7 @@ from chatfn.local.gateway import create_app
 from chatfn.local.provision import PROJECT_ROOT
 from chatfn.settings import Settings
 from chatfn.storage import s3_client
-from chatfn.web import publish
+from chatfn.web import prune, publish
 
 SECURITY_HEADERS: dict[str, str] = json.loads(
     (PROJECT_ROOT / "web" / "security-headers.json").read_text()
@@ -245,6 +246,23 @@ async def test_publish_uploads_the_build_with_its_headers_index_html_last(
     assert origin.text == "console.log('chatfn');\n"
 
 
+async def test_prune_removes_older_builds_assets_once_unpublished_for_a_while(
+    settings: Settings, dist: Path, web_bucket: str
+) -> None:
+    client = s3_client(settings)
+    await asyncio.to_thread(publish, client, web_bucket, dist)
+    older_build = ["assets/app-0ld111.js", "assets/lazy-0ld222.js"]
+    for name in older_build:
+        await asyncio.to_thread(client.put_object, web_bucket, name, io.BytesIO(b"old"), 3)
+
+    # Just published: a page opened before this build may still load them.
+    assert await asyncio.to_thread(prune, client, web_bucket, dist, timedelta(hours=1)) == []
+    removed = await asyncio.to_thread(prune, client, web_bucket, dist, timedelta(0))
+
+    assert sorted(removed) == older_build
+    assert set(await asyncio.to_thread(stored, client, web_bucket)) == set(EXPECTED)
+
+
 def chatfn_web_publish(
     stack_settings: Settings, *args: str | Path
 ) -> subprocess.CompletedProcess[str]:
@@ -272,9 +290,10 @@ async def test_chatfn_web_publish_prints_each_upload_and_can_publish_again(
     assert first.returncode == 0, first.stdout + first.stderr
     lines = first.stdout.splitlines()
     assert lines[-1] == f"published 4 files to s3://{web_bucket}/"
-    assert lines[-2].endswith(" index.html")
-    assert "no-cache" in lines[-2]
-    assert sorted(line.split()[-1] for line in lines[:-1]) == sorted(EXPECTED)
+    assert lines[-2] == "removed 0 assets last published over 7 days ago"
+    assert lines[-3].endswith(" index.html")
+    assert "no-cache" in lines[-3]
+    assert sorted(line.split()[-1] for line in lines[:-2]) == sorted(EXPECTED)
     assert second.returncode == 0, second.stdout + second.stderr
     stored_objects = await asyncio.to_thread(stored, s3_client(settings), web_bucket)
     assert stored_objects["assets/app-def456.js"] == ("text/javascript; charset=utf-8", IMMUTABLE)

@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -27,7 +28,7 @@ from chatfn.local.broker.service import serve
 from chatfn.local.stack import ServiceStatus, Stack, service_name
 from chatfn.settings import get_settings
 from chatfn.storage import s3_client
-from chatfn.web import publish
+from chatfn.web import KEEP_OLD_ASSETS, PruneFailed, prune, publish
 
 app = typer.Typer(help="chatfn's docker-free local stack.", no_args_is_help=True)
 console = Console()
@@ -248,14 +249,23 @@ app.add_typer(web, name="web")
 def web_publish(
     bucket: Annotated[str | None, typer.Option(help="default: WEB_BUCKET")] = None,
     dist: Annotated[Path | None, typer.Option(help="the build; default: CHATFN_WEB_DIR")] = None,
+    keep_days: Annotated[
+        float, typer.Option(help="how long older builds' assets stay after they were published")
+    ] = KEEP_OLD_ASSETS.days,
 ) -> None:
-    """Upload the build with each file's Content-Type and Cache-Control, index.html last."""
+    """Upload the build with each file's Content-Type and Cache-Control, index.html last,
+    then delete the assets of older builds not published for `--keep-days`."""
     settings = Stack(get_settings()).resolved()
-    bucket = bucket or settings.web_bucket
+    bucket, dist = bucket or settings.web_bucket, dist or settings.web_dir
+    client = s3_client(settings)
     try:
-        uploads = publish(s3_client(settings), bucket, dist or settings.web_dir)
+        uploads = publish(client, bucket, dist)
+        removed = prune(client, bucket, dist, timedelta(days=keep_days))
     except FileNotFoundError as exc:
         console.print(f"[red]nothing to publish:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    except PruneFailed as exc:
+        console.print(f"[red]published; old assets not removed:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from exc
     for upload in uploads:
         console.print(
@@ -264,4 +274,8 @@ def web_publish(
             highlight=False,
             soft_wrap=True,
         )
+    console.print(
+        f"removed {len(removed)} assets last published over {keep_days:g} days ago",
+        highlight=False,
+    )
     console.print(f"published {len(uploads)} files to s3://{bucket}/", highlight=False)
