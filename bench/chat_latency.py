@@ -4,7 +4,9 @@ With the scripted model (0 ms per token, 64 tokens), at 1, 10 and 50 concurrent 
 time from `POST .../messages` to the first `delta` at the SSE client, minus the same
 model server's time to first token called directly in the same run (p50/p99), completed
 chats/s, CPU time per chat of every process of the stack (and of this one, the clients),
-and each function's peak RSS. Then how much memory `stream_reply` needs to
+and each function's peak RSS. Ten warm-up chats come first, printed on their own: a
+function's first chat also opens its connections, and on a fresh stack those alone made
+the one-chat p99 twice the steady one. Then how much memory `stream_reply` needs to
 hold 2,000 open streams. Run:
 
     .venv/bin/python -m bench.chat_latency --chats 200 [--concurrency 1 10 50] [--skip-streams]
@@ -38,6 +40,7 @@ from chatfn.streams import redis_client
 DIRECTIVE = "[[script tokens=64 delay_ms=0]] Benchmark question"
 CONCURRENCY = (1, 10, 50)
 OPEN_STREAMS = 2000
+WARM_UP_CHATS = 10
 
 
 def percentiles(values: list[float]) -> tuple[float, float]:
@@ -189,8 +192,6 @@ async def main(chats: int, levels: Sequence[int], skip_streams: bool) -> None:
     rss = PeakRss(stack)
     watcher = asyncio.create_task(rss.watch())
     print(f"{chats} chats per level, scripted model: 64 tokens, 0 ms per token; 2 cores")
-    print(f"{'chats':>5} | {'direct TTFT p50/p99':>20} | {'chatfn TTFT p50/p99':>20} | "
-          f"{'added p50/p99':>16} | chats/s")  # fmt: skip
     # aiohttp, not httpx, for the chats: httpx's CPU per streamed response would take
     # the 2 cores from the pipeline being measured.
     async with aiohttp.ClientSession(
@@ -199,6 +200,12 @@ async def main(chats: int, levels: Sequence[int], skip_streams: bool) -> None:
         connector=aiohttp.TCPConnector(limit=200),
     ) as client:
         accounts = await users(client, max(levels))
+        # A function's first chat also opens its connections (PostgreSQL, Redis, the model
+        # server): shown here, kept out of the percentiles.
+        warm_up = [await chat_ttft(client, *accounts[0]) for _ in range(WARM_UP_CHATS)]
+        print("warm-up chats, one at a time: " + ", ".join(f"{ms:.1f}" for ms in warm_up) + " ms")
+        print(f"{'chats':>5} | {'direct TTFT p50/p99':>20} | {'chatfn TTFT p50/p99':>20} | "
+              f"{'added p50/p99':>16} | chats/s")  # fmt: skip
         for concurrency in levels:
             direct, _ = await run_at(concurrency, chats, lambda _: direct_ttft(model))
 
