@@ -5,9 +5,9 @@ time from `POST .../messages` to the first `delta` at the SSE client, minus the 
 model server's time to first token called directly in the same run (p50/p99), completed
 chats/s, CPU time per chat of every process of the stack (and of this one, the clients),
 and each function's peak RSS. Ten warm-up chats come first, printed on their own: a
-function's first chat also opens its connections, and on a fresh stack those alone made
-the one-chat p99 twice the steady one. Then how much memory `stream_reply` needs to
-hold 2,000 open streams. Run:
+function's first chat also opens its connections (the first after start-up took
+220-235 ms, the next ones 40-70), which the percentiles should not count. Then how much
+memory `stream_reply` needs to hold 2,000 open streams. Run:
 
     .venv/bin/python -m bench.chat_latency --chats 200 [--concurrency 1 10 50] [--skip-streams]
 
