@@ -118,8 +118,8 @@ class PruneFailed(Exception):
 
 
 def prune(client: Minio, bucket: str, dist: Path, keep: timedelta = KEEP_OLD_ASSETS) -> list[str]:
-    """Delete the hashed assets that the build in `dist` does not have and that were last
-    uploaded more than `keep` ago (publishing an asset again renews it); their names."""
+    """Delete the files under `assets/` that the build in `dist` does not have and that were
+    last uploaded more than `keep` ago (publishing a file again renews it); their names."""
     current = set(upload_order(dist))
     cutoff = datetime.now(UTC) - keep
     stale = [
