@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import statistics
 import tempfile
@@ -138,7 +139,7 @@ async def through_kafka(
         auto_offset_reset="earliest",
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,  # tuned as the dispatcher is: a fair baseline
     )
-    producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all", linger_ms=1)
+    producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all", linger_ms=0)
     await consumer.start()
     await producer.start()
     while not consumer.assignment():
@@ -172,6 +173,7 @@ async def through_kafka(
 async def main(total: int, producers: Sequence[int]) -> None:
     stack = Stack(Settings(CHATFN_HOME=Path(".local/bench"), CHATFN_PORT=0))
     settings = await stack.up(lambda *_: None)
+    gc.freeze()  # this process's own full collections would stall its clients (chatfn.runtime)
     kafka_pid = stack.supervisor.processes()["kafka"].pid
     print(f"{total} events per run; Kafka: Tansu at {settings.kafka_bootstrap_servers}")
     for concurrency in producers:

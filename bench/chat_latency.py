@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import statistics
 import time
@@ -188,6 +189,7 @@ async def open_streams(
 async def main(chats: int, levels: Sequence[int], skip_streams: bool) -> None:
     stack = Stack(Settings(CHATFN_HOME=Path(".local/bench"), CHATFN_PORT=0))
     settings = await stack.up(lambda *_: None)
+    gc.freeze()  # this process's own full collections would stall its clients (chatfn.runtime)
     model = AsyncOpenAI(base_url=settings.llm_routes["scripted"], api_key="bench", max_retries=0)
     rss = PeakRss(stack)
     watcher = asyncio.create_task(rss.watch())

@@ -2,11 +2,16 @@
 
 functions-framework has no startup hook and a function must not connect at import
 time (Knative may start it only to probe it), so each client is created lazily.
-`current()` is the process's runtime, built from the environment's settings.
+`current()` is the process's runtime, built from the environment's settings on the first
+request. By then every module is imported, so `current()` also freezes what exists into the
+collector's permanent generation (`gc.freeze`): none of those 160,000-200,000 objects is
+ever garbage, and a full collection over them stalls the process for 40-50 ms on an idle
+core, several times that on busy ones.
 """
 
 from __future__ import annotations
 
+import gc
 from functools import cache, cached_property
 
 import httpx
@@ -55,4 +60,5 @@ class Runtime:
 
 @cache
 def current() -> Runtime:
+    gc.freeze()
     return Runtime(get_settings())

@@ -9,6 +9,7 @@ Every other path is the web UI, built into `CHATFN_WEB_DIR`, served as `chatfn.w
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -174,6 +175,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # No read timeout: reply streams stay open as long as the model writes.
         async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=None)) as client:
             app.state.client = client
+            gc.freeze()  # started: full collections skip all of it (see chatfn.runtime)
             yield
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from chatfn.local.broker.records import Record, http_headers
 
 # Tansu does not implement InitProducerId, so the producer cannot be idempotent;
 # acks=all still means a 202 is only given for a durable write.
-PRODUCER_OPTIONS = {"acks": "all", "linger_ms": 1}
+PRODUCER_OPTIONS = {"acks": "all", "linger_ms": 0}
 
 
 def resolver(
@@ -105,6 +106,7 @@ async def serve(
                     ingress.app, host="127.0.0.1", port=port, log_level="warning", access_log=False
                 )
             )
+            gc.freeze()  # set up: full collections skip all of it (see chatfn.runtime)
             await asyncio.gather(server.serve(), *(d.run() for d in dispatchers))
     finally:
         await producer.stop()
