@@ -7,9 +7,15 @@ chats/s, CPU time per chat of every process of the stack (and of this one, the c
 and each function's peak RSS. Ten warm-up chats come first, printed on their own: a
 function's first chat also opens its connections (the first after start-up took
 220-235 ms, the next ones 40-70), which the percentiles should not count. Then how much
-memory `stream_reply` needs to hold 2,000 open streams. Run:
+memory `stream_reply` needs to hold 2,000 open streams.
 
-    .venv/bin/python -m bench.chat_latency --chats 200 [--concurrency 1 10 50] [--skip-streams]
+N concurrent chats are a closed loop: each starts when one ends, so once the 2 cores are
+busy, time to first token is mostly the wait behind the other N - 1 (Little's law).
+`--rates` adds open loops: chats that arrive R a second whatever the pipeline does, as
+users do, which shows the latency at a given load. Run:
+
+    .venv/bin/python -m bench.chat_latency --chats 200 [--concurrency 1 10 50]
+        [--rates 5 10 20] [--skip-streams]
 
 (it starts, or reuses, a stack under `.local/bench`).
 """
@@ -24,6 +30,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -42,6 +49,7 @@ DIRECTIVE = "[[script tokens=64 delay_ms=0]] Benchmark question"
 CONCURRENCY = (1, 10, 50)
 OPEN_STREAMS = 2000
 WARM_UP_CHATS = 10
+OPEN_LOOP_ACCOUNTS = 50  # the users that open-loop chats take turns among
 
 
 def percentiles(values: list[float]) -> tuple[float, float]:
@@ -132,6 +140,19 @@ async def run_at(
     return results, chats / (time.perf_counter() - started)
 
 
+async def run_arriving(
+    rate: float, chats: int, work: Callable[[int], Awaitable[float]]
+) -> tuple[list[float], float]:
+    """`chats` started `rate` a second, on schedule however many are still running."""
+    started = time.perf_counter()
+    running: list[asyncio.Future[float]] = []
+    for n in range(chats):
+        running.append(asyncio.ensure_future(work(n)))
+        await asyncio.sleep(max(0.0, started + (n + 1) / rate - time.perf_counter()))
+    results = await asyncio.gather(*running)
+    return list(results), chats / (time.perf_counter() - started)
+
+
 async def users(client: aiohttp.ClientSession, count: int) -> list[tuple[str, str]]:
     """(access token, conversation id) for `count` new users, one client address each."""
     made = []
@@ -186,7 +207,9 @@ async def open_streams(
     return len(opened), before, held
 
 
-async def main(chats: int, levels: Sequence[int], skip_streams: bool) -> None:
+async def main(
+    chats: int, levels: Sequence[int], rates: Sequence[float], skip_streams: bool
+) -> None:
     stack = Stack(Settings(CHATFN_HOME=Path(".local/bench"), CHATFN_PORT=0))
     settings = await stack.up(lambda *_: None)
     gc.freeze()  # this process's own full collections would stall its clients (chatfn.runtime)
@@ -201,25 +224,28 @@ async def main(chats: int, levels: Sequence[int], skip_streams: bool) -> None:
         timeout=aiohttp.ClientTimeout(total=60),
         connector=aiohttp.TCPConnector(limit=200),
     ) as client:
-        accounts = await users(client, max(levels))
+        loads = [(f"{c}", partial(run_at, c), c) for c in levels] + [
+            (f"{r:g}/s", partial(run_arriving, r), OPEN_LOOP_ACCOUNTS) for r in rates
+        ]
+        accounts = await users(client, max(width for _, _, width in loads))
         # A function's first chat also opens its connections (PostgreSQL, Redis, the model
         # server): shown here, kept out of the percentiles.
         warm_up = [await chat_ttft(client, *accounts[0]) for _ in range(WARM_UP_CHATS)]
         print("warm-up chats, one at a time: " + ", ".join(f"{ms:.1f}" for ms in warm_up) + " ms")
         print(f"{'chats':>5} | {'direct TTFT p50/p99':>20} | {'chatfn TTFT p50/p99':>20} | "
               f"{'added p50/p99':>16} | chats/s")  # fmt: skip
-        for concurrency in levels:
-            direct, _ = await run_at(concurrency, chats, lambda _: direct_ttft(model))
+        for label, run, width in loads:
+            direct, _ = await run(chats, lambda _: direct_ttft(model))
 
-            async def chat(n: int, width: int = concurrency) -> float:
+            async def chat(n: int, width: int = width) -> float:
                 token, conversation = accounts[n % width]
                 return await chat_ttft(client, token, conversation)
 
             cpu = CpuMeter(stack_pids(stack))
-            through, rate = await run_at(concurrency, chats, chat)
+            through, rate = await run(chats, chat)
             spent = cpu.per_unit_ms(chats)
             (d50, d99), (c50, c99) = percentiles(direct), percentiles(through)
-            print(f"{concurrency:>5} | {d50:8.1f} / {d99:8.1f} ms | {c50:8.1f} / {c99:8.1f} ms | "
+            print(f"{label:>5} | {d50:8.1f} / {d99:8.1f} ms | {c50:8.1f} / {c99:8.1f} ms | "
                   f"{c50 - d50:+6.1f} / {c99 - d99:+6.1f} | {rate:6.1f}")  # fmt: skip
             print(" " * 8 + describe({n: ms for n, ms in spent.items() if ms >= 0.5}, "chat"))
     watcher.cancel()
@@ -240,6 +266,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chats", type=int, default=200)
     parser.add_argument("--concurrency", type=int, nargs="*", default=CONCURRENCY)
+    parser.add_argument("--rates", type=float, nargs="*", default=(), help="chats a second")
     parser.add_argument("--skip-streams", action="store_true", help="skip the 2,000 streams")
     arguments = parser.parse_args()
-    uvloop.run(main(arguments.chats, arguments.concurrency, arguments.skip_streams))
+    uvloop.run(
+        main(arguments.chats, arguments.concurrency, arguments.rates, arguments.skip_streams)
+    )
