@@ -37,6 +37,7 @@ from tests.utils.broker import LocalBroker, eventually, serving, trigger, write_
 
 from bench.cpu import CpuMeter, describe
 from chatfn.local.broker.dispatcher import FETCH_MAX_WAIT_MS
+from chatfn.local.broker.service import PRODUCER_OPTIONS
 from chatfn.local.stack import Stack
 from chatfn.settings import Settings
 
@@ -139,7 +140,7 @@ async def through_kafka(
         auto_offset_reset="earliest",
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,  # tuned as the dispatcher is: a fair baseline
     )
-    producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all", linger_ms=0)
+    producer = AIOKafkaProducer(bootstrap_servers=servers, **PRODUCER_OPTIONS)  # as the ingress
     await consumer.start()
     await producer.start()
     while not consumer.assignment():

@@ -19,7 +19,9 @@ from chatfn.local.broker.ingress import Ingress
 from chatfn.local.broker.records import Record, http_headers
 
 # Tansu does not implement InitProducerId, so the producer cannot be idempotent;
-# acks=all still means a 202 is only given for a durable write.
+# acks=all still means a 202 is only given for a durable write. No linger: aiokafka has
+# one request in flight per broker, so under load records batch behind it anyway, and a
+# linger would only hold back each lone write.
 PRODUCER_OPTIONS = {"acks": "all", "linger_ms": 0}
 
 
