@@ -159,14 +159,45 @@ describe("Markdown", () => {
     expect(nested.querySelector("a span.md-image")?.textContent).toBe("Image: a (img.example)");
   });
 
-  it.each([
-    ["an unclosed fence", "Here:\n```ts\nconst a: number = ", "pre code"],
-    ["an unclosed $$", "Sum:\n$$\n\\sum_{i=0}^{n", ".markdown"],
-    ["a half table", "| a | b |\n| - |", ".markdown"],
-    ["an unclosed inline $", "costs $5 and $", ".markdown"],
-  ])("renders partial markdown while streaming: %s", (_, text, selector) => {
-    const c = renderMd(text);
-    expect(c.querySelector(selector)).not.toBeNull();
-    expect(c.textContent).not.toBe("");
+  // Mid-stream the text stops anywhere: what is finished must already render as markdown,
+  // and the unfinished construct must show as something readable, never vanish.
+  describe("renders partial markdown while streaming", () => {
+    it("an unclosed fence: a highlighted code block so far", () => {
+      const c = renderMd("Here:\n```ts\nconst a: number = ");
+      expect(c.querySelector("p")?.textContent).toBe("Here:");
+      expect(c.querySelector(".md-code-lang")?.textContent).toBe("ts");
+      const code = c.querySelector("pre code");
+      expect(code?.textContent).toBe("const a: number = \n");
+      expect(code?.querySelector(".hljs-keyword")?.textContent).toBe("const");
+      expect(c.textContent).not.toContain("```");
+    });
+
+    it("an unclosed $$: the TeX so far as a math block, without its delimiters", () => {
+      const c = renderMd("Sum:\n$$\n\\sum_{i=0}^{n");
+      expect(c.querySelector("p")?.textContent).toBe("Sum:");
+      // KaTeX cannot parse it yet, so it shows the source (as .katex-error) instead of a formula.
+      expect(c.querySelector(".katex-error")?.textContent).toBe("\\sum_{i=0}^{n");
+      expect(c.textContent).not.toContain("$$");
+    });
+
+    it("a half table: the rows so far, the last one still being written", () => {
+      const c = renderMd("| a | b |\n| - | - |\n| 1 | 2 |\n| 3");
+      const table = c.querySelector(".md-table-wrap > table");
+      expect([...table!.querySelectorAll("th")].map((th) => th.textContent)).toEqual(["a", "b"]);
+      const rows = [...table!.querySelectorAll("tbody tr")];
+      expect(rows.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent))).toEqual([
+        ["1", "2"],
+        ["3", ""],
+      ]);
+      expect(c.textContent).not.toContain("|");
+    });
+
+    it("an unclosed inline $: finished math typeset, the open one as plain text", () => {
+      const c = renderMd("Euler: $e^{i\\pi}$, then $x^2 +");
+      const math = c.querySelectorAll(".katex");
+      expect(math).toHaveLength(1);
+      expect(math[0]!.querySelector("annotation")?.textContent).toBe("e^{i\\pi}");
+      expect(c.querySelector("p")?.textContent).toMatch(/, then \$x\^2 \+$/);
+    });
   });
 });
