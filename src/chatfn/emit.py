@@ -8,6 +8,8 @@ same event, so the same `id`: the consumers' idempotency makes a retry harmless.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import httpx
 import stamina
 from cloudevents.conversion import to_binary
@@ -35,6 +37,13 @@ def _transient(exc: Exception) -> bool:
 async def publish(event: CloudEvent, sink: str, client: httpx.AsyncClient) -> None:
     """POST `event` to `sink` until it is accepted; raise once it is refused or retries run out."""
     headers, body = to_binary(event)
+    await forward(headers, body, sink, client)
+
+
+async def forward(
+    headers: Mapping[str, str], body: bytes, sink: str, client: httpx.AsyncClient
+) -> None:
+    """`publish` for an event as it came over HTTP, byte for byte (one that may not parse)."""
     async for attempt in stamina.retry_context(
         on=_transient, attempts=ATTEMPTS, timeout=TIMEOUT_S, wait_initial=0.05, wait_max=1.0
     ):

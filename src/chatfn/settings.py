@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     redis_url: str = Field("", alias="REDIS_URL")
     kafka_bootstrap_servers: str = Field("", alias="KAFKA_BOOTSTRAP_SERVERS")
     k_sink: str = Field("", alias="K_SINK", description="the broker ingress (SinkBinding)")
+    dead_letter_sink: str = Field(
+        "", alias="DEAD_LETTER_SINK", description="the dead-letter KafkaSink's address"
+    )
     eventing_dir: Path = Field(Path("eventing"), alias="CHATFN_EVENTING_DIR")
     web_dir: Path = Field(Path("web/dist"), alias="CHATFN_WEB_DIR", description="the built UI")
 

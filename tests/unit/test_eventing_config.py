@@ -77,3 +77,40 @@ def test_triggers_of_other_brokers_are_not_ours(tmp_path: Path) -> None:
 def test_a_folder_without_exactly_one_broker_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="one Broker"):
         load_eventing(write(tmp_path, trigger("orphan")))
+
+
+# Its answer is only wanted while a sign-up waits (REGISTER_TIMEOUT_S): later is too late.
+SHORT_BUDGET = {"api-on-user-register-result"}
+
+
+def test_every_triggers_retries_outlast_a_restart_of_its_subscriber() -> None:
+    """A function restarting (a deploy, a crash, a cold start on a busy node) takes tens of
+    seconds: retries that give up sooner dead-letter events nothing was wrong with."""
+    eventing = load_eventing(PROJECT_ROOT / "eventing")
+    budgets = {
+        trigger.name: sum(
+            trigger.delivery.backoff_s(n) for n in range(1, trigger.delivery.retry + 1)
+        )
+        for trigger in eventing.triggers
+        if trigger.name not in SHORT_BUDGET
+    }
+
+    assert {name: s for name, s in budgets.items() if s < 60} == {}
+    assert {trigger.name for trigger in eventing.triggers} >= SHORT_BUDGET
+
+
+def test_a_reply_is_never_left_waiting_on_an_event_given_up_on() -> None:
+    """The Triggers on a reply's way dead-letter through `api`, which ends the reply."""
+    eventing = load_eventing(PROJECT_ROOT / "eventing")
+    on_the_way = {"send-message-on-message-requests", "generate-reply-on-message-sent"}
+    sinks = {
+        trigger.name: trigger.delivery.dead_letter_sink
+        for trigger in eventing.triggers
+        if trigger.name in on_the_way
+    }
+
+    assert set(sinks) == on_the_way
+    for sink in sinks.values():
+        assert sink is not None
+        assert sink.ref is not None
+        assert (sink.ref.kind, sink.ref.name, sink.uri) == ("Service", "api", "/events/dead-letter")

@@ -90,7 +90,7 @@ def test_a_bad_payload_is_a_422_naming_fields_without_echoing_values() -> None:
     with pytest.raises(InvalidPayload) as error:
         parse_event(headers, json.dumps(data).encode(), MessageSendRequested)
 
-    problem = error.value.problem()
+    problem = error.value.body()
     assert problem["status"] == 422
     assert sorted(e["loc"][0] for e in problem["errors"]) == ["content", "reply_id"]
     assert "secret" not in json.dumps(problem)

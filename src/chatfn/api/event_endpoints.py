@@ -1,38 +1,85 @@
-"""`/events/*`: results the broker delivers to `api` (never routed from the public `/api`).
+"""`/events/*`: what the broker delivers to `api` (never routed from the public `/api`).
 
-A Trigger sends `io.chatfn.user.registered` and `...register.rejected` here; each
-is handed to whichever `api` instance waits for its `correlationid` (see rendezvous).
+- `/events/register-result`: a Trigger sends `io.chatfn.user.registered` and
+  `...register.rejected` here; each is handed to whichever `api` instance waits for its
+  `correlationid` (see rendezvous). Read like every function's events (`consumes`): a
+  bad one is a final 4xx, so the broker dead-letters it instead of retrying it.
+- `/events/dead-letter`: the dead-letter sink of the Triggers on a reply's way
+  (`send_message`, `generate_reply`). The reply the event was for ends now, with an
+  `undeliverable` error, instead of leaving its reader waiting forever; then the event
+  goes on, byte for byte, to the dead-letter KafkaSink (`DEAD_LETTER_SINK`), where
+  `chatfn events dlq` finds it.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
-from starlette.responses import JSONResponse
+from typing import Any
+from uuid import UUID
 
-from chatfn import rendezvous
-from chatfn.api.security import ApiDep
-from chatfn.consumer import problem_response
-from chatfn.events import (
-    MalformedEvent,
-    UserRegistered,
-    UserRegisterRejected,
-    parse_event,
-)
+import httpx
+from cloudevents.exceptions import GenericException
+from cloudevents.http import from_http
+from fastapi import APIRouter, Request, Response
+
+from chatfn import rendezvous, replies
+from chatfn.api.security import Api, ApiDep
+from chatfn.consumer import consumes
+from chatfn.emit import SinkRefused, forward
+from chatfn.events import MalformedEvent, ReceivedEvent, UserRegistered, UserRegisterRejected
+from chatfn.problems import unavailable
 
 router = APIRouter(prefix="/events", include_in_schema=False)
+UNDELIVERABLE = "We could not process this message. Try sending it again."
 
 
 @router.post("/register-result")
 async def register_result(request: Request, api: ApiDep) -> Response:
-    try:
-        received = parse_event(
-            request.headers, await request.body(), UserRegistered, UserRegisterRejected
-        )
+    @consumes(UserRegistered, UserRegisterRejected)
+    async def register_result(
+        received: ReceivedEvent[UserRegistered | UserRegisterRejected],
+    ) -> None:
         correlation = received.event.get(rendezvous.EXTENSION)
         if not isinstance(correlation, str) or not rendezvous.is_signed(api.settings, correlation):
             raise MalformedEvent("correlationid missing or not signed by chatfn")
-    except MalformedEvent as exc:
-        return problem_response(exc)
-    result = {"type": received.event["type"], **received.payload.model_dump(mode="json")}
-    await rendezvous.deliver_result(api.runtime.redis, api.settings, correlation, result)
-    return JSONResponse({"delivered": True}, status_code=202)
+        result = {"type": received.event["type"], **received.payload.model_dump(mode="json")}
+        await rendezvous.deliver_result(api.runtime.redis, api.settings, correlation, result)
+
+    return await register_result(request)
+
+
+@router.post("/dead-letter", status_code=202)
+async def dead_letter(request: Request, api: ApiDep) -> None:
+    body = await request.body()
+    # The event's own headers only (binary mode: ce-*), not this hop's (Host...).
+    headers = {
+        name: value
+        for name, value in request.headers.items()
+        if name.startswith("ce-") or name == "content-type"
+    }
+    await _end_its_reply(api, _data_of(headers, body))
+    try:
+        await forward(headers, body, api.settings.dead_letter_sink, api.runtime.http)
+    except (SinkRefused, httpx.HTTPError) as exc:
+        raise unavailable("the dead-letter sink did not take the event") from exc
+
+
+def _data_of(headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """The event's data if it is a JSON object. Read leniently: an event is often
+    dead-lettered precisely because it did not parse as its type."""
+    try:
+        data = from_http(headers, body).data
+    except (GenericException, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+async def _end_its_reply(api: Api, data: dict[str, Any]) -> None:
+    try:
+        reply_id, user_id = UUID(str(data["reply_id"])), UUID(str(data["user_id"]))
+    except (KeyError, ValueError):
+        return  # not on a reply's way
+    redis, settings = api.runtime.redis, api.settings
+    if await replies.owner(redis, settings, reply_id) == user_id:
+        await replies.finish(
+            redis, settings, reply_id, "error", code="undeliverable", message=UNDELIVERABLE
+        )

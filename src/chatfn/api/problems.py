@@ -1,43 +1,19 @@
-"""Every error the API gives is an RFC 9457 problem body (`application/problem+json`)."""
+"""The REST API's errors: every exception it can raise becomes a problem body
+(`chatfn.problems`), including the ones nobody expected."""
 
 from __future__ import annotations
-
-from http import HTTPStatus
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
+from chatfn.problems import Contained, Problem
 from chatfn.ratelimit import Exceeded
 
-PROBLEM = "application/problem+json"
-
-
-class Problem(Exception):
-    """Raise to answer with a problem body."""
-
-    def __init__(
-        self,
-        status: int,
-        detail: str,
-        *,
-        title: str | None = None,
-        headers: dict[str, str] | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.title = title or HTTPStatus(status).phrase
-        self.headers = headers or {}
-        self.extra = extra or {}
-
-    def response(self) -> JSONResponse:
-        body = {"type": "about:blank", "title": self.title, "status": self.status}
-        body |= {"detail": self.detail, **self.extra}
-        return JSONResponse(body, status_code=self.status, headers=self.headers, media_type=PROBLEM)
+# What a 422 may echo of the request: enough to find each mistake, never the request
+# itself (it may be a password), and bounded however many mistakes one body holds.
+MAX_ERRORS = 20
 
 
 def not_authenticated() -> Problem:
@@ -50,6 +26,11 @@ def not_authenticated() -> Problem:
 
 def not_found(what: str) -> Problem:
     return Problem(404, f"No such {what}.")
+
+
+def _short(loc: tuple[int | str, ...]) -> list[int | str]:
+    # A location names fields the client sent (an extra key's name is the client's text).
+    return [part[:64] if isinstance(part, str) else part for part in loc]
 
 
 def install(app: FastAPI) -> None:
@@ -67,8 +48,14 @@ def install(app: FastAPI) -> None:
     async def on_invalid(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         # Locations and messages only: never echo the input (it may be a password).
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        found = exc.errors()
+        errors = [
+            {"loc": _short(e["loc"]), "msg": e["msg"], "type": e["type"]}
+            for e in found[:MAX_ERRORS]
+        ]
         detail = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in errors)
+        if len(found) > MAX_ERRORS:
+            detail += f"; and {len(found) - MAX_ERRORS} more"
         return Problem(422, detail, extra={"errors": errors}).response()
 
     async def on_exceeded(_: Request, exc: Exception) -> JSONResponse:
@@ -82,3 +69,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(Exceeded, on_exceeded)
+    app.add_middleware(Contained, where="api")

@@ -7,15 +7,19 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
+import httpx
+from cloudevents.http import CloudEvent
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatfn import accounts
-from chatfn.api.problems import Problem, not_authenticated
+from chatfn.api.problems import not_authenticated
 from chatfn.auth import AccessClaims, InvalidToken, Verifier, local_verifier, verify_access_token
+from chatfn.emit import SinkRefused, publish
 from chatfn.models import User
 from chatfn.oidc import oidc_verifier
+from chatfn.problems import Problem, unavailable
 from chatfn.ratelimit import RateLimits
 from chatfn.roles import allowed
 from chatfn.runtime import Runtime
@@ -36,6 +40,13 @@ class Api:
             if self.settings.oidc_issuer == self.settings.jwt_issuer:
                 raise ValueError("OIDC_ISSUER must differ from JWT_ISSUER")
             self.verifiers[self.settings.oidc_issuer] = oidc_verifier(self.settings, runtime.http)
+
+    async def publish(self, event: CloudEvent, what: str) -> None:
+        """Hand `event` to the broker, or answer 503 (retry later) if it will not take it."""
+        try:
+            await publish(event, self.settings.k_sink, self.runtime.http)
+        except (SinkRefused, httpx.HTTPError) as exc:
+            raise unavailable(f"the event broker did not take {what}") from exc
 
 
 def get_api(request: Request) -> Api:
@@ -98,7 +109,7 @@ async def get_principal(
     except InvalidToken:
         raise not_authenticated() from None
     user_id = await _user_id(db, api, claims)
-    if await is_revoked(api.runtime.redis, api.settings, claims, user_id):
+    if await is_revoked(db, api.runtime.redis, api.settings, claims, user_id):
         raise not_authenticated()
     await api.limits.hit(api.settings.rate_limit_user, "user", str(user_id))
     return Principal(user_id=user_id, claims=claims)

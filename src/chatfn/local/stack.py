@@ -36,6 +36,7 @@ BROKER = "broker"
 SCRIPTED_MODEL = "scripted_model"
 FUNCTIONS_DIR = provision.PROJECT_ROOT / "functions"
 FUNCTION_HEALTH_PATH = "/healthz"  # every function answers a GET; `api` has this route
+DEAD_LETTER_SINK = "dead-letter"  # the KafkaSink in eventing/200-kafka-sink-dead-letter.yaml
 
 
 def function_names() -> list[str]:
@@ -179,6 +180,10 @@ class Stack:
         if BROKER in ports:
             broker = f"{self.eventing.namespace}/{self.eventing.broker}"
             update["k_sink"] = f"http://127.0.0.1:{ports[BROKER]['http']}/{broker}"
+            dead_letter = f"{self.eventing.namespace}/{DEAD_LETTER_SINK}"
+            update["dead_letter_sink"] = (
+                f"http://127.0.0.1:{ports[BROKER]['http']}/sinks/{dead_letter}"
+            )
         if SCRIPTED_MODEL in ports:
             scripted = f"http://127.0.0.1:{ports[SCRIPTED_MODEL]['http']}/v1"
             update["llm_routes"] = {"scripted": scripted} | self.settings.llm_routes
@@ -228,15 +233,36 @@ class Stack:
         return settings
 
     async def restart(self, name: str) -> None:
-        """Restart one of the product's own processes; return once it answers again."""
+        """Restart one supervised program, an embedded server or one of the product's own
+        processes; return once it answers again."""
         self.supervisor.restart_program(name)
-        url = self._own_urls(self._saved_ports())[name]
-        await self._wait_http(name, url, time.monotonic(), lambda *_: None)
+        await self._wait_answering(name)
+
+    def stop(self, name: str) -> None:
+        """Stop one supervised program until `start` (say, to see the stack without it)."""
+        self.supervisor.stop_program(name)
+
+    async def start(self, name: str) -> None:
+        """Start one stopped program; return once it answers again."""
+        self.supervisor.start_program(name)
+        await self._wait_answering(name)
+
+    async def _wait_answering(self, name: str) -> None:
+        started, quiet = time.monotonic(), lambda *_: None
+        if name in CHECKS:
+            await self._wait_healthy(self.resolved(), started, quiet, names={name})
+        else:
+            url = self._own_urls(self._saved_ports())[name]
+            await self._wait_http(name, url, started, quiet)
 
     def function_urls(self) -> dict[str, str]:
         """Each function's local URL, by function name."""
         urls = self._own_urls(self._saved_ports())
         return {name: urls[name] for name in function_names() if name in urls}
+
+    def broker_url(self) -> str | None:
+        """The local broker's URL (its `/healthz` says whether events are delivered)."""
+        return self._own_urls(self._saved_ports()).get(BROKER)
 
     def _own_programs(self, settings: Settings, ports: dict[str, Ports]) -> list[Program]:
         gateway = [
@@ -280,8 +306,14 @@ class Stack:
             if name in ports
         }
 
-    async def _wait_healthy(self, settings: Settings, started: float, report: Reporter) -> None:
-        pending = set(CHECKS)
+    async def _wait_healthy(
+        self,
+        settings: Settings,
+        started: float,
+        report: Reporter,
+        names: AbstractSet[str] = frozenset(CHECKS),
+    ) -> None:
+        pending = set(names)
 
         async def wait_for(name: str) -> None:
             while not (health := await check(name, settings)).ok:
@@ -290,7 +322,7 @@ class Stack:
             pending.discard(name)
             report(name, "healthy", f"{health.detail} · {time.monotonic() - started:.1f}s")
 
-        waiters = [asyncio.create_task(wait_for(name)) for name in CHECKS]
+        waiters = [asyncio.create_task(wait_for(name)) for name in names]
         try:
             async with asyncio.timeout(HEALTH_TIMEOUT_S):
                 await asyncio.gather(*waiters)
