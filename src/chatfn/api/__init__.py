@@ -17,7 +17,9 @@ from chatfn.api import (
     me_endpoints,
     problems,
 )
+from chatfn.api.body_limit import BodyLimit
 from chatfn.api.security import Api, limit_ip
+from chatfn.paths import NormalPathsOnly
 from chatfn.runtime import Runtime
 
 
@@ -39,6 +41,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    # Added innermost first: paths are checked, then the body is capped, then the rest.
+    app.add_middleware(BodyLimit)
+    app.add_middleware(NormalPathsOnly)
     trusted = [host.strip() for host in runtime.settings.trusted_proxies.split(",")]
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     return app

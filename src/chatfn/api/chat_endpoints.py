@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
-import httpx
 import openai
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,9 +20,8 @@ from sqlalchemy.dialects.postgresql import insert
 from uuid6 import uuid7
 
 from chatfn import replies, tickets
-from chatfn.api.problems import Problem, not_found
+from chatfn.api.problems import not_found
 from chatfn.api.security import ApiDep, DbDep, PrincipalDep
-from chatfn.emit import SinkRefused, publish
 from chatfn.events import (
     MessagePayload,
     MessageSendRequested,
@@ -31,6 +29,8 @@ from chatfn.events import (
     new_event,
 )
 from chatfn.models import Conversation, Feedback, Message
+from chatfn.problems import Problem
+from chatfn.text import StoredText
 
 router = APIRouter(prefix="/api", tags=["chat"])
 SOURCE = "chatfn/api"
@@ -75,13 +75,13 @@ class ConversationDetail(ConversationOut):
 class NewConversation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field("", max_length=200)
+    title: StoredText = Field("", max_length=200)
 
 
 class ConversationUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(None, max_length=200)
+    title: StoredText | None = Field(None, max_length=200)
     pinned: bool | None = None
     archived: bool | None = None
 
@@ -89,15 +89,15 @@ class ConversationUpdate(BaseModel):
 class NewMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    content: str = Field(min_length=1, max_length=100_000)
+    content: StoredText = Field(min_length=1, max_length=100_000)
     parent_id: UUID | None = None
-    model: str | None = Field(None, max_length=200)
+    model: StoredText | None = Field(None, max_length=200)
 
 
 class Regenerate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = Field(None, max_length=200)
+    model: StoredText | None = Field(None, max_length=200)
 
 
 class Accepted(BaseModel):
@@ -150,8 +150,8 @@ async def create_conversation(
 async def list_conversations(
     principal: PrincipalDep,
     db: DbDep,
-    cursor: str | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[StoredText | None, Query(max_length=200)] = None,
     archived: bool = False,
     limit: Annotated[int, Query(ge=1, le=100)] = 30,
 ) -> ConversationPage:
@@ -275,11 +275,7 @@ async def _command(api: ApiDep, payload: MessagePayload, user_id: UUID) -> Accep
     redis, settings = api.runtime.redis, api.settings
     await replies.open_reply(redis, settings, reply_id=reply_id, user_id=user_id,
                              conversation_id=conversation_id)  # fmt: skip
-    try:
-        await publish(new_event(payload, source=SOURCE), settings.k_sink, api.runtime.http)
-    except (SinkRefused, httpx.HTTPError) as exc:
-        raise Problem(503, "Try again in a moment: the message was not accepted.",
-                      headers={"Retry-After": "2"}) from exc  # fmt: skip
+    await api.publish(new_event(payload, source=SOURCE), "the message")
     ticket = await tickets.mint(redis, settings, user_id=user_id, reply_id=reply_id)
     return Accepted(message_id=payload.message_id, reply_id=reply_id, stream_ticket=ticket)
 
@@ -356,7 +352,7 @@ class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rating: Literal["up", "down"]
-    comment: str = Field("", max_length=2000)
+    comment: StoredText = Field("", max_length=2000)
 
 
 @router.post("/messages/{message_id}/feedback", status_code=204)

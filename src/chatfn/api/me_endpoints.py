@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chatfn.api.security import DbDep, UserDep
 from chatfn.models import User
+from chatfn.text import StoredText
 
 router = APIRouter(prefix="/api/me", tags=["me"])
 
@@ -48,10 +49,10 @@ class ProfileUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    display_name: str | None = Field(None, min_length=1, max_length=100)
+    display_name: StoredText | None = Field(None, min_length=1, max_length=100)
     theme: Theme | None = None
-    custom_instructions: str | None = Field(None, max_length=4000)
-    default_model: str | None = Field(None, max_length=200)
+    custom_instructions: StoredText | None = Field(None, max_length=4000)
+    default_model: StoredText | None = Field(None, max_length=200)
 
 
 @router.get("")
