@@ -1,8 +1,9 @@
 """register_user: decides a sign-up.
 
-Consumes `io.chatfn.user.register.requested` (the password already an argon2 hash).
-Replies with `io.chatfn.user.registered`, or `io.chatfn.user.register.rejected` when
-the email is taken, carrying the command's `correlationid` back to the waiting `api`.
+Consumes `io.chatfn.user.register.requested` (the password's argon2 hash waits in Redis,
+never in the event). Replies with `io.chatfn.user.registered`, or
+`io.chatfn.user.register.rejected` when the email is taken (or the hash is no longer
+waiting), carrying the command's `correlationid` back to the waiting `api`.
 A redelivered command gets the same answer and changes nothing: the decision is keyed
 by the command's `user_id`, so it needs no separate idempotency record.
 """
@@ -25,7 +26,8 @@ SOURCE = "chatfn/register_user"
 async def register_user(received: ReceivedEvent[UserRegisterRequested]) -> CloudEvent:
     context = runtime.current()
     async with context.sessions.begin() as db:
-        result = await accounts.register(db, context.settings, received.payload)
+        result = await accounts.register(db, context.redis, context.settings, received.payload)
+    await accounts.drop_password_hash(context.redis, context.settings, received.payload.user_id)
     correlation = received.event.get(EXTENSION)
     return new_event(
         result,

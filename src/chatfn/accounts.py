@@ -4,12 +4,18 @@
 settles races: of two concurrent sign-ups for `A@x.com` and `a@x.com` (the same email
 once normalised), one inserts the claim and the other waits for it, then finds it
 taken. Run again for the same command it gives the same answer and writes nothing.
+
+The password's argon2 hash never enters the command event, since the topic is kept
+forever: `api` leaves it in Redis under the new user's id for a few minutes, and
+`register_user` takes it from there and deletes it once the user is written.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from uuid import UUID
 
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +25,11 @@ from chatfn.auth import AccessClaims
 from chatfn.events import UserRegistered, UserRegisterRejected, UserRegisterRequested
 from chatfn.models import User, UserEmail, UserIdentity
 from chatfn.settings import Settings
+from chatfn.streams import key
+
+# Longer than a sign-up waits (REGISTER_TIMEOUT_S) plus the broker's retries of the
+# command: a command that comes later than this is refused, and the user signs up again.
+HANDOFF_TTL_S = 300
 
 
 def normalize_email(email: str) -> str:
@@ -26,12 +37,29 @@ def normalize_email(email: str) -> str:
     return unicodedata.normalize("NFKC", email).strip().lower()
 
 
+def _handoff_key(settings: Settings, user_id: UUID) -> str:
+    return key(settings, "register-handoff", str(user_id))
+
+
+async def hand_off_password_hash(
+    redis: Redis, settings: Settings, user_id: UUID, password_hash: str
+) -> None:
+    await redis.set(_handoff_key(settings, user_id), password_hash, ex=HANDOFF_TTL_S)
+
+
+async def drop_password_hash(redis: Redis, settings: Settings, user_id: UUID) -> None:
+    await redis.delete(_handoff_key(settings, user_id))
+
+
 async def register(
-    db: AsyncSession, settings: Settings, command: UserRegisterRequested
+    db: AsyncSession, redis: Redis, settings: Settings, command: UserRegisterRequested
 ) -> UserRegistered | UserRegisterRejected:
     email = normalize_email(command.email)
     existing = await db.get(User, command.user_id)
     if existing is None:
+        password_hash = await redis.get(_handoff_key(settings, command.user_id))
+        if password_hash is None:
+            return UserRegisterRejected(user_id=command.user_id, reason="handoff_expired")
         claimed = await db.execute(
             insert(UserEmail)
             .values(email=email, user_id=command.user_id)
@@ -43,7 +71,7 @@ async def register(
         existing = User(
             id=command.user_id,
             email=email,
-            password_hash=command.password_hash,
+            password_hash=password_hash,
             display_name=command.display_name,
             role="admin" if email in settings.admin_emails else "user",
             preferences={},

@@ -24,7 +24,11 @@ from cloudevents.http import CloudEvent, from_http
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
 from uuid6 import uuid7
 
+from chatfn.problems import Problem
+from chatfn.text import StoredText
+
 SCHEMA_PREFIX = "urn:chatfn:"
+MAX_ERRORS = 20  # a rejection names this many invalid fields at most
 
 
 class Payload(BaseModel):
@@ -48,15 +52,17 @@ class Payload(BaseModel):
 
 
 class UserRegisterRequested(Payload):
-    """The edge validated a sign-up; the password is already an argon2 hash."""
+    """The edge validated a sign-up. The password's hash is not here (the log is kept
+    forever): `api` hands it to `register_user` through Redis, for minutes (see
+    `accounts.hand_off_password_hash`)."""
 
     event_type = "io.chatfn.user.register.requested"
+    version = 2  # v1 carried the hash
     partition_field = "user_id"
 
     user_id: UUID
     email: EmailStr
-    password_hash: str = Field(pattern=r"^\$argon2id\$")
-    display_name: str = Field(max_length=100)
+    display_name: StoredText = Field(max_length=100)
 
 
 class UserRegistered(Payload):
@@ -65,7 +71,7 @@ class UserRegistered(Payload):
 
     user_id: UUID
     email: EmailStr
-    display_name: str
+    display_name: StoredText
 
 
 class UserRegisterRejected(Payload):
@@ -73,7 +79,8 @@ class UserRegisterRejected(Payload):
     partition_field = "user_id"
 
     user_id: UUID
-    reason: Literal["email_taken"]
+    # `handoff_expired`: the hash was no longer waiting (the command came too late).
+    reason: Literal["email_taken", "handoff_expired"]
 
 
 # --- chat -------------------------------------------------------------------------------
@@ -96,16 +103,16 @@ class MessageSendRequested(MessagePayload):
     event_type = "io.chatfn.message.send.requested"
 
     parent_id: UUID | None = None
-    content: str = Field(min_length=1, max_length=100_000)
-    model: str | None = None
+    content: StoredText = Field(min_length=1, max_length=100_000)
+    model: StoredText | None = None
 
 
 class MessageSent(MessagePayload):
     event_type = "io.chatfn.message.sent"
 
     parent_id: UUID | None = None
-    content: str
-    model: str
+    content: StoredText
+    model: StoredText
     created_conversation: bool = False
 
 
@@ -115,7 +122,7 @@ class MessageRejected(MessagePayload):
     event_type = "io.chatfn.message.rejected"
 
     reason: Literal["not_found", "budget_exceeded"]
-    detail: str = ""
+    detail: StoredText = ""
 
 
 class ReplyRegenerateRequested(MessagePayload):
@@ -123,13 +130,13 @@ class ReplyRegenerateRequested(MessagePayload):
 
     event_type = "io.chatfn.reply.regenerate.requested"
 
-    model: str | None = None
+    model: StoredText | None = None
 
 
 class ReplyRegenerated(MessagePayload):
     event_type = "io.chatfn.reply.regenerated"
 
-    model: str
+    model: StoredText
 
 
 class ReplyCompleted(MessagePayload):
@@ -137,8 +144,8 @@ class ReplyCompleted(MessagePayload):
 
     event_type = "io.chatfn.reply.completed"
 
-    content: str
-    model: str
+    content: StoredText
+    model: StoredText
     finish_reason: Literal["stop", "length", "stopped"]
     prompt_tokens: int = Field(ge=0)
     completion_tokens: int = Field(ge=0)
@@ -149,10 +156,10 @@ class ReplyFailed(MessagePayload):
 
     event_type = "io.chatfn.reply.failed"
 
-    content: str = ""
-    model: str
+    content: StoredText = ""
+    model: StoredText
     code: str
-    message: str
+    message: StoredText
 
 
 class ConversationTitled(Payload):
@@ -161,7 +168,7 @@ class ConversationTitled(Payload):
 
     user_id: UUID
     conversation_id: UUID
-    title: str = Field(max_length=200)
+    title: StoredText = Field(max_length=200)
 
 
 CATALOG: dict[str, type[Payload]] = {
@@ -231,33 +238,26 @@ def new_event(
     return CloudEvent(attributes, payload.model_dump(mode="json"))
 
 
-class EventRejected(Exception):
-    """An event this consumer will never accept; `status` is the HTTP answer to the broker."""
+class EventRejected(Problem):
+    """An event this consumer will never accept: a final 4xx answer to the broker."""
 
-    status: ClassVar[int]
-    title: ClassVar[str]
+    STATUS: ClassVar[int]
+    TITLE: ClassVar[str]
 
     def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.errors = errors or []
-
-    def problem(self) -> dict[str, Any]:
-        """An RFC 9457 problem body."""
-        body: dict[str, Any] = {"title": self.title, "status": self.status, "detail": self.detail}
-        if self.errors:
-            body["errors"] = self.errors
-        return body
+        super().__init__(
+            self.STATUS, detail, title=self.TITLE, extra={"errors": errors} if errors else None
+        )
 
 
 class MalformedEvent(EventRejected):
-    status = 400
-    title = "Malformed CloudEvent"
+    STATUS = 400
+    TITLE = "Malformed CloudEvent"
 
 
 class InvalidPayload(EventRejected):
-    status = 422
-    title = "Invalid event payload"
+    STATUS = 422
+    TITLE = "Invalid event payload"
 
 
 P = TypeVar("P", bound=Payload)
@@ -278,8 +278,9 @@ def parse_event(headers: Mapping[str, str], body: bytes, *accepted: type[P]) -> 
     """Read a binary- or structured-mode CloudEvent whose type is one of `accepted`."""
     try:
         event = from_http(dict(headers), body)
-    except GenericException as exc:
-        raise MalformedEvent(str(exc) or type(exc).__name__) from exc
+    except (GenericException, ValueError) as exc:
+        # The class only: the SDK's messages quote the body, which may hold user content.
+        raise MalformedEvent(f"not a readable CloudEvent ({type(exc).__name__})") from exc
     by_type = {payload.event_type: payload for payload in accepted}
     payload_type = by_type.get(event["type"])
     if payload_type is None:
@@ -294,6 +295,9 @@ def parse_event(headers: Mapping[str, str], body: bytes, *accepted: type[P]) -> 
     except ValidationError as exc:
         # Field locations and messages only: the input may hold user content or a hash.
         errors = exc.errors(include_url=False, include_input=False, include_context=False)
-        details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+        details = [
+            {"loc": [str(part)[:64] for part in e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in errors[:MAX_ERRORS]
+        ]
         raise InvalidPayload(f"{len(errors)} invalid field(s)", errors=details) from exc
     return ReceivedEvent(event=event, payload=payload)

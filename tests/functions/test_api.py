@@ -19,15 +19,14 @@ from tests.utils.jwt_attacks import local_attacks
 
 async def signed_in_user(email: str) -> str:
     """A registered user's access token, made by the same code the functions run."""
-    command = UserRegisterRequested(
-        user_id=uuid4(),
-        email=email,
-        password_hash=PasswordHasher().hash("x" * 12),
-        display_name="T",
-    )
+    command = UserRegisterRequested(user_id=uuid4(), email=email, display_name="T")
     context = runtime.current()
+    password_hash = PasswordHasher().hash("x" * 12)
+    await accounts.hand_off_password_hash(
+        context.redis, context.settings, command.user_id, password_hash
+    )
     async with context.sessions() as db:
-        await accounts.register(db, context.settings, command)
+        await accounts.register(db, context.redis, context.settings, command)
         await db.flush()
         user = await db.get(User, command.user_id)
         assert user is not None

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from uuid import UUID, uuid4
 
 import pytest
@@ -7,7 +8,7 @@ from argon2 import PasswordHasher
 from cloudevents.http import CloudEvent
 from sqlalchemy import func, select
 
-from chatfn import runtime
+from chatfn import accounts, runtime
 from chatfn.events import UserRegisterRequested, new_event
 from chatfn.models import User, UserEmail
 from chatfn.settings import Settings, get_settings
@@ -16,10 +17,11 @@ from tests.utils.functions import deliver, function_client, reply_of
 HASH = PasswordHasher().hash("correct horse battery staple")
 
 
-def command(email: str, user_id: UUID | None = None) -> CloudEvent:
-    payload = UserRegisterRequested(
-        user_id=user_id or uuid4(), email=email, password_hash=HASH, display_name="Ada"
-    )
+async def command(email: str, user_id: UUID | None = None) -> CloudEvent:
+    """A sign-up as `api` makes it: the hash handed off in Redis, the event without it."""
+    payload = UserRegisterRequested(user_id=user_id or uuid4(), email=email, display_name="Ada")
+    context = runtime.current()
+    await accounts.hand_off_password_hash(context.redis, context.settings, payload.user_id, HASH)
     return new_event(payload, source="tests", extensions={"correlationid": "c-1.sig"})
 
 
@@ -37,7 +39,7 @@ async def test_a_new_email_is_registered_and_the_answer_carries_the_correlation(
     function_env: Settings, name: str
 ) -> None:
     email = f"{name}@example.com"
-    event = command(email.upper())
+    event = await command(email.upper())
 
     async with function_client("register_user") as client:
         answer = reply_of(await deliver(client, event))
@@ -49,12 +51,32 @@ async def test_a_new_email_is_registered_and_the_answer_carries_the_correlation(
         user = await db.get(User, UUID(answer.data["user_id"]))
     assert user is not None
     assert (user.email, user.password_hash, user.role) == (email, HASH, "user")
+    assert "argon2" not in json.dumps(event.data)
+    context = runtime.current()
+    handoff = await context.redis.keys(f"{context.settings.redis_prefix}:register-handoff:*")
+    assert handoff == [], "the hash stays in Redis only until the user is written"
+
+
+async def test_a_command_whose_hash_is_no_longer_waiting_is_refused(
+    function_env: Settings, name: str
+) -> None:
+    event = await command(f"{name}@example.com")
+    context = runtime.current()
+    user_id = UUID(event.data["user_id"])
+    await accounts.drop_password_hash(context.redis, context.settings, user_id)
+
+    async with function_client("register_user") as client:
+        answer = reply_of(await deliver(client, event))
+
+    assert answer["type"] == "io.chatfn.user.register.rejected"
+    assert answer.data["reason"] == "handoff_expired"
+    assert await accounts_for(f"{name}@example.com") == 0
 
 
 async def test_a_redelivered_command_gets_the_same_answer_and_writes_nothing(
     function_env: Settings, name: str
 ) -> None:
-    event = command(f"{name}@example.com")
+    event = await command(f"{name}@example.com")
 
     async with function_client("register_user") as client:
         first = reply_of(await deliver(client, event))
@@ -69,8 +91,8 @@ async def test_an_email_taken_in_another_case_is_rejected(
     function_env: Settings, name: str
 ) -> None:
     async with function_client("register_user") as client:
-        reply_of(await deliver(client, command(f"{name}@Example.com")))
-        answer = reply_of(await deliver(client, command(f"{name.upper()}@example.COM")))
+        reply_of(await deliver(client, await command(f"{name}@Example.com")))
+        answer = reply_of(await deliver(client, await command(f"{name.upper()}@example.COM")))
 
     assert answer["type"] == "io.chatfn.user.register.rejected"
     assert answer.data["reason"] == "email_taken"
@@ -86,7 +108,7 @@ async def test_an_admin_email_becomes_an_admin(
     runtime.current.cache_clear()
 
     async with function_client("register_user") as client:
-        answer = reply_of(await deliver(client, command(email)))
+        answer = reply_of(await deliver(client, await command(email)))
 
     async with runtime.current().sessions() as db:
         user = await db.get(User, UUID(answer.data["user_id"]))
@@ -97,8 +119,8 @@ async def test_an_admin_email_becomes_an_admin(
 async def test_bad_events_are_final_answers_for_the_dead_letter_sink(
     function_env: Settings,
 ) -> None:
-    plaintext = command("x@example.com")
-    plaintext.data["password_hash"] = "hunter2"  # a plain password must never get in
+    plaintext = await command("x@example.com")
+    plaintext.data["password_hash"] = "hunter2"  # no password, nor its hash, gets in
 
     async with function_client("register_user") as client:
         malformed = await client.post(

@@ -11,23 +11,23 @@ import hashlib
 from typing import Annotated, Literal
 from uuid import UUID
 
-import httpx
 from fastapi import APIRouter, Cookie, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from uuid6 import uuid7
 
 from chatfn import accounts, rendezvous
 from chatfn.api.me_endpoints import UserOut
-from chatfn.api.problems import Problem, not_authenticated
+from chatfn.api.problems import not_authenticated
 from chatfn.api.security import ApiDep, DbDep, PrincipalDep, client_ip
 from chatfn.auth import InvalidToken
-from chatfn.emit import SinkRefused, publish
 from chatfn.events import UserRegisterRequested, new_event
 from chatfn.models import User
 from chatfn.passwords import hash_password, verify_password
+from chatfn.problems import Problem, unavailable
 from chatfn.sessions import REFRESH_COOKIE, Session, end_all_sessions, end_session, rotate
 from chatfn.sessions import start_session as new_session
 from chatfn.streams import key
+from chatfn.text import StoredText
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 SOURCE = "chatfn/api"
@@ -44,7 +44,7 @@ class Credentials(BaseModel):
 
 
 class Registration(Credentials):
-    display_name: str = Field("", max_length=100)
+    display_name: StoredText = Field("", max_length=100)
 
 
 class SessionOut(BaseModel):
@@ -100,20 +100,20 @@ async def register(
     command = UserRegisterRequested(
         user_id=UUID(user_id),
         email=email,
-        password_hash=await hash_password(body.password),
         display_name=body.display_name.strip() or email.split("@")[0],
+    )
+    password_hash = await hash_password(body.password)
+    await accounts.hand_off_password_hash(
+        api.runtime.redis, api.settings, command.user_id, password_hash
     )
     correlation = rendezvous.new_correlation_id(api.settings)
     event = new_event(command, source=SOURCE, extensions={rendezvous.EXTENSION: correlation})
-    try:
-        await publish(event, api.settings.k_sink, api.runtime.http)
-    except (SinkRefused, httpx.HTTPError) as exc:
-        raise _unavailable("the event broker did not take the request") from exc
+    await api.publish(event, "the sign-up")
     result = await rendezvous.wait_for_result(
         api.runtime.redis, api.settings, correlation, api.settings.register_timeout_s
     )
-    if result is None:
-        raise _unavailable("the sign-up is taking longer than usual")
+    if result is None or result.get("reason") == "handoff_expired":
+        raise unavailable("the sign-up is taking longer than usual")
     if result["type"] != "io.chatfn.user.registered":
         raise Problem(409, "An account with this email already exists.", title="Email taken")
     user = await db.get(User, command.user_id)
@@ -121,10 +121,6 @@ async def register(
     session = await new_session(db, api.settings, user, request.headers.get("user-agent", ""))
     await db.commit()
     return _session_response(api, session, response)
-
-
-def _unavailable(why: str) -> Problem:
-    return Problem(503, f"Try again in a moment: {why}.", headers={"Retry-After": "2"})
 
 
 @router.post("/login", responses={401: {}, 429: {}})
