@@ -8,9 +8,12 @@ presents the same token again, moments later, having never used its successor; i
 gets a new successor, and the lost one is retired. Tokens are stored as SHA-256
 hashes only.
 
-Access tokens live minutes and are not stored. Logging out puts the token's `jti` on
-a Redis denylist until it would have expired; logging out everywhere (and disabling
-an account) sets the user's `valid_after`, which every token issued before fails.
+Access tokens live minutes and are not stored. Each names its sign-in (`sid`, the
+family), and every request checks in PostgreSQL that the family is not revoked and its
+user not disabled: logging out, logging out everywhere and disabling an account all end
+up there, and PostgreSQL keeps them through any Redis restart. An OpenID provider's
+token has no family here: logging it out puts its `jti` on a Redis denylist, and logging
+out everywhere sets the user's `valid-after` mark there, until such tokens expire.
 """
 
 from __future__ import annotations
@@ -155,7 +158,7 @@ async def end_session(
     db: AsyncSession, redis: Redis, settings: Settings, claims: AccessClaims
 ) -> None:
     """Log out this sign-in: its refresh family revoked, its access token denied."""
-    if claims.session_id:
+    if claims.issuer == settings.jwt_issuer and claims.session_id:
         await db.execute(
             update(RefreshTokenFamily)
             .where(
@@ -165,8 +168,9 @@ async def end_session(
             )
             .values(revoked_at=_now())
         )
-    remaining_s = max(1, claims.expires_at + LEEWAY_S - int(time.time()))
-    await redis.set(key(settings, "jwt-denied", claims.token_id), 1, ex=remaining_s)
+    else:
+        remaining_s = max(1, claims.expires_at + LEEWAY_S - int(time.time()))
+        await redis.set(key(settings, "jwt-denied", claims.token_id), 1, ex=remaining_s)
 
 
 async def end_all_sessions(
@@ -181,7 +185,8 @@ async def end_all_sessions(
         .where(RefreshTokenFamily.user_id == user_id, RefreshTokenFamily.revoked_at.is_(None))
         .values(revoked_at=_now())
     )
-    # Older access tokens all expire within their lifetime; the mark is needed that long.
+    # The OpenID provider's tokens have no family: they all expire within their lifetime,
+    # so the mark is needed that long.
     await redis.set(
         key(settings, "valid-after", str(user_id)),
         repr(time.time()),
@@ -189,8 +194,26 @@ async def end_all_sessions(
     )
 
 
-async def is_revoked(redis: Redis, settings: Settings, claims: AccessClaims, user_id: UUID) -> bool:
-    """Whether the token was logged out, or issued before its user's `valid_after`."""
+async def is_revoked(
+    db: AsyncSession, redis: Redis, settings: Settings, claims: AccessClaims, user_id: UUID
+) -> bool:
+    """Whether the token's sign-in has ended: logged out (here or everywhere), or its
+    user disabled."""
+    if claims.issuer == settings.jwt_issuer:  # chatfn's own: an OpenID `sid` is not a family
+        try:
+            family_id = UUID(claims.session_id or "")
+        except ValueError:
+            return True
+        live = select(
+            exists().where(
+                RefreshTokenFamily.user_id == user_id,
+                RefreshTokenFamily.id == family_id,
+                RefreshTokenFamily.revoked_at.is_(None),
+                User.id == RefreshTokenFamily.user_id,
+                User.disabled_at.is_(None),
+            )
+        )
+        return not await db.scalar(live)
     denied, valid_after = await redis.mget(
         key(settings, "jwt-denied", claims.token_id),
         key(settings, "valid-after", str(user_id)),
