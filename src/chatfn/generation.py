@@ -17,15 +17,15 @@ from uuid import UUID
 import httpx
 import openai
 import stamina
-from openai import AsyncOpenAI, AsyncStream
-from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionMessageParam
 from redis.asyncio import Redis
 
 from chatfn import replies
-from chatfn.prompt import estimate_tokens
 from chatfn.settings import Settings
 
 ATTEMPTS = 3
+STOP_POLL_S = 0.5
 FinishReason = Literal["stop", "length", "stopped"]
 
 
@@ -35,6 +35,10 @@ class Outcome:
     finish_reason: FinishReason
     prompt_tokens: int
     completion_tokens: int
+
+
+class _StoppedWhileSilent(Exception):
+    pass
 
 
 class ModelFailed(Exception):
@@ -73,10 +77,7 @@ class Generation:
         self, messages: list[ChatCompletionMessageParam], written: replies.Written
     ) -> Outcome:
         """Stream the answer after `written.text`; raises `ModelFailed` once retries are spent."""
-        # An entry may hold several tokens: what is already written counts at the high
-        # estimate, so a resumed reply stays within LLM_MAX_TOKENS.
-        held = estimate_tokens(written.text) if written.text else 0
-        outcome = Outcome(written.text, "stop", 0, held)
+        outcome = Outcome(written.text, "stop", 0, written.tokens)
         try:
             async for attempt in stamina.retry_context(
                 on=_transient, attempts=ATTEMPTS, wait_initial=0.3, wait_max=3.0
@@ -93,30 +94,30 @@ class Generation:
         prefix: list[ChatCompletionMessageParam] = (
             [{"role": "assistant", "content": outcome.text}] if outcome.text else []
         )
-        stream = await self.client.chat.completions.create(
-            model=self.model,
-            messages=[*messages, *prefix],
-            stream=True,
-            stream_options={"include_usage": True},
-            max_tokens=max(1, self.settings.llm_max_tokens - outcome.completion_tokens),
-        )
         # The model is read and the stream written side by side: whatever arrives while a
         # write is under way goes into the next one. A slow model still gets one entry per
         # token, the first at once; a fast one is not held back by a round trip per token.
         arrived: asyncio.Queue[str | None] = asyncio.Queue()
-        reader = asyncio.create_task(self._read(stream, arrived, outcome))
+        reader = asyncio.create_task(self._read([*messages, *prefix], arrived, outcome))
         reader.add_done_callback(lambda _: arrived.put_nowait(None))  # always the last item
         try:
             ended = False
             while not ended:
-                parts = [await arrived.get()]
+                try:
+                    parts = [await self._next(arrived)]
+                except _StoppedWhileSilent:
+                    outcome.finish_reason = "stopped"
+                    return
                 while not arrived.empty():
                     parts.append(arrived.get_nowait())
                 ended = parts[-1] is None
-                text = "".join(part for part in parts if part is not None)
-                if not text:
+                words = [part for part in parts if part is not None]
+                if not words:
                     continue
-                stop = await replies.append_delta(self.redis, self.settings, self.reply_id, text)
+                text = "".join(words)
+                stop = await replies.append_delta(
+                    self.redis, self.settings, self.reply_id, text, len(words)
+                )
                 outcome.text += text
                 if stop:
                     outcome.finish_reason = "stopped"
@@ -125,13 +126,33 @@ class Generation:
         finally:
             reader.cancel()
 
-    @staticmethod
+    async def _next(self, arrived: asyncio.Queue[str | None]) -> str | None:
+        """The model's next words. Stop rides along with each write, but a silent model
+        writes nothing: while it is silent, ask every STOP_POLL_S whether the user pressed
+        stop, so stop takes effect within a second whatever the model does."""
+        while arrived.empty():
+            try:
+                async with asyncio.timeout(STOP_POLL_S):
+                    return await arrived.get()
+            except TimeoutError:
+                if await replies.stop_requested(self.redis, self.settings, self.reply_id):
+                    raise _StoppedWhileSilent from None
+        return arrived.get_nowait()
+
     async def _read(
-        stream: AsyncStream[ChatCompletionChunk],
+        self,
+        messages: list[ChatCompletionMessageParam],
         arrived: asyncio.Queue[str | None],
         outcome: Outcome,
     ) -> None:
         tokens_before = outcome.completion_tokens
+        stream = await self.client.chat.completions.create(
+            model=self.model,
+            messages=messages,
+            stream=True,
+            stream_options={"include_usage": True},
+            max_tokens=max(1, self.settings.llm_max_tokens - outcome.completion_tokens),
+        )
         async with stream:
             async for chunk in stream:
                 if chunk.usage:  # the last chunk: the server's own count for this attempt

@@ -44,6 +44,7 @@ class Written:
     """What a reply's stream holds so far."""
 
     text: str = ""
+    tokens: int = 0  # the model's tokens behind `text`
     terminal: dict[str, Any] | None = None
     last_id: str = "0-0"
     entries: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -82,17 +83,23 @@ async def read(redis: Redis, settings: Settings, reply_id: UUID) -> Written:
         written.last_id = entry_id
         if entry["type"] == "delta":
             written.text += entry["text"]
+            written.tokens += int(fields.get("tokens", 0))
         else:
             written.terminal = entry
     return written
 
 
-async def append_delta(redis: Redis, settings: Settings, reply_id: UUID, text: str) -> bool:
-    """Append `text`; True if the user has asked to stop. The question rides along with
-    the write, so honouring stop costs no round trip of its own on the hot path."""
+async def append_delta(
+    redis: Redis, settings: Settings, reply_id: UUID, text: str, tokens: int
+) -> bool:
+    """Append `text` (`tokens` of the model's); True if the user has asked to stop. The
+    question rides along with the write, so honouring stop costs no round trip of its
+    own on the hot path. The count, beside the text, lets a resumed reply count usage
+    exactly; readers never see it."""
     name = stream_key(settings, reply_id)
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.xadd(name, {"type": "delta", "data": json.dumps({"text": text})})
+        delta = {"type": "delta", "data": json.dumps({"text": text}), "tokens": tokens}
+        pipe.xadd(name, delta)  # type: ignore[arg-type]  # redis-py types values too narrowly
         pipe.expire(name, TTL_S)
         pipe.exists(_part(settings, reply_id, "stop"))
         _, _, stop = await pipe.execute()
@@ -121,6 +128,10 @@ async def finish(
 
 async def request_stop(redis: Redis, settings: Settings, reply_id: UUID) -> None:
     await redis.set(_part(settings, reply_id, "stop"), 1, ex=TTL_S)
+
+
+async def stop_requested(redis: Redis, settings: Settings, reply_id: UUID) -> bool:
+    return bool(await redis.exists(_part(settings, reply_id, "stop")))
 
 
 class LeaseLost(Exception):
