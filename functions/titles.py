@@ -3,11 +3,16 @@
 Consumes `io.chatfn.reply.completed`. When the conversation has no title yet, asks the
 model for a short one (falling back to the first words of the question when the model
 cannot answer) and replies with `io.chatfn.conversation.titled`; otherwise replies with
-nothing. Each event is handled once (the idempotency ledger), and the fact has one id
-per conversation, so a retry changes nothing.
+nothing. The title it chose is kept in Redis for a day, so a redelivered event gets the
+same fact again (one id per conversation: a duplicate `persist_history` skips) without
+asking the model twice. Nothing is recorded before the model answers: a process that
+dies in between leaves the redelivery to ask again, never a conversation untitled.
 """
 
 from __future__ import annotations
+
+import re
+from typing import cast
 
 import openai
 from cloudevents.http import CloudEvent
@@ -16,11 +21,16 @@ from functions_framework import aio
 from chatfn import runtime
 from chatfn.consumer import consumes
 from chatfn.events import ConversationTitled, ReceivedEvent, ReplyCompleted, fact_id, new_event
-from chatfn.idempotency import first_delivery
 from chatfn.models import Conversation, Message
+from chatfn.streams import key
 
 SOURCE = "chatfn/titles"
 TITLE_WORDS = 6
+MAX_TITLE = 80
+CHOSEN_TTL_S = 24 * 3600
+CODE_BLOCK = re.compile(r"```.*?(```|$)", re.DOTALL)  # an unclosed fence runs to the end
+MARKUP = re.compile(r"[`*_#>\"“”]|^\s*[-+]\s+|^'|'$")
+LABEL = re.compile(r"^\s*title\s*:\s*", re.IGNORECASE)
 INSTRUCTION = (
     "Write a title of at most six words for a conversation that begins with the user's "
     "message below. Answer with the title only, without quotes."
@@ -33,7 +43,15 @@ def fallback_title(question: str) -> str:
 
 
 def clean(title: str) -> str:
-    return " ".join(title.strip().strip("\"'“”#*").split())[:80]
+    """The model's answer as a one-line title: small models wrap it in markdown, quotes,
+    a `Title:` label, or answer with code; code is no title at all."""
+    prose = CODE_BLOCK.sub("\n", title)
+    line = next((line for line in prose.splitlines() if line.strip()), "")
+    line = LABEL.sub("", MARKUP.sub("", line))
+    words = " ".join(line.split())
+    if len(words) > MAX_TITLE:
+        words = words[:MAX_TITLE].rsplit(" ", 1)[0] + "…"
+    return words
 
 
 @aio.http
@@ -41,34 +59,39 @@ def clean(title: str) -> str:
 async def titles(received: ReceivedEvent[ReplyCompleted]) -> CloudEvent | None:
     context = runtime.current()
     reply = received.payload
-    async with context.sessions.begin() as db:
-        # Once per event: a redelivered reply.completed must not ask the model again.
-        if not await first_delivery(db, received, consumer="titles"):
-            return None
+    async with context.sessions() as db:
         conversation = await db.get(Conversation, (reply.user_id, reply.conversation_id))
         question = await db.get(Message, (reply.user_id, reply.message_id))
     if conversation is None or conversation.title or question is None:
         return None
+    chosen = key(context.settings, "title", str(reply.conversation_id))
+    # The client decodes responses, so these are str (redis-py types them more loosely).
+    title = cast(str | None, await context.redis.get(chosen))
+    title = title or await _ask(context, reply, question.content)
+    # The first title chosen stays: a concurrent delivery that asked too gets it.
+    first = await context.redis.set(chosen, title, ex=CHOSEN_TTL_S, nx=True, get=True)
+    title = cast(str | None, first) or title
+    return new_event(
+        ConversationTitled(
+            user_id=reply.user_id, conversation_id=reply.conversation_id, title=title
+        ),
+        source=SOURCE,
+        event_id=fact_id(ConversationTitled, reply.conversation_id),
+        traceparent=received.event.get("traceparent"),
+    )
+
+
+async def _ask(context: runtime.Runtime, reply: ReplyCompleted, question: str) -> str:
     try:
         answer = await context.llm_for(reply.model).chat.completions.create(
             model=reply.model,
             messages=[
                 {"role": "system", "content": INSTRUCTION},
-                {"role": "user", "content": question.content[:2000]},
+                {"role": "user", "content": question[:2000]},
             ],
             max_tokens=24,
         )
         title = clean(answer.choices[0].message.content or "")
     except openai.OpenAIError:
         title = ""
-    titled = ConversationTitled(
-        user_id=reply.user_id,
-        conversation_id=reply.conversation_id,
-        title=title or clean(fallback_title(question.content)) or "New chat",
-    )
-    return new_event(
-        titled,
-        source=SOURCE,
-        event_id=fact_id(ConversationTitled, reply.conversation_id),
-        traceparent=received.event.get("traceparent"),
-    )
+    return title or clean(fallback_title(question)) or "New chat"
