@@ -16,7 +16,7 @@ async def test_the_running_gateway_reports_every_dependency_and_function_healthy
     body = response.json()
     assert response.status_code == 200, body
     assert body["status"] == "ok"
-    dependencies = {"postgres", "redis", "kafka", "s3", "llm"}
+    dependencies = {"postgres", "redis", "kafka", "s3", "llm", "broker"}
     assert set(body["dependencies"]) == dependencies | set(function_names())
     assert {"api", "register_user"} <= set(function_names())
     assert all(dependency["ok"] for dependency in body["dependencies"].values())

@@ -24,6 +24,7 @@ from rich.text import Text
 from chatfn.local import provision, scripted_model
 from chatfn.local.broker import topics
 from chatfn.local.broker.config import load_eventing
+from chatfn.local.broker.link import QuietRepeats
 from chatfn.local.broker.service import serve
 from chatfn.local.stack import ServiceStatus, Stack, service_name
 from chatfn.settings import get_settings
@@ -150,6 +151,11 @@ def broker(
 ) -> None:
     """Run the local Knative Kafka Broker (ingress and a dispatcher per Trigger) until stopped."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # The broker logs Kafka's changes of state itself: aiokafka's group chatter and the
+    # retries of its clients while Kafka is away would bury them.
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(QuietRepeats())
     stack = Stack(get_settings())
     settings = stack.resolved()
     with contextlib.suppress(KeyboardInterrupt):

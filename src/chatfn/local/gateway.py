@@ -1,8 +1,9 @@
 """The dev gateway on `CHATFN_PORT`: the local stand-in for the production ingress and CDN.
 
-It answers `GET /api/health` with each dependency's and each function's state, and
-routes every other `/api/...` request to its function (reply streams to `stream_reply`,
-the rest to `api`), streaming both ways, as the Knative ingress does in production.
+It answers `GET /api/health` with the state of each dependency, each function and the
+local broker (which can fail to deliver while Kafka itself answers), and routes every
+other `/api/...` request to its function (reply streams to `stream_reply`, the rest to
+`api`), streaming both ways, as the Knative ingress does in production.
 Every other path is the web UI, built into `CHATFN_WEB_DIR`, served as `chatfn.web` says.
 """
 
@@ -36,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatfn import web
 from chatfn.health import check_all
-from chatfn.local.stack import FUNCTION_HEALTH_PATH, Stack, http_health
+from chatfn.local.stack import BROKER, Stack, http_health, own_health_paths
 from chatfn.settings import Settings, get_settings
 
 REPLY_STREAM = re.compile(r"^/api/replies/[^/]+/stream$")
@@ -48,12 +49,14 @@ HOP_BY_HOP = frozenset(
 
 
 async def health(request: Request) -> JSONResponse:
-    functions: dict[str, str] = request.app.state.functions
-    results, function_results = await asyncio.gather(
+    # The functions, and the broker: Kafka may answer while events go nowhere.
+    own: dict[str, str] = request.app.state.own
+    paths = own_health_paths()
+    results, own_results = await asyncio.gather(
         check_all(request.app.state.settings),
-        asyncio.gather(*(http_health(url + FUNCTION_HEALTH_PATH) for url in functions.values())),
+        asyncio.gather(*(http_health(url + paths[name]) for name, url in own.items())),
     )
-    results |= dict(zip(functions, function_results, strict=True))
+    results |= dict(zip(own, own_results, strict=True))
     healthy = all(result.ok for result in results.values())
     body = {
         "status": "ok" if healthy else "degraded",
@@ -189,5 +192,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.functions = Stack(settings).function_urls()
+    stack = Stack(settings)
+    app.state.functions = stack.function_urls()
+    broker = stack.broker_url()
+    app.state.own = app.state.functions | ({BROKER: broker} if broker else {})
     return app

@@ -8,11 +8,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import AsyncIterator
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import NoError, TopicAlreadyExistsError, for_code
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
@@ -65,20 +69,68 @@ async def migrate(settings: Settings) -> None:
     await asyncio.to_thread(command.upgrade, alembic_config(settings.database_url), "head")
 
 
-async def create_topics(bootstrap_servers: str, eventing: Eventing) -> list[str]:
-    """The broker's topic and every KafkaSink's, as `eventing/` names them."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+@dataclass(frozen=True)
+class TopicChanges:
+    created: list[str]
+    remade: list[str]
+
+
+@contextlib.asynccontextmanager
+async def _kafka_admin(bootstrap_servers: str) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
     await admin.start()
     try:
-        existing = await admin.list_topics()
-        for name in eventing.topics:
-            if name in existing:
-                continue
-            topic = NewTopic(name, eventing.partitions, replication_factor=1)
-            with contextlib.suppress(TopicAlreadyExistsError):  # another `up` won the race
-                await admin.create_topics([topic])
+        yield admin
     finally:
         await admin.close()
+
+
+async def _partitions(admin: AIOKafkaAdminClient) -> dict[str, int]:
+    # All topics: asking for named ones would make Tansu auto-create those it lacks.
+    return {topic["topic"]: len(topic["partitions"]) for topic in await admin.describe_topics()}
+
+
+async def topic_partitions(bootstrap_servers: str) -> dict[str, int]:
+    """Every topic Kafka holds, with its partition count."""
+    async with _kafka_admin(bootstrap_servers) as admin:
+        return await _partitions(admin)
+
+
+async def ensure_topics(
+    bootstrap_servers: str, eventing: Eventing, *, remake: AbstractSet[str] = frozenset()
+) -> TopicChanges:
+    """The broker's topic and every KafkaSink's, as `eventing/` names them: missing ones
+    are created, and those in `remake` whose partition count is not `eventing`'s are
+    deleted and created again (Tansu auto-creates a missing topic with 4 partitions
+    for the first client that asks for it, as after a restart)."""
+    async with _kafka_admin(bootstrap_servers) as admin:
+        existing = await _partitions(admin)
+        missing = [name for name in eventing.topics if name not in existing]
+        wrong = [
+            name
+            for name in eventing.topics
+            if name in remake and existing.get(name, eventing.partitions) != eventing.partitions
+        ]
+        if wrong:
+            _raise_errors((await admin.delete_topics(wrong)).topic_error_codes)
+        if missing or wrong:
+            new = [NewTopic(n, eventing.partitions, replication_factor=1) for n in missing + wrong]
+            _raise_errors((await admin.create_topics(new)).topic_errors)
+    return TopicChanges(created=missing, remade=wrong)
+
+
+def _raise_errors(results: list[tuple[Any, ...]]) -> None:
+    """Raise the first error of a topic admin answer; a topic that already exists is none
+    (another `up` or broker won the race)."""
+    for name, code, *_ in results:
+        error = for_code(code)
+        if error is not NoError and error is not TopicAlreadyExistsError:
+            raise error(name)
+
+
+async def create_topics(bootstrap_servers: str, eventing: Eventing) -> list[str]:
+    """The topics `eventing/` names, created where missing (`chatfn up`)."""
+    await ensure_topics(bootstrap_servers, eventing)
     return eventing.topics
 
 

@@ -9,6 +9,7 @@ checked over its own protocol, then provisioned. Ports are remembered in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import sys
@@ -388,12 +389,15 @@ class Stack:
 
 
 async def http_health(url: str) -> Health:
-    """GET `url`: healthy on a 2xx."""
+    """GET `url`: healthy on a 2xx; a problem body's `detail` says why not."""
     started = time.perf_counter()
     try:
         async with httpx.AsyncClient(timeout=5) as client:
             response = await client.get(url)
         ok, detail = response.is_success, f"GET {httpx.URL(url).path} {response.status_code}"
+        if response.headers.get("content-type", "").startswith("application/problem+json"):
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                detail += f": {response.json()['detail']}"
     except httpx.HTTPError as exc:
         ok, detail = False, f"{type(exc).__name__}: {exc}"
     return Health(ok=ok, detail=detail, latency_ms=(time.perf_counter() - started) * 1000)

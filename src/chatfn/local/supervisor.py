@@ -159,6 +159,10 @@ class Supervisor:
         if self.processes()[name].state not in {"RUNNING", "STARTING"}:
             self._rpc().supervisor.startProcess(name, False)
 
+    def stop_program(self, name: str) -> None:
+        """Stop one program, waiting until it has exited; supervisord leaves it stopped."""
+        self._rpc().supervisor.stopProcess(name, True)
+
     def restart_program(self, name: str) -> None:
         """Stop one program and start it again, waiting until supervisord sees it running."""
         self._rpc().supervisor.stopProcess(name, True)

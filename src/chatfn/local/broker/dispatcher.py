@@ -14,6 +14,12 @@ a dispatcher killed at any point redelivers, and loses nothing, when it restarts
 Settled offsets are committed every `COMMIT_INTERVAL_S`, as Knative's dispatcher does
 (`auto.commit.interval.ms`), when idle, and on rebalance and shutdown: a commit per fetch
 cost a Kafka round trip per batch on the hot path.
+
+A dispatcher consumes for one of the broker's Kafka sessions at a time (see `link`): when
+Kafka goes away its consumer is closed, deliveries under way go on (Tansu lost their
+records with its memory, so they would not come again), and the next session starts
+with a new consumer and no offsets of the old one. A commit Kafka cannot take is given
+up after `COMMIT_TIMEOUT_S` (aiokafka's own retries it forever) and logged once.
 """
 
 from __future__ import annotations
@@ -30,11 +36,13 @@ import aiohttp
 import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
 from cloudevents.exceptions import GenericException
 from cloudevents.http import CloudEvent
 
 from chatfn.emit import SinkRefused, publish
 from chatfn.local.broker.config import Destination, Trigger
+from chatfn.local.broker.link import close_client
 from chatfn.local.broker.records import Record, from_record, http_headers, http_to_record
 
 log = logging.getLogger("chatfn.broker")
@@ -51,6 +59,7 @@ FETCH_MAX_WAIT_MS = 5
 # while there is nothing to return), so a hop costs no polling interval.
 DOZE_CHECK_S = 1.0
 COMMIT_INTERVAL_S = 1.0
+COMMIT_TIMEOUT_S = 5.0
 ERROR_DATA_LIMIT = 1024  # bytes of the subscriber's answer kept in knativeerrordata
 
 
@@ -105,17 +114,23 @@ class Dispatcher:
         self.reingest = reingest
         self.session = session
         self.client = client
+        self.consumer: AIOKafkaConsumer | None = None  # this session's
         self.progress: dict[TopicPartition, PartitionProgress] = {}
-        self.queues: dict[TopicPartition, deque[ConsumerRecord]] = {}
+        # Ordered records waiting, each with the progress of the session that read it.
+        self.queues: dict[TopicPartition, deque[tuple[PartitionProgress, ConsumerRecord]]] = {}
         self.workers: dict[TopicPartition, asyncio.Task[None]] = {}
         self.slots = asyncio.Semaphore(UNORDERED_CONCURRENCY)
         self.tasks: set[asyncio.Task[None]] = set()
         self.committed: dict[TopicPartition, int] = {}
+        self.commits_failing = False
         self.assigned = False  # the group has given this dispatcher its partitions
         self.wake = asyncio.Event()  # set when there is something to fetch (`_doze`)
         self.expected: dict[TopicPartition, int] = {}  # offsets told of, not yet read
 
-    async def run(self) -> None:
+    async def run(self, lost: asyncio.Event) -> None:
+        """Deliver this Trigger's events until `lost` is set: the broker's Kafka session is
+        over."""
+        self.progress, self.committed, self.expected = {}, {}, {}  # the old session's
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
             group_id=self.trigger.consumer_group,
@@ -126,10 +141,11 @@ class Dispatcher:
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
         consumer.subscribe([self.topic], listener=_CommitOnRevoke(self, consumer))
-        await consumer.start()
+        self.consumer = consumer
         try:
+            await consumer.start()
             committed_at = time.monotonic()
-            while True:
+            while not lost.is_set():
                 self.wake.clear()
                 batches = await consumer.getmany(timeout_ms=FETCH_MAX_WAIT_MS, max_records=500)
                 for partition, records in batches.items():
@@ -138,13 +154,18 @@ class Dispatcher:
                 if time.monotonic() - committed_at > COMMIT_INTERVAL_S:
                     await self.commit(consumer)
                     committed_at = time.monotonic()
-                if not batches and not self._behind(consumer):
+                if not batches and not self._behind(consumer) and not lost.is_set():
                     await self._doze(consumer)
-        finally:
+        except asyncio.CancelledError:
+            # The broker stops: what is under way is delivered again after it starts.
             for task in [*self.tasks, *self.workers.values()]:
                 task.cancel()
             await self.commit(consumer)
-            await consumer.stop()
+            raise
+        finally:
+            self.assigned = False
+            self.consumer = None
+            await close_client(consumer)
 
     def expect(self, partition: TopicPartition, offset: int) -> None:
         """The ingress wrote a record this Trigger will deliver."""
@@ -170,22 +191,21 @@ class Dispatcher:
     async def _schedule(
         self, consumer: AIOKafkaConsumer, partition: TopicPartition, record: ConsumerRecord
     ) -> None:
-        self.progress.setdefault(partition, PartitionProgress()).start(record.offset)
+        progress = self.progress.setdefault(partition, PartitionProgress())
+        progress.start(record.offset)
         if self.expected.get(partition, -1) <= record.offset:
             self.expected.pop(partition, None)
         if self.trigger.ordered:
             queue = self.queues.setdefault(partition, deque())
-            queue.append(record)
+            queue.append((progress, record))
             if len(queue) >= ORDERED_BUFFER:
                 consumer.pause(partition)
             worker = self.workers.get(partition)
             if worker is None or worker.done():
-                self.workers[partition] = asyncio.create_task(
-                    self._drain(consumer, partition, queue)
-                )
+                self.workers[partition] = asyncio.create_task(self._drain(partition, queue))
             return
         await self.slots.acquire()
-        task = asyncio.create_task(self._handle(partition, record))
+        task = asyncio.create_task(self._handle(progress, partition, record))
         self.tasks.add(task)
         task.add_done_callback(self._finished)
 
@@ -194,24 +214,30 @@ class Dispatcher:
         self.slots.release()
 
     async def _drain(
-        self, consumer: AIOKafkaConsumer, partition: TopicPartition, queue: deque[ConsumerRecord]
+        self, partition: TopicPartition, queue: deque[tuple[PartitionProgress, ConsumerRecord]]
     ) -> None:
         while queue:
-            await self._handle(partition, queue[0])
+            progress, record = queue[0]
+            await self._handle(progress, partition, record)
             queue.popleft()
-            if len(queue) < ORDERED_BUFFER // 2 and partition in consumer.paused():
+            consumer = self.consumer  # the queue may outlive the session that filled it
+            if (
+                consumer is not None
+                and len(queue) < ORDERED_BUFFER // 2
+                and partition in consumer.paused()
+            ):
                 consumer.resume(partition)
                 self.wake.set()  # the rest of the partition waits in Kafka: fetch it now
 
-    async def _handle(self, partition: TopicPartition, record: ConsumerRecord) -> None:
+    async def _handle(
+        self, progress: PartitionProgress, partition: TopicPartition, record: ConsumerRecord
+    ) -> None:
         try:
             await self.deliver(record)
         except Exception:  # one event must never stop the dispatcher; it is logged and settled
             log.exception("%s: event at %s@%d failed", self.trigger.name, partition, record.offset)
         # Not in `finally`: a cancelled delivery stays pending, so its offset is not committed.
-        progress = self.progress.get(partition)
-        if progress is not None:
-            progress.pending.discard(record.offset)
+        progress.pending.discard(record.offset)
 
     async def deliver(self, record: ConsumerRecord) -> None:
         headers, attributes = http_headers(record.headers)
@@ -281,9 +307,21 @@ class Dispatcher:
             offset = progress.committable()
             if offset is not None and self.committed.get(partition) != offset:
                 offsets[partition] = offset
-        if offsets:
-            await consumer.commit(offsets)
-            self.committed.update(offsets)
+        if not offsets:
+            return
+        try:
+            async with asyncio.timeout(COMMIT_TIMEOUT_S):
+                await consumer.commit(offsets)
+        except (KafkaError, TimeoutError) as exc:
+            # Kafka is away or lost the group: the next commit, or session, tries again.
+            if not self.commits_failing:
+                log.warning("%s: commits fail (%s)", self.trigger.name, type(exc).__name__)
+            self.commits_failing = True
+            return
+        if self.commits_failing:
+            log.info("%s: commits succeed again", self.trigger.name)
+        self.commits_failing = False
+        self.committed.update(offsets)
 
     def forget(self, partitions: set[TopicPartition]) -> None:
         """Partitions handed to another member: their in-flight events may be redelivered there."""
@@ -308,8 +346,10 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self.consumer = consumer
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.dispatcher.assigned = False
         await self.dispatcher.commit(self.consumer)
         self.dispatcher.forget(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self.dispatcher.assigned = True
+        # No partitions when the topic is missing: nothing to deliver from, so not ready.
+        self.dispatcher.assigned = bool(assigned)

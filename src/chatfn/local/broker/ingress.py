@@ -2,8 +2,10 @@
 
 `POST /{namespace}/{broker}` takes a binary- or structured-mode event and answers 202
 only once Kafka has acknowledged the write (acks=all), so an accepted event is never
-lost. `POST /sinks/{namespace}/{name}` is a KafkaSink (the dead-letter sink). A bad
-envelope is a 400 with a JSON problem body, as for every chatfn endpoint.
+lost, and 503 while the broker holds no Kafka session (see `link`): nothing is written,
+and senders retry. `POST /sinks/{namespace}/{name}` is a KafkaSink (the dead-letter
+sink). A bad envelope is a 400 with a JSON problem body, as for every chatfn endpoint.
+`GET /healthz` is 200 only while events are both taken and delivered.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import stamina
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 from cloudevents.exceptions import GenericException
@@ -21,7 +22,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from chatfn.local.broker.config import Eventing
+from chatfn.local.broker.link import KafkaUnavailable, Link
 from chatfn.local.broker.records import Record, http_to_record
+
+REINGEST_TIMEOUT_S = 60.0  # a reply waits this long for Kafka to come back
 
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
@@ -36,13 +40,13 @@ class Ingress:
     def __init__(
         self,
         eventing: Eventing,
-        producer: AIOKafkaProducer,
-        ready: Callable[[], bool],
+        link: Link,
+        status: Callable[[], tuple[bool, str]],
         written: Callable[[Record, RecordMetadata], None] = lambda record, metadata: None,
     ) -> None:
         self.eventing = eventing
-        self.producer = producer
-        self.ready = ready
+        self.link = link
+        self.status = status  # can events be taken and delivered now, and if not, why
         self.written = written  # told of every accepted write (wakes dozing dispatchers)
         self.app = Starlette(
             routes=[
@@ -76,22 +80,27 @@ class Ingress:
             await self.write(topic, record)
         except KafkaError as exc:
             # 503 is retryable for every sender: nothing was written, nothing is lost.
-            return _problem(503, "Kafka unavailable", type(exc).__name__)
+            detail = str(exc) if isinstance(exc, KafkaUnavailable) else type(exc).__name__
+            return _problem(503, "Kafka unavailable", detail)
         return Response(status_code=202)
 
     async def write(self, topic: str, record: Record) -> None:
+        producer = self.link.producer
+        if producer is None:
+            raise KafkaUnavailable(self.link.state)
         key, value, headers = record
-        metadata = await self.producer.send_and_wait(topic, value, key=key, headers=headers)
+        metadata = await producer.send_and_wait(topic, value, key=key, headers=headers)
         self.written(record, metadata)
 
-    @stamina.retry(on=KafkaError, attempts=5, wait_max=2.0)
+    @stamina.retry(on=KafkaError, attempts=None, timeout=REINGEST_TIMEOUT_S, wait_max=2.0)
     async def reingest(self, record: Record) -> None:
         """A reply event from a delivery, onto the broker's topic. Knative's dispatcher
         POSTs it to the ingress; here both run in one process, so it skips the HTTP hop."""
         await self.write(self.eventing.topic, record)
 
     async def health(self, request: Request) -> Response:
-        """Ready once every Trigger's consumer group has assigned its partitions."""
-        if not self.ready():
-            return _problem(503, "Not ready", "dispatchers are joining their consumer groups")
-        return JSONResponse({"status": "ok"})
+        """Ready while Kafka takes events and every Trigger's consumer has its partitions."""
+        ok, detail = self.status()
+        if not ok:
+            return _problem(503, "Not ready", detail)
+        return JSONResponse({"status": "ok", "detail": detail})

@@ -10,19 +10,21 @@ from pathlib import Path
 import aiohttp
 import httpx
 import uvicorn
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.structs import RecordMetadata
 
 from chatfn.local.broker.config import Destination, Eventing, Ref, load_eventing
 from chatfn.local.broker.dispatcher import UNORDERED_CONCURRENCY, Dispatcher
 from chatfn.local.broker.ingress import Ingress
+from chatfn.local.broker.link import Link
 from chatfn.local.broker.records import Record, http_headers
 
 # Tansu does not implement InitProducerId, so the producer cannot be idempotent;
 # acks=all still means a 202 is only given for a durable write. No linger: aiokafka has
 # one request in flight per broker, so under load records batch behind it anyway, and a
-# linger would only hold back each lone write.
-PRODUCER_OPTIONS = {"acks": "all", "linger_ms": 0}
+# linger would only hold back each lone write. A write is given up after 10 s, when its
+# sender has (chatfn.emit.TIMEOUT_S), so a producer closed while Kafka is away stops soon.
+PRODUCER_OPTIONS = {"acks": "all", "linger_ms": 0, "request_timeout_ms": 10_000}
 
 
 def resolver(
@@ -68,47 +70,44 @@ async def serve(
     port: int,
     functions: Mapping[str, str] | None = None,
 ) -> None:
-    """Run the ingress on 127.0.0.1:`port` and every Trigger's dispatcher until cancelled."""
+    """Run the ingress on 127.0.0.1:`port` and every Trigger's dispatcher until cancelled,
+    in Kafka sessions that start again whenever Kafka comes back (see `link`)."""
     eventing = load_eventing(eventing_dir)
     base_url = f"http://127.0.0.1:{port}"
     resolve = resolver(eventing, base_url, functions or {})
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **PRODUCER_OPTIONS)
-    await producer.start()
+    link = Link(bootstrap_servers, eventing, PRODUCER_OPTIONS)
     # Deliveries, the hot path, go through aiohttp: httpx's connection pool costs
     # milliseconds per request once dozens of connections are open. Replies go straight
     # to the ingress's producer; dead letters through `chatfn.emit.publish`, like every
     # function's events.
     connector = aiohttp.TCPConnector(limit=UNORDERED_CONCURRENCY * 2)
-    try:
-        async with (
-            aiohttp.ClientSession(connector=connector) as session,
-            httpx.AsyncClient() as client,
-        ):
-            dispatchers: list[Dispatcher] = []
-            ingress = Ingress(
-                eventing,
-                producer,
-                ready=lambda: all(d.assigned for d in dispatchers),
-                written=lambda record, metadata: tell_subscribed(dispatchers, record, metadata),
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        httpx.AsyncClient() as client,
+    ):
+        dispatchers: list[Dispatcher] = []
+        ingress = Ingress(
+            eventing,
+            link,
+            status=lambda: link.status(dispatchers),
+            written=lambda record, metadata: tell_subscribed(dispatchers, record, metadata),
+        )
+        dispatchers += [
+            Dispatcher(
+                trigger,
+                topic=eventing.topic,
+                bootstrap_servers=bootstrap_servers,
+                resolve=resolve,
+                reingest=ingress.reingest,
+                session=session,
+                client=client,
             )
-            dispatchers += [
-                Dispatcher(
-                    trigger,
-                    topic=eventing.topic,
-                    bootstrap_servers=bootstrap_servers,
-                    resolve=resolve,
-                    reingest=ingress.reingest,
-                    session=session,
-                    client=client,
-                )
-                for trigger in eventing.triggers
-            ]
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    ingress.app, host="127.0.0.1", port=port, log_level="warning", access_log=False
-                )
+            for trigger in eventing.triggers
+        ]
+        server = uvicorn.Server(
+            uvicorn.Config(
+                ingress.app, host="127.0.0.1", port=port, log_level="warning", access_log=False
             )
-            gc.freeze()  # set up: full collections skip all of it (see chatfn.runtime)
-            await asyncio.gather(server.serve(), *(d.run() for d in dispatchers))
-    finally:
-        await producer.stop()
+        )
+        gc.freeze()  # set up: full collections skip all of it (see chatfn.runtime)
+        await asyncio.gather(server.serve(), link.run(dispatchers))

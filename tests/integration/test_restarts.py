@@ -1,0 +1,111 @@
+"""Servers of the local stack restarting under it: Kafka (Tansu, which forgets every topic).
+They run on a stack of this module's own, since they stop servers that every other test
+uses."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chatfn.local.servers import SERVERS
+from chatfn.local.stack import BROKER, Stack, http_health
+from chatfn.settings import Settings
+from tests.utils.accounts import browser, register, signed_in
+from tests.utils.chat import new_conversation, read_stream, send
+from tests.utils.stack import ensure_stack
+
+ALL_EMBEDDED = {server.env_var: "" for server in SERVERS}
+RECOVERY_S = 60.0
+# The broker logs a line per change of state; before, it logged ~100 errors a second.
+BROKER_LOG_LINES_PER_RESTART = 40
+
+
+@pytest.fixture(scope="module")
+def own_stack(worker_id: str) -> Iterator[Settings]:
+    """A whole stack under a CHATFN_HOME of its own, next to the suite's, stopped after."""
+    home = Path(f"{os.environ.get('CHATFN_HOME', '.local/test')}-restarts-{worker_id}")
+    settings = Settings.model_validate({"CHATFN_HOME": home, "CHATFN_PORT": 0} | ALL_EMBEDDED)
+    try:
+        yield ensure_stack(settings)
+    finally:
+        Stack(settings).down()
+
+
+async def gateway_health(settings: Settings) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=10) as client:
+        return await client.get(f"http://127.0.0.1:{settings.port}/api/health")
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], within: float) -> None:
+    async with asyncio.timeout(within):
+        while True:
+            if await condition():
+                return
+            await asyncio.sleep(0.1)
+
+
+async def until_healthy(settings: Settings) -> None:
+    """Poll the gateway's health until it says 200, as a load balancer would."""
+
+    async def healthy() -> bool:
+        return (await gateway_health(settings)).status_code == 200
+
+    await eventually(healthy, within=RECOVERY_S)
+
+
+async def a_chat_is_answered(settings: Settings, name: str) -> None:
+    """Sign up (through the broker: register_user answers by event), send a message and
+    read its whole reply."""
+    async with browser(settings) as client, asyncio.timeout(30):
+        user = signed_in(await register(client, f"{name}@example.com"))
+        conversation = await new_conversation(client, user)
+        accepted = await send(client, user, conversation, "[[script echo]] hi")
+        read = await read_stream(client, accepted["reply_id"], accepted["stream_ticket"])
+    assert read.text == "hi"
+
+
+def log_lines(settings: Settings, program: str) -> int:
+    return len((settings.home / "logs" / f"{program}.log").read_bytes().splitlines())
+
+
+async def test_health_says_delivery_is_broken_while_kafka_is_down_then_it_recovers(
+    own_stack: Settings, name: str
+) -> None:
+    stack = Stack(own_stack)
+    broker_url = stack.broker_url()
+    assert broker_url is not None
+    lines_before = log_lines(own_stack, BROKER)
+
+    stack.stop("kafka")
+    try:
+        while_down = await gateway_health(own_stack)
+        broker_while_down = await http_health(broker_url + "/healthz")
+        statuses = {status.name: status for status in await stack.status()}
+    finally:
+        await stack.start("kafka")
+    await until_healthy(own_stack)
+    await a_chat_is_answered(own_stack, name)
+
+    assert while_down.status_code == 503
+    assert while_down.json()["dependencies"]["broker"]["ok"] is False
+    assert not broker_while_down.ok, broker_while_down.detail  # what `chatfn status` shows
+    assert not statuses[BROKER].health.ok
+    assert log_lines(own_stack, BROKER) - lines_before < BROKER_LOG_LINES_PER_RESTART
+
+
+async def test_a_chat_sent_once_health_is_back_after_a_kafka_restart_is_answered(
+    own_stack: Settings, name: str
+) -> None:
+    lines_before = log_lines(own_stack, BROKER)
+
+    # Tansu comes back at once, without the topics, offsets and groups it had.
+    await Stack(own_stack).restart("kafka")
+    await until_healthy(own_stack)
+    await a_chat_is_answered(own_stack, name)
+
+    assert log_lines(own_stack, BROKER) - lines_before < BROKER_LOG_LINES_PER_RESTART
