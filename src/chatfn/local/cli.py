@@ -133,7 +133,8 @@ def status(
 
 @app.command()
 def down() -> None:
-    """Stop every process of the local stack; PostgreSQL and S3 data stay in CHATFN_HOME."""
+    """Stop every process of the local stack; PostgreSQL, Redis and S3 data stay in
+    CHATFN_HOME."""
     stack = Stack(get_settings())
     stopped = stack.down()
     if stopped:

