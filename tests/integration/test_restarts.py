@@ -1,20 +1,25 @@
-"""Servers of the local stack restarting under it: Kafka (Tansu, which forgets every topic).
-They run on a stack of this module's own, since they stop servers that every other test
-uses."""
+"""Servers of the local stack restarting under it: Kafka (Tansu, which forgets every topic)
+and Redis (which keeps its data on disk). They run on a stack of this module's own, since
+they stop servers that every other test uses."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Awaitable, Callable, Iterator
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
+from chatfn.health import check
 from chatfn.local.servers import SERVERS
 from chatfn.local.stack import BROKER, Stack, http_health
 from chatfn.settings import Settings
+from chatfn.streams import redis_client
 from tests.utils.accounts import browser, register, signed_in
 from tests.utils.chat import new_conversation, read_stream, send
 from tests.utils.stack import ensure_stack
@@ -109,3 +114,45 @@ async def test_a_chat_sent_once_health_is_back_after_a_kafka_restart_is_answered
     await a_chat_is_answered(own_stack, name)
 
     assert log_lines(own_stack, BROKER) - lines_before < BROKER_LOG_LINES_PER_RESTART
+
+
+@contextlib.asynccontextmanager
+async def redis_at(settings: Settings) -> AsyncIterator[Redis]:
+    """A client of its own: the server may have restarted since the last one."""
+    client = redis_client(settings)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def test_redis_keeps_its_data_through_a_restart_and_a_crash(
+    own_stack: Settings, name: str
+) -> None:
+    stack = Stack(own_stack)
+    async with redis_at(own_stack) as redis:
+        await redis.set(f"{name}:revoked", "1")
+        await redis.xadd(f"{name}:reply", {"text": "kept"})
+    await stack.restart("redis")
+    async with redis_at(own_stack) as redis:
+        kept = await redis.get(f"{name}:revoked"), await redis.xlen(f"{name}:reply")
+        assert kept == ("1", 1), "lost in a restart"
+        await redis.incr(f"{name}:count")
+
+    async def on_disk() -> bool:  # appendfsync everysec: within about a second
+        files = (own_stack.home / "redis").rglob("*.aof")
+        return any(f"{name}:count".encode() in file.read_bytes() for file in files)
+
+    await eventually(on_disk, within=10)
+    crashed = stack.supervisor.processes()["redis"].pid
+    os.kill(crashed, signal.SIGKILL)
+
+    async def started_again() -> bool:  # by supervisord
+        pid = stack.supervisor.processes()["redis"].pid
+        return pid not in {crashed, 0} and (await check("redis", own_stack)).ok
+
+    await eventually(started_again, within=30)
+    async with redis_at(own_stack) as redis:
+        kept_through_crash = await redis.get(f"{name}:count")
+
+    assert kept_through_crash == "1"
