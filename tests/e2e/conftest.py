@@ -2,7 +2,9 @@
 test stack's gateway serves from `web/dist` (`./task test` builds it first).
 
 Every page fails its test on an uncaught script error or a Content-Security-Policy
-violation, so a test that only looks at one thing still guards both.
+violation, so a test that only looks at one thing still guards both. A test that needs a
+browser context of its own (another viewport, colour scheme...) makes it with `new_context`,
+which guards it the same way; no test builds one from `browser` directly.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Error, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from chatfn.settings import Settings
 from tests.utils.accounts import client_address
-from tests.utils.ui import DESKTOP
+from tests.utils.ui import DESKTOP, Guard, NewContext
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 # Chromium as root needs --no-sandbox; without the network flags it keeps calling
@@ -29,13 +32,17 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-RECORD_CSP_VIOLATIONS = """
-window.__cspViolations = [];
+# Reported to the test as they happen (an exposed binding), so a violation on a page that
+# has since reloaded or navigated is not lost with that page's window.
+REPORT_CSP_VIOLATIONS = """
 document.addEventListener("securitypolicyviolation", (event) => {
   const where = event.target instanceof Element ? event.target.outerHTML.slice(0, 120) : "";
-  window.__cspViolations.push(`${event.violatedDirective} ${event.blockedURI} ${where}`);
+  window.__reportCspViolation(`${event.violatedDirective} ${event.blockedURI} ${where}`);
 });
 """
+# Generous: a 2-core CI machine runs the whole stack and two browsers at once. A deadline,
+# not a wait: every expect() returns as soon as its condition holds.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")
@@ -74,24 +81,51 @@ def address() -> str:
 
 
 @pytest.fixture
-async def context(browser: Browser, ui_url: str, address: str) -> AsyncIterator[BrowserContext]:
-    context = await browser.new_context(
-        base_url=ui_url,
-        viewport=DESKTOP,
-        extra_http_headers={"x-forwarded-for": address},
-    )
-    context.set_default_timeout(15_000)
-    await context.add_init_script(RECORD_CSP_VIOLATIONS)
-    yield context
-    await context.close()
+def guard() -> Guard:
+    return Guard()
 
 
 @pytest.fixture
-async def page(context: BrowserContext) -> AsyncIterator[Page]:
-    page = await context.new_page()
-    errors: list[Error] = []
-    page.on("pageerror", lambda error: errors.append(error))
-    yield page
-    assert errors == []
-    if not page.is_closed():
-        assert await page.evaluate("window.__cspViolations") == []
+async def new_context(
+    browser: Browser, ui_url: str, address: str, guard: Guard
+) -> AsyncIterator[NewContext]:
+    """Makes browser contexts on the UI (options as `Browser.new_context`, the defaults
+    being the desktop viewport and this test's client address) whose every page fails the
+    test on an uncaught script error or a CSP violation."""
+    contexts: list[BrowserContext] = []
+
+    async def make(**options: Any) -> BrowserContext:
+        # The guard is only as good as the policy it watches.
+        assert not options.get("bypass_csp"), "a guarded context keeps the page's CSP"
+        context = await browser.new_context(
+            **{
+                "base_url": ui_url,
+                "viewport": DESKTOP,
+                "extra_http_headers": {"x-forwarded-for": address},
+                **options,
+            }
+        )
+        contexts.append(context)
+        context.set_default_timeout(15_000)
+        context.on("weberror", lambda e: guard.page_errors.append(e.error.stack or str(e.error)))
+        await context.expose_function(
+            "__reportCspViolation", lambda violation: guard.csp_violations.append(violation)
+        )
+        await context.add_init_script(REPORT_CSP_VIOLATIONS)
+        return context
+
+    yield make
+    for context in contexts:
+        await context.close()
+    assert guard.page_errors == []
+    assert guard.csp_violations == []
+
+
+@pytest.fixture
+async def context(new_context: NewContext) -> BrowserContext:
+    return await new_context()
+
+
+@pytest.fixture
+async def page(context: BrowserContext) -> Page:
+    return await context.new_page()

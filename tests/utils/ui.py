@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 from uuid import uuid4
 
 from playwright.async_api import BrowserContext, Locator, Page, ViewportSize, expect
@@ -13,6 +15,21 @@ from tests.utils.chat import words
 
 DESKTOP = ViewportSize(width=1280, height=800)
 PHONE = ViewportSize(width=375, height=740)
+
+
+@dataclass
+class Guard:
+    """What went wrong in the pages of a test's browser contexts (tests/e2e/conftest.py
+    fails the test on anything here)."""
+
+    page_errors: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
+
+
+class NewContext(Protocol):
+    """The `new_context` fixture: a guarded browser context on the UI."""
+
+    async def __call__(self, **options: Any) -> BrowserContext: ...
 
 
 async def sign_in(context: BrowserContext, settings: Settings, address: str) -> SignedIn:
