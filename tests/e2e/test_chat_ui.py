@@ -23,11 +23,12 @@ async def test_sign_up_send_and_watch_the_reply_stream_in(page: Page) -> None:
     await page.get_by_role("button", name="Sign up").click()
     await expect(page.get_by_role("heading", name="How can I help you today?")).to_be_visible()
 
-    await send(page, "Count for me [[script tokens=40 delay_ms=25]]")
+    # Slow enough (4 s) that the reply is still being written when the page is next polled.
+    await send(page, "Count for me [[script tokens=40 delay_ms=100]]")
 
     reply = replies(page).last
-    await expect(reply).to_contain_text("w3")  # part of it, while it is still being written
-    await expect(reply.locator('.reply[aria-busy="true"]')).to_be_visible()
+    # Part of it, while it is still being written: both in the same look at the page.
+    await expect(reply.locator('.reply[aria-busy="true"]')).to_contain_text("w3")
     await expect(finished(reply)).to_have_text(answer(40))
     await expect(page).to_have_url(re.compile(r"/c/[0-9a-f-]{36}$"))
     chat = page.get_by_role("navigation").get_by_role("link")
@@ -44,11 +45,14 @@ async def test_a_reload_mid_answer_continues_where_it_was(
 ) -> None:
     await sign_in(context, stack_settings, address)
     await open_app(page)
-    await send(page, "A long one [[script tokens=120 delay_ms=25]]")
+    await send(page, "A long one [[script tokens=120 delay_ms=50]]")
     await expect(replies(page).last).to_contain_text("w10")
 
     await page.reload()
 
+    # Still being written after the reload: the page picked up the live stream, rather than
+    # a reply that happened to end before the reload.
+    await expect(replies(page).last.locator('.reply[aria-busy="true"]')).to_be_visible()
     await expect(finished(replies(page).last)).to_have_text(answer(120), timeout=30_000)
 
 
@@ -146,7 +150,7 @@ async def test_a_dropped_connection_mid_answer_resumes_by_itself(
 ) -> None:
     await sign_in(context, stack_settings, address)
     await open_app(page)
-    await send(page, "Through a tunnel [[script tokens=150 delay_ms=20]]")
+    await send(page, "Through a tunnel [[script tokens=150 delay_ms=40]]")
     await expect(replies(page).last).to_contain_text("w10")
 
     await context.set_offline(True)
@@ -180,7 +184,10 @@ async def test_thumbs_up_is_recorded(
     reply = replies(page).last
     await expect(finished(reply)).to_be_visible()
 
-    await reply.get_by_role("button", name="Good response").click()
+    # The button shows the rating at once; the database has it once the request is answered.
+    async with page.expect_response(re.compile(r"/api/messages/[^/]+/feedback$")) as posted:
+        await reply.get_by_role("button", name="Good response").click()
+    assert (await posted.value).status == 204
 
     await expect(reply.get_by_role("button", name="Good response")).to_have_attribute(
         "aria-pressed", "true"
@@ -226,10 +233,13 @@ async def test_the_view_follows_the_answer_until_the_reader_scrolls_up(
             ? resolve(true) : requestAnimationFrame(check);
         check();
     })"""
-    await send(page, "A tall answer [[script tokens=500 delay_ms=8]]")
+    # Slow enough (10 s) that tokens keep coming through every step below.
+    await send(page, "A tall answer [[script tokens=500 delay_ms=20]]")
     await expect(replies(page).last).to_contain_text("w200")
-    async with asyncio.timeout(2):  # following
+    async with asyncio.timeout(15):  # a deadline for a busy machine; a frame or two suffices
         assert await messages.evaluate(at_the_end) is True
+    # ...reached while the answer was still growing: following, not a scroll once it ended.
+    assert await replies(page).last.locator('.reply[aria-busy="true"]').count() == 1
 
     await messages.hover()
     await page.mouse.wheel(0, -3000)  # the reader scrolls up while tokens keep coming
