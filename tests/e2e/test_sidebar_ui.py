@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from uuid import uuid4
 
-from playwright.async_api import BrowserContext, Locator, Page, expect
+from playwright.async_api import BrowserContext, Locator, Page, Route, expect
 
 from chatfn.settings import Settings
 from tests.utils.accounts import browser
@@ -70,6 +71,45 @@ async def test_rename_pin_delete_undo_restore_archive(
     await page.get_by_role("button", name="Unarchive Holiday plans").click()
     await page.get_by_role("button", name="Close", exact=True).click()
     await expect(chats(page)).to_have_count(2)
+
+
+async def test_a_chat_deleted_while_its_title_is_on_the_way_stays_deleted(
+    context: BrowserContext, page: Page, stack_settings: Settings, address: str
+) -> None:
+    await sign_in(context, stack_settings, address)
+    await open_app(page)
+    await start_chat(page, "Soon gone [[script tokens=2]]")
+    chat = page.url.rsplit("/", 1)[-1]
+    # After a reply the chat view polls the conversation until it has its generated title.
+    # Hold the answer that has it, taken before the delete, until the chat is deleted: a slow
+    # network (or a busy machine) can deliver it that late.
+    titled = asyncio.Event()
+    delivered = asyncio.Event()
+
+    async def late(route: Route) -> None:
+        if route.request.method != "GET":
+            await route.fallback()
+            return
+        answer = await route.fetch()
+        if (await answer.json())["title"]:
+            titled.set()
+            await delivered.wait()
+        await route.fulfill(response=answer)
+
+    await page.route(f"**/api/conversations/{chat}", late)
+    async with asyncio.timeout(30):  # the polls are 1.5, 3, 6 and 12 s apart
+        await titled.wait()
+    await menu(page, page.locator(".conversation").first, "Delete")
+    await expect(chats(page)).to_have_count(0)
+
+    held = f"/api/conversations/{chat}"
+    async with page.expect_event(
+        "requestfinished", lambda r: r.method == "GET" and r.url.endswith(held)
+    ):
+        delivered.set()
+    # Two frames: the page has read that answer and rendered whatever it made of it.
+    await page.evaluate("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    await expect(chats(page)).to_have_count(0)
 
 
 async def test_search_finds_a_chat_by_any_part_of_its_messages(

@@ -174,7 +174,7 @@ function Workspace({ user, onUser }: { user: User; onUser(user: User | null): vo
           list.upsert(conversation);
           navigate(`/c/${conversation.id}`);
         }}
-        onChanged={list.upsert}
+        onChanged={list.merge}
         composerRef={composerRef}
         chatRef={chatRef}
       />

@@ -9,8 +9,12 @@ export interface ConversationList {
   loading: boolean;
   hasMore: boolean;
   loadMore(): void;
-  /** A conversation made or changed elsewhere (sending moves it to the top). */
+  /** The server's answer about a conversation (made, changed, restored): it wins. */
   upsert(conversation: Conversation): void;
+  /** What the chat view learnt (a title arrived, a message was sent). Its copy may be older
+   *  than the list's, so it never brings back a conversation deleted or archived here since,
+   *  nor undoes a rename or pin made here; it only adds the title and the activity. */
+  merge(conversation: Conversation): void;
   remove(id: string): void;
 }
 
@@ -19,6 +23,12 @@ const SEARCH_DELAY_MS = 250;
 const newestFirst = (a: Conversation, b: Conversation) =>
   b.updated_at.localeCompare(a.updated_at) || b.id.localeCompare(a.id);
 
+function put(items: Conversation[], conversation: Conversation): Conversation[] {
+  return [conversation, ...items.filter((c) => c.id !== conversation.id)]
+    .filter((c) => !c.archived && !c.deleted_at)
+    .sort(newestFirst);
+}
+
 /** The sidebar's conversations: paged from the server, searched there too. */
 export function useConversations(): ConversationList {
   const [items, setItems] = useState<Conversation[]>([]);
@@ -26,6 +36,8 @@ export function useConversations(): ConversationList {
   const [cursor, setCursor] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
   const generation = useRef(0);
+  // Removed here (deleted, archived) and not brought back by the server since.
+  const removed = useRef(new Set<string>());
 
   const fetchPage = useCallback(async (q: string, after: string | null) => {
     const asked = generation.current;
@@ -56,12 +68,22 @@ export function useConversations(): ConversationList {
       if (cursor && !loading) void fetchPage(query, cursor).catch(() => undefined);
     },
     upsert: useCallback((conversation: Conversation) => {
-      setItems((previous) =>
-        [conversation, ...previous.filter((c) => c.id !== conversation.id)]
-          .filter((c) => !c.archived && !c.deleted_at)
-          .sort(newestFirst),
-      );
+      removed.current.delete(conversation.id);
+      setItems((previous) => put(previous, conversation));
     }, []),
-    remove: useCallback((id: string) => setItems((previous) => previous.filter((c) => c.id !== id)), []),
+    merge: useCallback((news: Conversation) => {
+      if (removed.current.has(news.id)) return;
+      setItems((previous) => {
+        const known = previous.find((c) => c.id === news.id);
+        if (!known) return put(previous, news);
+        const title = known.title || news.title;
+        const updated_at = news.updated_at > known.updated_at ? news.updated_at : known.updated_at;
+        return put(previous, { ...known, title, updated_at });
+      });
+    }, []),
+    remove: useCallback((id: string) => {
+      removed.current.add(id);
+      setItems((previous) => previous.filter((c) => c.id !== id));
+    }, []),
   };
 }
