@@ -8,6 +8,7 @@ import base64
 import contextlib
 import json
 import logging
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +16,6 @@ from typing import Annotated
 
 import typer
 import uvloop
-from cloudevents.http import CloudEvent
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -176,18 +176,64 @@ events = typer.Typer(help="Look at the broker's events: the live log and the dea
 app.add_typer(events, name="events")
 
 
-def _event_line(event: CloudEvent) -> Text:
-    line = Text(f"{event['time'][11:23]} ", style="dim")
-    line.append(event["type"], style="bold cyan")
-    line.append(f"  {event.get('subject', '')}  {event['source']}  {event['id']}", style="dim")
-    attributes = event.get_attributes()
+# Fields whose values are never printed: credentials, and the hashes old events carried.
+SECRET_FIELD = re.compile(r"pass|hash|token|secret|key|credential", re.IGNORECASE)
+REDACTED = "[redacted]"
+
+
+def redacted(value: object) -> object:
+    """`value` with every field named like a credential redacted, at any depth."""
+    if isinstance(value, dict):
+        return {
+            name: REDACTED if SECRET_FIELD.search(str(name)) else redacted(item)
+            for name, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redacted(item) for item in value]
+    return value
+
+
+def _data_text(logged: topics.LoggedEvent, *, show: bool) -> str:
+    """The data's size and type; with `show`, a JSON object or array itself, redacted
+    (anything else cannot be redacted, so it is never shown)."""
+    content_type = logged.attributes.get("datacontenttype", "no content type")
+    summary = f"data: {len(logged.value):,} B, {content_type}"
+    if not show:
+        return summary
+    try:
+        data = json.loads(logged.value)
+    except ValueError:  # not UTF-8 or not JSON
+        return f"{summary}, not JSON: not shown"
+    if not isinstance(data, dict | list):
+        return f"{summary}, a JSON {type(data).__name__}: not shown"
+    return f"{summary}\n  {json.dumps(redacted(data), ensure_ascii=False)[:400]}"
+
+
+def _answer_title(encoded: str) -> str:
+    """The title of the problem a subscriber answered with: the error's class, never its
+    detail (which may quote what was sent)."""
+    try:
+        problem = json.loads(base64.b64decode(encoded, validate=True))
+    except ValueError:
+        return ""
+    title = problem.get("title") if isinstance(problem, dict) else None
+    return f" {title[:80]!r}" if isinstance(title, str) else ""
+
+
+def _event_line(logged: topics.LoggedEvent, *, show_data: bool) -> Text:
+    """One event for a person: its attributes and its data's size; its data only on request
+    and redacted; for a dead letter, the subscriber's status and the error's class."""
+    attributes = logged.attributes
+    line = Text(f"{attributes.get('time', '')[11:23]:<12} ", style="dim")
+    line.append(attributes.get("type", "(no type)"), style="bold cyan")
+    subject, source, event_id = (attributes.get(k, "") for k in ("subject", "source", "id"))
+    line.append(f"  {subject}  {source}  {event_id}", style="dim")
     if "knativeerrordest" in attributes:
         line.append(f"\n  {attributes.get('knativeerrorcode', 'no answer')} from ", "red")
         line.append(attributes["knativeerrordest"], "red")
         if "knativeerrordata" in attributes:
-            answer = base64.b64decode(attributes["knativeerrordata"]).decode(errors="replace")
-            line.append(f": {answer[:200]}", "red")
-    line.append("\n  " + json.dumps(event.data, ensure_ascii=False)[:400])
+            line.append(_answer_title(attributes["knativeerrordata"]), "red")
+    line.append(f"\n  {_data_text(logged, show=show_data)}")
     return line
 
 
@@ -205,7 +251,7 @@ def events_tail(
         async for event in topics.tail(
             settings.kafka_bootstrap_servers, topic, from_beginning=from_beginning
         ):
-            console.print(_event_line(event), highlight=False)
+            console.print(_event_line(event, show_data=True), highlight=False, soft_wrap=True)
             seen += 1
             if seen == limit:
                 return
@@ -217,8 +263,14 @@ def events_tail(
 @events.command("dlq")
 def events_dlq(
     replay: Annotated[bool, typer.Option(help="send them back to the broker")] = False,
+    show_data: Annotated[
+        bool,
+        typer.Option(help="print JSON data too, fields named like password, key... redacted"),
+    ] = False,
 ) -> None:
-    """List the dead letters not replayed yet; --replay sends them back to the broker."""
+    """List the dead letters not replayed yet (ids, types, sources, the subscriber's answer
+    and the data's size, never the data unless asked); --replay sends them back to the
+    broker."""
     settings = Stack(get_settings()).resolved()
     eventing = load_eventing(settings.eventing_dir)
     servers = settings.kafka_bootstrap_servers
@@ -227,7 +279,7 @@ def events_dlq(
     else:
         letters = asyncio.run(topics.pending_dead_letters(servers, eventing))
     for letter in letters:
-        console.print(_event_line(letter.event), highlight=False)
+        console.print(_event_line(letter, show_data=show_data), highlight=False, soft_wrap=True)
     verb = "replayed" if replay else "pending"
     console.print(f"{len(letters)} dead letters {verb}")
 

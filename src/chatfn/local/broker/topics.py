@@ -2,20 +2,22 @@
 
 Dead letters stay in their topic (Kafka keeps what it was given); the consumer group
 `chatfn-dead-letter-replay` remembers how far replays got, so a dead letter is pending
-until it has been replayed once.
+until it has been replayed once. Records are kept as Kafka holds them and parsed only as
+far as they parse: a dead letter is often an event whose data nothing could read, and a
+replay sends it back byte for byte.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from cloudevents.http import CloudEvent
 
-from chatfn.emit import publish
+from chatfn.emit import forward
 from chatfn.local.broker.config import Eventing
 from chatfn.local.broker.records import from_record
 
@@ -25,15 +27,48 @@ ERROR_EXTENSIONS = ("knativeerrordest", "knativeerrorcode", "knativeerrordata")
 
 
 @dataclass(frozen=True)
-class DeadLetter:
+class LoggedEvent:
+    """An event as a topic holds it: a record in binary mode."""
+
     partition: TopicPartition
     offset: int
-    event: CloudEvent
+    value: bytes
+    headers: Sequence[tuple[str, bytes]]
+
+    @classmethod
+    def of(cls, record: ConsumerRecord) -> LoggedEvent:
+        partition = TopicPartition(record.topic, record.partition)
+        return cls(partition, record.offset, record.value or b"", list(record.headers))
+
+    def http_headers(self) -> dict[str, str]:
+        """Its attributes as `ce-` headers and its `content-type`, however they are spelt."""
+        return {
+            ("ce-" + name[3:] if name.startswith("ce_") else name): raw.decode(errors="replace")
+            for name, raw in self.headers
+            if name.startswith("ce_") or name == "content-type"
+        }
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        """The CloudEvent attributes its headers carry (whatever else it lacks)."""
+        return {
+            name.removeprefix("ce-") if name.startswith("ce-") else "datacontenttype": value
+            for name, value in self.http_headers().items()
+        }
+
+    def __getitem__(self, attribute: str) -> str:
+        """An attribute, as a CloudEvent gives it: `logged["id"]`."""
+        return self.attributes[attribute]
+
+    @property
+    def event(self) -> CloudEvent:
+        """The event; raises the SDK's errors if the headers are not one."""
+        return from_record(self.value, self.headers)
 
 
 async def tail(
     bootstrap_servers: str, topic: str, *, from_beginning: bool = False
-) -> AsyncIterator[CloudEvent]:
+) -> AsyncIterator[LoggedEvent]:
     """Every event written to `topic` from now (or from its start), without joining a group."""
     consumer = AIOKafkaConsumer(
         topic,
@@ -44,14 +79,14 @@ async def tail(
     await consumer.start()
     try:
         async for record in consumer:
-            yield from_record(record.value, record.headers)
+            yield LoggedEvent.of(record)
     finally:
         await consumer.stop()
 
 
 async def pending_dead_letters(
     bootstrap_servers: str, eventing: Eventing, sink: str = "dead-letter"
-) -> list[DeadLetter]:
+) -> list[LoggedEvent]:
     """Dead letters not replayed yet, oldest first per partition."""
     consumer = _replay_consumer(bootstrap_servers)
     await consumer.start()
@@ -63,20 +98,21 @@ async def pending_dead_letters(
 
 async def replay_dead_letters(
     bootstrap_servers: str, eventing: Eventing, ingress_url: str, sink: str = "dead-letter"
-) -> list[DeadLetter]:
-    """Send every pending dead letter back to the broker, without its error extensions."""
+) -> list[LoggedEvent]:
+    """Send every pending dead letter back to the broker as it was, without its error
+    extensions."""
     consumer = _replay_consumer(bootstrap_servers)
     await consumer.start()
     try:
         letters = await _read_pending(consumer, eventing.kafka_sinks[sink])
         async with httpx.AsyncClient() as client:
             for letter in letters:
-                attributes = {
-                    k: v
-                    for k, v in letter.event.get_attributes().items()
-                    if k not in ERROR_EXTENSIONS
+                headers = {
+                    name: value
+                    for name, value in letter.http_headers().items()
+                    if name.removeprefix("ce-") not in ERROR_EXTENSIONS
                 }
-                await publish(CloudEvent(attributes, letter.event.data), ingress_url, client)
+                await forward(headers, letter.value, ingress_url, client)
                 # Committed one by one: a replay cut short resumes after the last one sent.
                 await consumer.commit({letter.partition: letter.offset + 1})
         return letters
@@ -93,12 +129,12 @@ def _replay_consumer(bootstrap_servers: str) -> AIOKafkaConsumer:
     )
 
 
-async def _read_pending(consumer: AIOKafkaConsumer, topic: str) -> list[DeadLetter]:
+async def _read_pending(consumer: AIOKafkaConsumer, topic: str) -> list[LoggedEvent]:
     await consumer.topics()  # a consumer without a subscription knows partitions only after this
     partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
     consumer.assign(partitions)
     ends = await consumer.end_offsets(partitions)
-    letters: list[DeadLetter] = []
+    letters: list[LoggedEvent] = []
     for partition in partitions:
         position = await consumer.committed(partition) or 0
         consumer.seek(partition, position)
@@ -107,7 +143,6 @@ async def _read_pending(consumer: AIOKafkaConsumer, topic: str) -> list[DeadLett
             batch = await consumer.getmany(partition, timeout_ms=200)
             for record in batch.get(partition, []):
                 if record.offset < ends[partition]:
-                    event = from_record(record.value, record.headers)
-                    letters.append(DeadLetter(partition, record.offset, event))
+                    letters.append(LoggedEvent.of(record))
                 position = record.offset + 1
     return letters
