@@ -36,8 +36,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatfn import web
+from chatfn.api.body_limit import BodyLimit
 from chatfn.health import check_all
 from chatfn.local.stack import BROKER, Stack, http_health, own_health_paths
+from chatfn.paths import NormalPathsOnly
 from chatfn.settings import Settings, get_settings
 
 REPLY_STREAM = re.compile(r"^/api/replies/[^/]+/stream$")
@@ -188,7 +190,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/api/{path:path}", to_function, methods=methods),
             Mount("/", BuiltUI(settings.web_dir)),
         ],
-        middleware=[Middleware(NoSniff)],
+        middleware=[
+            Middleware(NoSniff),
+            # A refused path may be a page's: it gets the UI's headers (CSP...) too.
+            Middleware(NormalPathsOnly, headers=web.security_headers()),
+            # As an edge does (a proxy's body limit): refused here, a body never sent
+            # does not hold a connection to `api` open waiting for it.
+            Middleware(BodyLimit),
+        ],
         lifespan=lifespan,
     )
     app.state.settings = settings
