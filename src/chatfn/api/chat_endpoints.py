@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
-import openai
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, and_, exists, or_, select, tuple_
@@ -287,6 +286,7 @@ async def send(
     """Send a message (a new sibling of an earlier one when it edits it: same `parent_id`).
     The reply streams from `GET /api/replies/{reply_id}/stream?ticket=...`."""
     await _owned_conversation(db, principal.user_id, conversation_id)
+    await _known_model(api, body.model)
     command = MessageSendRequested(
         user_id=principal.user_id,
         conversation_id=conversation_id,
@@ -311,6 +311,7 @@ async def regenerate(
     by the model that gave the reply unless another is asked for."""
     message = await db.get(Message, (principal.user_id, message_id))
     model = body.model if body else None
+    await _known_model(api, model)
     if message is not None and message.role == "assistant" and message.parent_id is not None:
         model = model or message.model
         message = await db.get(Message, (principal.user_id, message.parent_id))
@@ -377,14 +378,13 @@ class ModelOut(BaseModel):
 @router.get("/models")
 async def models(principal: PrincipalDep, api: ApiDep) -> list[ModelOut]:
     """The models the model server offers; the configured default comes first."""
-    try:
-        listed = [model.id async for model in api.runtime.llm.models.list()]
-        listed += list(api.settings.llm_routes)
-    except openai.OpenAIError as exc:
+    return [ModelOut(id=model) for model in await api.models()]
+
+
+async def _known_model(api: ApiDep, model: str | None) -> None:
+    """A model asked for by name must be one `/api/models` lists (None: the default)."""
+    if model is not None and model not in await api.models():
         raise Problem(
-            503, "The model server is not answering.", headers={"Retry-After": "5"}
-        ) from exc
-    default = api.settings.llm_model
-    return [
-        ModelOut(id=i) for i in sorted(set(listed) | {default}, key=lambda i: (i != default, i))
-    ]
+            422, f"No such model: {model[:200]!r}. GET /api/models lists them.",
+            title="Unknown model",
+        )  # fmt: skip

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
 import httpx
+import openai
 from cloudevents.http import CloudEvent
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -25,6 +27,8 @@ from chatfn.roles import allowed
 from chatfn.runtime import Runtime
 from chatfn.sessions import is_revoked
 
+MODELS_TTL_S = 60.0
+
 
 class Api:
     """What the API's endpoints share: the runtime's clients, the verifiers, the limits."""
@@ -33,6 +37,8 @@ class Api:
         self.runtime = runtime
         self.settings = runtime.settings
         self.limits = RateLimits(self.settings)
+        self._models: list[str] = []
+        self._models_at = -MODELS_TTL_S
         self.verifiers: dict[str, Verifier] = {
             self.settings.jwt_issuer: local_verifier(self.settings)
         }
@@ -40,6 +46,20 @@ class Api:
             if self.settings.oidc_issuer == self.settings.jwt_issuer:
                 raise ValueError("OIDC_ISSUER must differ from JWT_ISSUER")
             self.verifiers[self.settings.oidc_issuer] = oidc_verifier(self.settings, runtime.http)
+
+    async def models(self) -> list[str]:
+        """The models on offer, the default first; the listing is asked for at most once
+        a minute (every send that names a model checks against it)."""
+        if time.monotonic() - self._models_at > MODELS_TTL_S:
+            try:
+                listed = [model.id async for model in self.runtime.llm.models.list()]
+            except openai.OpenAIError as exc:
+                raise unavailable("the model server is not answering", 5) from exc
+            default = self.settings.llm_model
+            offered = set(listed) | set(self.settings.llm_routes) | {default}
+            self._models = sorted(offered, key=lambda model: (model != default, model))
+            self._models_at = time.monotonic()
+        return self._models
 
     async def publish(self, event: CloudEvent, what: str) -> None:
         """Hand `event` to the broker, or answer 503 (retry later) if it will not take it."""
