@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import AsyncIterator
 from uuid import UUID, uuid4
 
+import httpx
 import pytest
 from argon2 import PasswordHasher
+from functions_framework.aio import create_asgi_app
 from jose import jwt
 
 from chatfn import accounts, runtime
 from chatfn.events import UserRegisterRequested
+from chatfn.local.stack import FUNCTIONS_DIR
 from chatfn.models import User
 from chatfn.sessions import start_session
 from chatfn.settings import Settings, get_settings
+from tests.utils.broker import serving
 from tests.utils.functions import function_client
 from tests.utils.jwt_attacks import local_attacks
 
@@ -126,3 +133,96 @@ async def test_sign_up_without_a_timely_answer_is_a_503_with_retry_after(
     assert answer.status_code == 503
     assert answer.headers["retry-after"] == "2"
     assert why in answer.json()["detail"]
+
+
+def register_result(data: object, **attributes: str) -> tuple[dict[str, str], bytes]:
+    """A binary-mode delivery to `/events/register-result`, as the broker makes it."""
+    headers = {
+        "ce-specversion": "1.0", "ce-id": "e-1", "ce-source": "tests",
+        "ce-type": "io.chatfn.user.registered", "content-type": "application/json",
+        **{f"ce-{name}": value for name, value in attributes.items()},
+    }  # fmt: skip
+    return headers, data if isinstance(data, bytes) else json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "attributes", "status"),
+    [
+        (b"{not json", {}, 422),
+        (b"", {}, 422),
+        (b"\xff\xfe\x00", {}, 422),
+        ([], {}, 422),
+        ({"user_id": "not-a-uuid", "surprise": 1}, {}, 422),
+        ({}, {"dataschema": "urn:chatfn:io.chatfn.user.registered:v9"}, 422),
+    ],
+)
+async def test_a_bad_result_event_is_a_final_4xx_never_a_500(
+    function_env: Settings, body: object, attributes: dict[str, str], status: int
+) -> None:
+    """A 5xx would have the broker retry a poison event as if it were transient."""
+    headers, content = register_result(body, **attributes)
+
+    async with function_client("api") as client:
+        answer = await client.post("/events/register-result", headers=headers, content=content)
+
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("broken", ["DATABASE_URL", "REDIS_URL"])
+async def test_a_dependency_down_is_a_503_problem_with_retry_after(
+    function_env: Settings, name: str, monkeypatch: pytest.MonkeyPatch, broken: str
+) -> None:
+    token = await signed_in_user(f"{name}@example.com")
+    closed = {
+        "DATABASE_URL": "postgresql://127.0.0.1:9/chatfn",
+        "REDIS_URL": "redis://127.0.0.1:9/0",
+    }
+    configure(monkeypatch, **{broken: closed[broken]})
+    bearer = {"authorization": f"Bearer {token}"}
+
+    async with function_client("api") as client:
+        answer = await client.get("/api/conversations", headers=bearer)
+
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert int(answer.headers["retry-after"]) > 0
+
+
+async def test_an_unexpected_error_stays_in_its_request(function_env: Settings) -> None:
+    """Served as Knative serves it (functions-framework under uvicorn), one request fails
+    unexpectedly; the next on the same kept-alive connection (the gateway pools them, so
+    it may be another user's) is answered as usual."""
+    app = create_asgi_app(target="api", source=str(FUNCTIONS_DIR / "api.py"))  # type: ignore[no-untyped-call]
+    api_module = sys.modules["api"]
+    fastapi_app = api_module._app()
+
+    async def boom() -> None:
+        raise RuntimeError("an email@example.com the message must not leak")
+
+    fastapi_app.add_api_route("/api/boom", boom)
+    async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
+        failed = await client.get("/api/boom")
+        answers = [await client.get("/healthz") for _ in range(5)]
+
+    assert failed.status_code == 500
+    assert failed.headers["content-type"] == "application/problem+json"
+    assert "example.com" not in failed.text
+    assert [a.status_code for a in answers] == [200] * 5
+
+
+async def test_a_body_without_a_length_is_cut_off_at_the_cap(function_env: Settings) -> None:
+    sent = 0
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for _ in range(100):  # 6.4 MiB if it were all read
+            sent += 1
+            yield b"x" * 65536
+
+    async with function_client("api") as client:
+        answer = await client.post("/api/auth/login", content=chunks())
+
+    assert answer.status_code == 413
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert sent <= 17  # read up to the cap (1 MiB), no further

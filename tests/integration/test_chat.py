@@ -25,6 +25,7 @@ from tests.utils.chat import (
     script,
     send,
     stored_feedback,
+    terminals_on_stream,
     ticket,
     words,
 )
@@ -161,6 +162,7 @@ async def test_stop_ends_the_reply_with_finish_reason_stopped(
     assert stopped.status_code == 202
     assert rest.terminal is not None
     assert rest.terminal.data["finish_reason"] == "stopped"
+    assert await terminals_on_stream(stack_settings, reply_id) == ["done"]
     text = first.text + rest.text
     assert words(200).startswith(text)
     assert len(text.split()) < 200
@@ -191,6 +193,8 @@ async def test_a_generate_reply_process_killed_mid_answer_resumes_the_same_reply
     assert first.text + rest.text == words(60)
     assert rest.terminal is not None
     assert rest.terminal.kind == "done"
+    assert await terminals_on_stream(stack_settings, reply_id) == ["done"]
+    assert rest.terminal.data["usage"]["completion_tokens"] == 60  # counted once each
     assert history["messages"][1]["content"] == words(60)
     # The first call and one continuation.
     assert await model_calls(stack_settings, name) == 2 + TITLE_CALL

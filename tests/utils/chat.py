@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import httpx
@@ -14,7 +14,9 @@ from uuid6 import uuid7
 
 from chatfn.db import create_engine
 from chatfn.models import Feedback, Message
+from chatfn.replies import TERMINAL, Entry, stream_key
 from chatfn.settings import Settings
+from chatfn.streams import redis_client
 from tests.utils.accounts import SignedIn
 
 
@@ -35,9 +37,19 @@ class Read:
 
     @property
     def terminal(self) -> Event | None:
-        ended = [e for e in self.events if e.kind in {"done", "error"}]
-        assert len(ended) <= 1, ended
-        return ended[0] if ended else None
+        """The terminal event `read_stream` stopped at (see `terminals_on_stream` for
+        whether the server wrote exactly one)."""
+        last = self.events[-1] if self.events else None
+        return last if last and last.kind in {"done", "error"} else None
+
+
+async def terminals_on_stream(settings: Settings, reply_id: str) -> list[str]:
+    """The terminal entries the reply's Redis Stream holds: exactly one when it is over,
+    however many deliveries, retries and stops tried to end it."""
+    redis = redis_client(settings)
+    entries = cast(list[Entry], await redis.xrange(stream_key(settings, UUID(reply_id))))
+    await redis.aclose()
+    return [fields["type"] for _, fields in entries if fields["type"] in TERMINAL]
 
 
 async def new_conversation(client: httpx.AsyncClient, user: SignedIn) -> str:
