@@ -1,12 +1,12 @@
-"""Sign-in sessions: rotating refresh tokens in PostgreSQL, revocation in Redis.
+"""Sign-in sessions: rotating refresh tokens and their revocation, in PostgreSQL.
 
 A sign-in starts a refresh-token *family*. Each refresh token is used once: using it
 marks it used and issues the next one in the family. Presenting a token that was
 already used means it was copied, so the whole family is revoked (RFC 9700's
 reuse detection). One exception: a client whose refresh answer was lost on the way
 presents the same token again, moments later, having never used its successor; it
-gets a new successor, and the lost one is retired. Tokens are stored as SHA-256
-hashes only.
+gets a new successor, and the lost one is retired: presenting a retired token, even
+within that grace, is reuse too. Tokens are stored as SHA-256 hashes only.
 
 Access tokens live minutes and are not stored. Each names its sign-in (`sid`, the
 family), and every request checks in PostgreSQL that the family is not revoked and its
@@ -110,7 +110,7 @@ async def rotate(db: AsyncSession, settings: Settings, presented: str) -> Sessio
     if row is None:
         raise InvalidToken
     token, family, user = row.tuple()
-    retried = await _retried_after_a_lost_answer(db, token)
+    retried = not _retired(token) and await _retried_after_a_lost_answer(db, token)
     if token.used_at is not None and not retried and family.revoked_at is None:
         family.revoked_at = _now()
         await db.commit()
@@ -118,8 +118,9 @@ async def rotate(db: AsyncSession, settings: Settings, presented: str) -> Sessio
     if family.revoked_at or token.expires_at < _now() or user.disabled_at:
         raise InvalidToken
     if retried:
-        # The successor that never arrived counts as used when this token was: presenting
-        # it later is reuse, and this token stays retryable for the rest of its window.
+        # The successor that never arrived is retired: used and expired when this token
+        # was used, so presenting it is reuse (see `_retired`); this token stays
+        # retryable for the rest of its window.
         await db.execute(
             update(RefreshToken)
             .where(
@@ -127,11 +128,17 @@ async def rotate(db: AsyncSession, settings: Settings, presented: str) -> Sessio
                 RefreshToken.family_id == token.family_id,
                 RefreshToken.used_at.is_(None),
             )
-            .values(used_at=token.used_at)
+            .values(used_at=token.used_at, expires_at=token.used_at)
         )
     else:
         token.used_at = _now()
     return await _next_session(db, settings, user, family.id)
+
+
+def _retired(token: RefreshToken) -> bool:
+    """A successor retired by a retry (its `expires_at` set to its `used_at`, which no
+    token used in its lifetime has): it never reached the browser, so it is never a retry."""
+    return token.used_at is not None and token.expires_at <= token.used_at
 
 
 async def _retried_after_a_lost_answer(db: AsyncSession, token: RefreshToken) -> bool:

@@ -139,6 +139,22 @@ async def test_a_refresh_retried_after_its_answer_was_lost_signs_in_again(
         assert (await refresh(client, carried_on)).status_code == 401
 
 
+async def test_a_retired_successor_shown_within_the_grace_is_reuse(
+    stack_settings: Settings, name: str
+) -> None:
+    """The successor a retry retires was never the browser's: presenting it, even at
+    once, means it was copied, and the whole sign-in ends."""
+    async with browser(stack_settings) as client:
+        first = signed_in(await register(client, f"{name}@example.com"))
+        lost = signed_in(await refresh(client, first))
+        retried = signed_in(await refresh(client, first))
+
+        shown = await refresh(client, lost)
+        after = await refresh(client, retried)
+
+    assert (shown.status_code, after.status_code) == (401, 401)
+
+
 async def test_logout_all_ends_every_session_and_a_new_one_works_at_once(
     stack_settings: Settings, name: str
 ) -> None:
