@@ -15,6 +15,7 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from chatfn.settings import Settings
+from chatfn.streams import HEALTH_CHECK_INTERVAL_S
 
 
 class Exceeded(Exception):
@@ -32,6 +33,9 @@ def _limiter(redis_url: str, prefix: str) -> SlidingWindowCounterRateLimiter:
         redis_url.replace("redis://", "async+redis://", 1),
         implementation="redispy",
         key_prefix=f"{prefix}:limits",
+        # Its own pool: without this, a connection left from before a Redis restart
+        # failed a sign-in minutes after Redis was back.
+        health_check_interval=HEALTH_CHECK_INTERVAL_S,
     )
     return SlidingWindowCounterRateLimiter(storage)
 

@@ -15,6 +15,10 @@ SOCKET_TIMEOUT_S = 60
 # holds one connection for up to REGISTER_TIMEOUT_S.
 MAX_CONNECTIONS = 1000
 
+# A pooled connection idle this long is PINGed before use and remade if Redis restarted
+# meanwhile, instead of failing the first command sent on it.
+HEALTH_CHECK_INTERVAL_S = 10
+
 
 def redis_client(settings: Settings) -> Redis:
     return Redis.from_url(
@@ -22,6 +26,7 @@ def redis_client(settings: Settings) -> Redis:
         decode_responses=True,
         socket_timeout=SOCKET_TIMEOUT_S,
         max_connections=MAX_CONNECTIONS,
+        health_check_interval=HEALTH_CHECK_INTERVAL_S,
     )
 
 
