@@ -12,11 +12,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from uuid import UUID, uuid4
 
 import httpx
 import uvicorn
 import yaml
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent, from_http
 from starlette.applications import Starlette
@@ -46,6 +48,68 @@ async def eventually(check: Callable[[], bool], within: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition the broker's producer writes an event with this `partitionkey` to
+    (aiokafka's default partitioner: murmur2 of the key, as Kafka's Java client)."""
+    every = list(range(partitions))
+    return int(DefaultPartitioner()(key.encode(), every, every))
+
+
+def conversations_on(partitions: int, count: int, where: Callable[[int], bool]) -> list[UUID]:
+    """`count` conversation ids whose events land on a partition that passes `where`, so a
+    test about partitions never depends on where random keys happen to hash."""
+    found: list[UUID] = []
+    while len(found) < count:
+        candidate = uuid4()
+        if where(partition_of(str(candidate), partitions)):
+            found.append(candidate)
+    return found
+
+
+async def consumed(
+    bootstrap_servers: str, group: str, topic: str, *, key: str | None = None, within: float = 60
+) -> None:
+    """Wait until consumer `group` has committed every record `topic` holds now (only those
+    of `key`'s partition, if given). A dispatcher commits an offset once it has settled the
+    record and every one before it (delivered, filtered out or dead-lettered), so this is
+    the positive sign that it is done with them."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the metadata partitions_for_topic reads
+        numbers = sorted(consumer.partitions_for_topic(topic) or ())
+        assert numbers, f"no topic {topic}"
+        if key is not None:
+            numbers = [partition_of(key, len(numbers))]
+        partitions = [TopicPartition(topic, number) for number in numbers]
+        ends = await consumer.end_offsets(partitions)
+        deadline = time.monotonic() + within
+        while True:
+            committed = {tp: await consumer.committed(tp) or 0 for tp in partitions}
+            if all(committed[tp] >= ends[tp] for tp in partitions):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{group} committed {committed}, not yet {ends}")
+            await asyncio.sleep(0.1)
+    finally:
+        await consumer.stop()
+
+
+async def records_in(bootstrap_servers: str, topic: str) -> int:
+    """How many records `topic` holds (its end offsets: no waiting for what may come)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [TopicPartition(topic, n) for n in consumer.partitions_for_topic(topic) or ()]
+        assert partitions, f"no topic {topic}"
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
 
 
 async def accept(event: CloudEvent) -> Response:
@@ -214,6 +278,14 @@ class LocalBroker:
         finally:
             process.kill()
             process.wait()
+
+    async def settled(self, trigger: str) -> None:
+        """Wait until the dispatcher of `trigger` is done with every event written so far."""
+        (group,) = (t.consumer_group for t in self.eventing.triggers if t.name == trigger)
+        await consumed(self.bootstrap_servers, group, self.eventing.topic)
+
+    async def dead_letter_count(self) -> int:
+        return await records_in(self.bootstrap_servers, self.eventing.kafka_sinks["dead-letter"])
 
     async def dead_letters(self, expected: int, within: float = 30.0) -> list[CloudEvent]:
         """Read the dead-letter topic until `expected` events are there."""
