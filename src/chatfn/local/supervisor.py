@@ -8,6 +8,7 @@ its XML-RPC socket under `.local/run/`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -189,12 +190,18 @@ class Supervisor:
         if pid is None:
             return []
         root = psutil.Process(pid)
-        pids = [pid, *(child.pid for child in root.children(recursive=True))]
+        tree = [root, *root.children(recursive=True)]
         try:
             self._rpc().supervisor.shutdown()
         except (OSError, xmlrpc.client.Error):
             root.terminate()  # its socket is gone: fall back to the signal it also obeys
-        _, alive = psutil.wait_procs([root], timeout=STOP_TIMEOUT_S)
+        psutil.wait_procs([root], timeout=STOP_TIMEOUT_S)
+        # Whatever outlived supervisord's own stop (a program slower than its stop wait)
+        # is killed too: an orphaned PostgreSQL would keep its data directory locked and
+        # the next `up` would fail.
+        _, alive = psutil.wait_procs(tree, timeout=0)
         for process in alive:
-            process.kill()
-        return pids
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        psutil.wait_procs(alive, timeout=5)
+        return [process.pid for process in tree]

@@ -38,12 +38,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from cloudevents.exceptions import GenericException
-from cloudevents.http import CloudEvent
 
-from chatfn.emit import SinkRefused, publish
+from chatfn.emit import SinkRefused, forward
 from chatfn.local.broker.config import Destination, Trigger
 from chatfn.local.broker.link import close_client
-from chatfn.local.broker.records import Record, from_record, http_headers, http_to_record
+from chatfn.local.broker.records import Record, http_headers, http_to_record
 
 log = logging.getLogger("chatfn.broker")
 
@@ -255,12 +254,7 @@ class Dispatcher:
             if outcome.reply is not None:
                 await self.reingest(outcome.reply)
             return
-        try:
-            event = from_record(record.value, record.headers)
-        except GenericException:
-            log.error("%s: offset %d holds no CloudEvent", self.trigger.name, record.offset)
-            return
-        await self._dead_letter(event, outcome)
+        await self._dead_letter(headers, body, outcome)
 
     async def _post(self, headers: dict[str, str], body: bytes) -> Outcome:
         timeout = aiohttp.ClientTimeout(total=self.trigger.delivery.timeout_s)
@@ -283,23 +277,29 @@ class Dispatcher:
                 log.error("%s: the reply is not a valid CloudEvent; dropped", self.trigger.name)
         return Outcome(status=response.status, body=content, reply=reply)
 
-    async def _dead_letter(self, event: CloudEvent, outcome: Outcome) -> None:
+    async def _dead_letter(self, headers: dict[str, str], body: bytes, outcome: Outcome) -> None:
+        """The event as it was written, byte for byte (its data may be exactly why it
+        failed: not JSON, not its type's), with Knative's error extensions added."""
+        event_id = headers.get("ce-id", "?")
         if self.dead_letter_sink is None:
             log.error(
-                "%s: event %s undeliverable and no dead-letter sink", self.trigger.name, event["id"]
+                "%s: event %s undeliverable and no dead-letter sink", self.trigger.name, event_id
             )
             return
-        event["knativeerrordest"] = self.subscriber
+        errors = {"ce-knativeerrordest": self.subscriber}
         if outcome.status is not None:
-            event["knativeerrorcode"] = str(outcome.status)
+            errors["ce-knativeerrorcode"] = str(outcome.status)
         if outcome.body:
-            event["knativeerrordata"] = base64.b64encode(outcome.body[:ERROR_DATA_LIMIT]).decode()
+            errors["ce-knativeerrordata"] = base64.b64encode(
+                outcome.body[:ERROR_DATA_LIMIT]
+            ).decode()
         try:
-            await publish(event, self.dead_letter_sink, self.client)
-        except (SinkRefused, httpx.HTTPError):
-            log.exception(
-                "%s: the dead-letter sink refused event %s", self.trigger.name, event["id"]
-            )
+            await forward(headers | errors, body, self.dead_letter_sink, self.client)
+        except (SinkRefused, httpx.HTTPError) as exc:
+            log.error(
+                "%s: the dead-letter sink refused event %s (%s)",
+                self.trigger.name, event_id, type(exc).__name__,
+            )  # fmt: skip
 
     async def commit(self, consumer: AIOKafkaConsumer) -> None:
         offsets = {}
