@@ -9,16 +9,9 @@ from uuid6 import uuid7
 
 from chatfn import replies, runtime
 from chatfn.events import MessageSendRequested, new_event
-from chatfn.models import Conversation, Message, User
+from chatfn.models import Conversation, Message
 from chatfn.settings import Settings, get_settings
-from tests.utils.functions import deliver, function_client, reply_of
-
-
-async def a_user() -> UUID:
-    user_id = uuid7()
-    async with runtime.current().sessions.begin() as db:
-        db.add(User(id=user_id, email=f"{user_id}@example.com", display_name="T", preferences={}))
-    return user_id
+from tests.utils.functions import a_user, deliver, function_client, reply_of
 
 
 def send(user_id: UUID, conversation_id: UUID, parent_id: UUID | None = None) -> CloudEvent:

@@ -1,0 +1,70 @@
+"""generate_reply built from functions/generate_reply.py, against the stack's Redis,
+PostgreSQL and scripted model."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from uuid6 import uuid7
+
+from chatfn import replies, runtime
+from chatfn.events import MessageSendRequested, new_event
+from chatfn.settings import Settings
+from tests.utils.chat import script, words
+from tests.utils.functions import a_user, deliver, function_client, reply_of
+from tests.utils.waiting import until
+
+TOKENS = 100
+
+
+async def calls_of(settings: Settings, script_id: str) -> int:
+    stats_url = settings.llm_routes["scripted"].removesuffix("/v1") + "/stats"
+    async with httpx.AsyncClient() as client:
+        stats: dict[str, Any] = (await client.get(stats_url)).json()
+    return int(stats["calls"].get(script_id, 0))
+
+
+async def test_a_delivery_that_loses_its_lease_stops_writing_and_the_next_one_resumes(
+    function_env: Settings, name: str
+) -> None:
+    user_id = await a_user()
+    command = MessageSendRequested(
+        user_id=user_id, conversation_id=uuid7(), message_id=uuid7(), reply_id=uuid7(),
+        parent_id=None, content=script(id=name, tokens=TOKENS, delay_ms=50), model="scripted",
+    )  # fmt: skip
+    async with function_client("send_message") as sender:
+        sent = reply_of(await deliver(sender, new_event(command, source="chatfn/api")))
+    context = runtime.current()
+    redis, settings, reply_id = context.redis, context.settings, command.reply_id
+    lease = f"{replies.stream_key(settings, reply_id)}:lease"
+
+    async with function_client("generate_reply") as generator:
+        first = asyncio.create_task(deliver(generator, sent))
+
+        async def mid_answer() -> bool:  # a few tokens in
+            return len((await replies.read(redis, settings, reply_id)).text.split()) >= 5
+
+        await until(mid_answer)
+        # Another delivery takes the reply over, as one does once a lease has expired.
+        taken = await redis.set(lease, "another delivery", xx=True, px=60_000)
+        async with asyncio.timeout(60):
+            lost = await first
+        when_lost = await replies.read(redis, settings, reply_id)
+        # That one dies too; the broker's next redelivery takes over and resumes.
+        await redis.delete(lease)
+        resumed = reply_of(await deliver(generator, sent))
+    final = await replies.read(redis, settings, reply_id)
+
+    assert taken
+    assert lost.status_code == 503, lost.text  # the broker is to try again later
+    assert when_lost.terminal is None
+    assert len(when_lost.text.split()) < TOKENS
+    # Had the first delivery written on, its words and the resumed ones would interleave.
+    assert final.text == words(TOKENS)
+    assert final.terminal is not None
+    assert final.terminal["finish_reason"] == "stop"
+    assert resumed["type"] == "io.chatfn.reply.completed"
+    assert resumed.data["completion_tokens"] == TOKENS
+    assert await calls_of(settings, name) == 2  # the first call and one continuation

@@ -1,0 +1,52 @@
+"""stream_reply built from functions/stream_reply.py and served over real HTTP (its answer
+streams, which an in-process transport would hold back until the end)."""
+
+from __future__ import annotations
+
+import sys
+
+import httpx
+import pytest
+from uuid6 import uuid7
+
+from chatfn import replies, runtime, tickets
+from chatfn.settings import Settings
+from tests.utils.broker import serving
+from tests.utils.functions import function_app
+
+HEARTBEAT_S = 0.2  # 15 s in production: shortened, or the test waits as long
+
+
+async def test_a_quiet_reply_gets_heartbeat_comments_until_its_events_come(
+    function_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = function_app("stream_reply")
+    monkeypatch.setattr(sys.modules["stream_reply"], "HEARTBEAT_S", HEARTBEAT_S)
+    context = runtime.current()
+    redis, settings = context.redis, context.settings
+    user_id, reply_id = uuid7(), uuid7()
+    await replies.open_reply(redis, settings, reply_id=reply_id, user_id=user_id,
+                             conversation_id=uuid7())  # fmt: skip
+    ticket = await tickets.mint(redis, settings, user_id=user_id, reply_id=reply_id)
+
+    quiet: list[str] = []
+    events: list[str] = []
+    async with serving(app) as url, httpx.AsyncClient(timeout=30) as client:
+        stream_url = f"{url}api/replies/{reply_id}/stream"
+        async with client.stream("GET", stream_url, params={"ticket": ticket}) as response:
+            lines = response.aiter_lines()
+            # Nothing is written yet: the model is quiet. Every line until now is a heartbeat.
+            while quiet.count(": heartbeat") < 3:
+                quiet.append(await anext(lines))
+            await replies.append_delta(redis, settings, reply_id, "hello", 1)
+            await replies.finish(redis, settings, reply_id, "done", finish_reason="stop",
+                                 usage={"prompt_tokens": 1, "completion_tokens": 1})  # fmt: skip
+            async for line in lines:
+                events.append(line)
+    # The stream ends after its terminal event.
+
+    assert response.status_code == 200
+    assert set(quiet) == {": heartbeat", ""}  # comment lines, each ending its own block
+    kinds = [line for line in events if line.startswith("event: ")]
+    assert kinds == ["event: delta", "event: done"]
+    assert 'data: {"text": "hello"}' in events
