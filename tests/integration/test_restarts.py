@@ -1,6 +1,6 @@
 """Servers of the local stack restarting under it: Kafka (Tansu, which forgets every topic)
-and Redis (which keeps its data on disk). They run on a stack of this module's own, since
-they stop servers that every other test uses."""
+and Redis (which keeps its data on disk). They run on the destructive stack (see
+conftest.py), since they stop servers that every other test uses."""
 
 from __future__ import annotations
 
@@ -8,42 +8,20 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-import httpx
-import pytest
 from redis.asyncio import Redis
 
 from chatfn.health import check
-from chatfn.local.servers import SERVERS
 from chatfn.local.stack import BROKER, Stack, http_health
 from chatfn.settings import Settings
 from chatfn.streams import redis_client
 from tests.utils.accounts import browser, register, signed_in
 from tests.utils.chat import new_conversation, read_stream, send
-from tests.utils.stack import ensure_stack
+from tests.utils.stack import gateway_health, until_healthy
 
-ALL_EMBEDDED = {server.env_var: "" for server in SERVERS}
-RECOVERY_S = 60.0
 # The broker logs a line per change of state; before, it logged ~100 errors a second.
 BROKER_LOG_LINES_PER_RESTART = 40
-
-
-@pytest.fixture(scope="module")
-def own_stack(worker_id: str) -> Iterator[Settings]:
-    """A whole stack under a CHATFN_HOME of its own, next to the suite's, stopped after."""
-    home = Path(f"{os.environ.get('CHATFN_HOME', '.local/test')}-restarts-{worker_id}")
-    settings = Settings.model_validate({"CHATFN_HOME": home, "CHATFN_PORT": 0} | ALL_EMBEDDED)
-    try:
-        yield ensure_stack(settings)
-    finally:
-        Stack(settings).down()
-
-
-async def gateway_health(settings: Settings) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=10) as client:
-        return await client.get(f"http://127.0.0.1:{settings.port}/api/health")
 
 
 async def eventually(condition: Callable[[], Awaitable[bool]], within: float) -> None:
@@ -52,15 +30,6 @@ async def eventually(condition: Callable[[], Awaitable[bool]], within: float) ->
             if await condition():
                 return
             await asyncio.sleep(0.1)
-
-
-async def until_healthy(settings: Settings) -> None:
-    """Poll the gateway's health until it says 200, as a load balancer would."""
-
-    async def healthy() -> bool:
-        return (await gateway_health(settings)).status_code == 200
-
-    await eventually(healthy, within=RECOVERY_S)
 
 
 async def a_chat_is_answered(settings: Settings, name: str) -> None:
@@ -79,41 +48,41 @@ def log_lines(settings: Settings, program: str) -> int:
 
 
 async def test_health_says_delivery_is_broken_while_kafka_is_down_then_it_recovers(
-    own_stack: Settings, name: str
+    destructive_stack: Settings, name: str
 ) -> None:
-    stack = Stack(own_stack)
+    stack = Stack(destructive_stack)
     broker_url = stack.broker_url()
     assert broker_url is not None
-    lines_before = log_lines(own_stack, BROKER)
+    lines_before = log_lines(destructive_stack, BROKER)
 
     stack.stop("kafka")
     try:
-        while_down = await gateway_health(own_stack)
+        while_down = await gateway_health(destructive_stack)
         broker_while_down = await http_health(broker_url + "/healthz")
         statuses = {status.name: status for status in await stack.status()}
     finally:
         await stack.start("kafka")
-    await until_healthy(own_stack)
-    await a_chat_is_answered(own_stack, name)
+    await until_healthy(destructive_stack)
+    await a_chat_is_answered(destructive_stack, name)
 
     assert while_down.status_code == 503
     assert while_down.json()["dependencies"]["broker"]["ok"] is False
     assert not broker_while_down.ok, broker_while_down.detail  # what `chatfn status` shows
     assert not statuses[BROKER].health.ok
-    assert log_lines(own_stack, BROKER) - lines_before < BROKER_LOG_LINES_PER_RESTART
+    assert log_lines(destructive_stack, BROKER) - lines_before < BROKER_LOG_LINES_PER_RESTART
 
 
 async def test_a_chat_sent_once_health_is_back_after_a_kafka_restart_is_answered(
-    own_stack: Settings, name: str
+    destructive_stack: Settings, name: str
 ) -> None:
-    lines_before = log_lines(own_stack, BROKER)
+    lines_before = log_lines(destructive_stack, BROKER)
 
     # Tansu comes back at once, without the topics, offsets and groups it had.
-    await Stack(own_stack).restart("kafka")
-    await until_healthy(own_stack)
-    await a_chat_is_answered(own_stack, name)
+    await Stack(destructive_stack).restart("kafka")
+    await until_healthy(destructive_stack)
+    await a_chat_is_answered(destructive_stack, name)
 
-    assert log_lines(own_stack, BROKER) - lines_before < BROKER_LOG_LINES_PER_RESTART
+    assert log_lines(destructive_stack, BROKER) - lines_before < BROKER_LOG_LINES_PER_RESTART
 
 
 @contextlib.asynccontextmanager
@@ -127,20 +96,20 @@ async def redis_at(settings: Settings) -> AsyncIterator[Redis]:
 
 
 async def test_redis_keeps_its_data_through_a_restart_and_a_crash(
-    own_stack: Settings, name: str
+    destructive_stack: Settings, name: str
 ) -> None:
-    stack = Stack(own_stack)
-    async with redis_at(own_stack) as redis:
+    stack = Stack(destructive_stack)
+    async with redis_at(destructive_stack) as redis:
         await redis.set(f"{name}:revoked", "1")
         await redis.xadd(f"{name}:reply", {"text": "kept"})
     await stack.restart("redis")
-    async with redis_at(own_stack) as redis:
+    async with redis_at(destructive_stack) as redis:
         kept = await redis.get(f"{name}:revoked"), await redis.xlen(f"{name}:reply")
         assert kept == ("1", 1), "lost in a restart"
         await redis.incr(f"{name}:count")
 
     async def on_disk() -> bool:  # appendfsync everysec: within about a second
-        files = (own_stack.home / "redis").rglob("*.aof")
+        files = (destructive_stack.home / "redis").rglob("*.aof")
         return any(f"{name}:count".encode() in file.read_bytes() for file in files)
 
     await eventually(on_disk, within=10)
@@ -149,10 +118,10 @@ async def test_redis_keeps_its_data_through_a_restart_and_a_crash(
 
     async def started_again() -> bool:  # by supervisord
         pid = stack.supervisor.processes()["redis"].pid
-        return pid not in {crashed, 0} and (await check("redis", own_stack)).ok
+        return pid not in {crashed, 0} and (await check("redis", destructive_stack)).ok
 
     await eventually(started_again, within=30)
-    async with redis_at(own_stack) as redis:
+    async with redis_at(destructive_stack) as redis:
         kept_through_crash = await redis.get(f"{name}:count")
 
     assert kept_through_crash == "1"
