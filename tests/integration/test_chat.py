@@ -15,20 +15,28 @@ from cloudevents.conversion import to_binary
 
 from chatfn.events import MessageSent, fact_id, new_event
 from chatfn.local.stack import Stack
+from chatfn.prompt import estimate_tokens
 from chatfn.settings import Settings
+from chatfn.streams import key, redis_client
 from tests.utils.accounts import SignedIn, browser, register, signed_in
 from tests.utils.chat import (
+    Rows,
     conversation_when,
+    handled,
     long_history,
     new_conversation,
     read_stream,
+    rows_about,
     script,
     send,
+    stop_was_requested,
     stored_feedback,
     terminals_on_stream,
     ticket,
     words,
 )
+from tests.utils.stack import until_serving
+from tests.utils.waiting import until
 
 
 async def sign_up(client: httpx.AsyncClient, name: str) -> SignedIn:
@@ -36,6 +44,7 @@ async def sign_up(client: httpx.AsyncClient, name: str) -> SignedIn:
 
 
 TITLE_CALL = 1  # `titles` asks the same scripted model for the conversation's title
+GENERATE_REPLY, TITLES = "generate-reply-on-message-sent", "titles-on-reply-completed"
 
 
 async def model_stats(settings: Settings) -> dict[str, Any]:
@@ -171,8 +180,10 @@ async def test_stop_ends_the_reply_with_finish_reason_stopped(
 
 
 async def test_a_generate_reply_process_killed_mid_answer_resumes_the_same_reply_seamlessly(
-    stack_settings: Settings, name: str
+    destructive_stack: Settings, name: str
 ) -> None:
+    stack_settings = destructive_stack  # the kill must not reach other tests' chats
+    await until_serving(stack_settings, name)
     stack = Stack(stack_settings)
     async with browser(stack_settings) as client:
         user = await sign_up(client, name)
@@ -219,9 +230,12 @@ async def test_the_same_message_sent_delivered_twice_makes_one_reply_and_one_mod
             sent, source="chatfn/send_message", event_id=fact_id(MessageSent, sent.reply_id)
         )
         headers, body = to_binary(duplicate)
-        published = await client.post(stack_settings.k_sink, headers=headers, content=body)
+        # Once the first delivery's work is done: titles, by design, asks twice for two
+        # deliveries of a reply.completed that overlap (see functions/titles.py).
         await conversation_when(client, user, conversation, settled=1, titled=True)
-        await asyncio.sleep(1)  # time for the duplicate to reach generate_reply and titles
+        published = await client.post(stack_settings.k_sink, headers=headers, content=body)
+        # generate_reply answers the duplicate with the fact again; titles gets that one.
+        await handled(stack_settings, conversation, GENERATE_REPLY, TITLES)
         again = await read_stream(
             client, accepted["reply_id"], await ticket(client, user, accepted["reply_id"])
         )
@@ -272,23 +286,31 @@ async def test_a_model_that_keeps_failing_ends_in_an_error_and_regenerate_recove
     assert statuses[accepted["reply_id"]] == "failed"
 
 
-async def test_another_user_s_conversation_and_reply_are_not_found(
+async def test_another_user_s_conversation_and_reply_are_not_found_and_left_as_they_were(
     stack_settings: Settings, name: str
 ) -> None:
     async with browser(stack_settings) as client:
         owner = await sign_up(client, f"{name}-owner")
         other = await sign_up(client, f"{name}-other")
         conversation = await new_conversation(client, owner)
-        accepted = await send(client, owner, conversation, script(tokens=2))
+        url = f"/api/conversations/{conversation}"
+        titled = await client.patch(url, headers=owner.auth, json={"title": "The owner's"})
+        assert titled.status_code == 200, titled.text
+        trashed = await new_conversation(client, owner)
+        assert (await client.delete(f"/api/conversations/{trashed}", headers=owner.auth)).is_success
+        accepted = await send(client, owner, conversation, script(tokens=20, delay_ms=50))
         reply_id = accepted["reply_id"]
 
         answers = {
-            "read": await client.get(f"/api/conversations/{conversation}", headers=other.auth),
-            "rename": await client.patch(f"/api/conversations/{conversation}", headers=other.auth,
-                                         json={"title": "mine now"}),
-            "delete": await client.delete(f"/api/conversations/{conversation}", headers=other.auth),
-            "send": await client.post(f"/api/conversations/{conversation}/messages",
-                                      headers=other.auth, json={"content": "hi"}),
+            "read": await client.get(url, headers=other.auth),
+            "rename": await client.patch(url, headers=other.auth, json={"title": "mine now"}),
+            "pin": await client.patch(url, headers=other.auth, json={"pinned": True}),
+            "archive": await client.patch(url, headers=other.auth, json={"archived": True}),
+            "delete": await client.delete(url, headers=other.auth),
+            "restore": await client.post(f"/api/conversations/{trashed}/restore",
+                                         headers=other.auth),
+            "send": await client.post(f"{url}/messages", headers=other.auth,
+                                      json={"content": "hi", "model": "scripted"}),
             "regenerate": await client.post(f"/api/messages/{reply_id}/regenerate",
                                             headers=other.auth),
             "ticket": await client.post(f"/api/replies/{reply_id}/ticket", headers=other.auth),
@@ -296,10 +318,108 @@ async def test_another_user_s_conversation_and_reply_are_not_found(
             "feedback": await client.post(f"/api/messages/{reply_id}/feedback",
                                           headers=other.auth, json={"rating": "up"}),
         }  # fmt: skip
-        mine = await client.get(f"/api/conversations/{conversation}", headers=owner.auth)
+        stop_requested = await stop_was_requested(stack_settings, reply_id)
+        read = await read_stream(client, reply_id, accepted["stream_ticket"])
+        # Events are ordered per conversation: once this is persisted, so is anything the
+        # refused requests could have sent about it.
+        marker = await send(client, owner, conversation, script(tokens=1), parent_id=reply_id)
+        await read_stream(client, marker["reply_id"], marker["stream_ticket"])
+        mine = await conversation_when(client, owner, conversation, settled=2)
+        in_trash = await client.get("/api/conversations/trash", headers=owner.auth)
 
     assert {k: a.status_code for k, a in answers.items()} == dict.fromkeys(answers, 404)
-    assert mine.status_code == 200
+    assert (mine["title"], mine["pinned"], mine["archived"]) == ("The owner's", False, False)
+    assert [m["id"] for m in mine["messages"]] == [
+        accepted["message_id"], reply_id, marker["message_id"], marker["reply_id"],
+    ]  # fmt: skip
+    assert not stop_requested
+    assert read.terminal is not None
+    assert (read.text, read.terminal.data["finish_reason"]) == (words(20), "stop")
+    assert trashed in [c["id"] for c in in_trash.json()]
+    # Nothing written for anyone, not only nothing the owner can see.
+    assert await rows_about(stack_settings, conversation, reply_id) == Rows(messages=4, feedback=0)
+
+
+async def test_a_stream_ticket_lives_a_minute_and_is_refused_once_expired(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        user = await sign_up(client, name)
+        conversation = await new_conversation(client, user)
+        accepted = await send(client, user, conversation, script(tokens=2))
+        reply_id = accepted["reply_id"]
+        expiring = await ticket(client, user, reply_id)
+        redis = redis_client(stack_settings)
+        try:
+            ticket_key = key(stack_settings, "ticket", expiring)
+            lifetime_ms = await redis.pttl(ticket_key)
+            await redis.pexpire(ticket_key, 1)  # as if its minute had passed
+
+            async def expired_in_redis() -> bool:
+                return not await redis.exists(ticket_key)
+
+            await until(expired_in_redis)
+        finally:
+            await redis.aclose()
+        expired = await client.get(f"/api/replies/{reply_id}/stream", params={"ticket": expiring})
+        fresh = await read_stream(client, reply_id, await ticket(client, user, reply_id))
+
+    assert 0 < lifetime_ms <= 60_000
+    assert expired.status_code == 401
+    assert expired.headers["content-type"] == "application/problem+json"
+    assert fresh.text == words(2)
+
+
+async def test_a_last_event_id_that_is_no_stream_entry_id_is_a_400(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        user = await sign_up(client, name)
+        conversation = await new_conversation(client, user)
+        accepted = await send(client, user, conversation, script(tokens=2))
+        reply_id = accepted["reply_id"]
+        url = f"/api/replies/{reply_id}/stream"
+        answers = [
+            await client.get(url, params={"ticket": await ticket(client, user, reply_id)},
+                             headers={"last-event-id": bad})
+            for bad in ("latest", "1-x", "-1-0", "1" * 21 + "-0")
+        ]  # fmt: skip
+        resumed = await read_stream(client, reply_id, accepted["stream_ticket"],
+                                    last_event_id="0-0")  # fmt: skip
+
+    assert [answer.status_code for answer in answers] == [400] * 4
+    assert {answer.headers["content-type"] for answer in answers} == {"application/problem+json"}
+    assert resumed.text == words(2)
+
+
+async def test_the_model_gets_the_newest_history_that_fits_its_context_window(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        user = await sign_up(client, name)
+        conversation = await new_conversation(client, user)
+        # Titled already: `titles` would ask the model under the same script id.
+        await client.patch(f"/api/conversations/{conversation}", headers=user.auth,
+                           json={"title": "Long"})  # fmt: skip
+        # About 3,200 estimated tokens of history: more than the window has room for.
+        count = 400
+        history = await long_history(stack_settings, UUID(user.user_id), UUID(conversation), count)
+        question = f"{script(id=name, tokens=2)} and now?"
+        sent = await send(client, user, conversation, question, parent_id=str(history[-1]))
+        read = await read_stream(client, sent["reply_id"], sent["stream_ticket"])
+
+    asked = (await model_stats(stack_settings))["prompts"][name]
+    kept = [message["content"] for message in asked[1:]]
+    room = stack_settings.llm_context_tokens - stack_settings.llm_max_tokens
+    cost = sum(estimate_tokens(message["content"]) for message in asked)
+    oldest_kept = count - (len(kept) - 1)
+    assert read.text == words(2)
+    assert asked[0]["role"] == "system"
+    assert 1 < len(kept) < count  # trimmed, not emptied
+    # The newest messages without a gap, then the question: the oldest ones went.
+    assert kept == [f"message {i}" for i in range(oldest_kept, count)] + [question]
+    assert cost <= room
+    assert cost + estimate_tokens(f"message {oldest_kept - 1}") > room  # the next one did not fit
 
 
 @pytest.mark.model

@@ -9,15 +9,17 @@ from typing import Any, cast
 from uuid import UUID
 
 import httpx
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from uuid6 import uuid7
 
 from chatfn.db import create_engine
+from chatfn.local.broker.config import load_eventing
 from chatfn.models import Feedback, Message
-from chatfn.replies import TERMINAL, Entry, stream_key
+from chatfn.replies import TERMINAL, Entry, stop_requested, stream_key
 from chatfn.settings import Settings
 from chatfn.streams import redis_client
 from tests.utils.accounts import SignedIn
+from tests.utils.broker import consumed
 
 
 @dataclass
@@ -50,6 +52,18 @@ async def terminals_on_stream(settings: Settings, reply_id: str) -> list[str]:
     entries = cast(list[Entry], await redis.xrange(stream_key(settings, UUID(reply_id))))
     await redis.aclose()
     return [fields["type"] for _, fields in entries if fields["type"] in TERMINAL]
+
+
+async def handled(settings: Settings, conversation: str, *triggers: str) -> None:
+    """Wait until each of the stack's `triggers`, in turn, has handled every event of the
+    conversation written so far (its consumer group committed past them). One handled
+    before the next: an event the first replies with is written by then."""
+    eventing = load_eventing(settings.eventing_dir)
+    groups = {trigger.name: trigger.consumer_group for trigger in eventing.triggers}
+    for trigger in triggers:
+        await consumed(
+            settings.kafka_bootstrap_servers, groups[trigger], eventing.topic, key=conversation
+        )
 
 
 async def new_conversation(client: httpx.AsyncClient, user: SignedIn) -> str:
@@ -176,3 +190,34 @@ async def stored_feedback(settings: Settings, user_id: UUID, reply_id: UUID) -> 
         ).one()
     await engine.dispose()
     return row.rating, row.comment
+
+
+async def stop_was_requested(settings: Settings, reply_id: str) -> bool:
+    redis = redis_client(settings)
+    try:
+        return await stop_requested(redis, settings, UUID(reply_id))
+    finally:
+        await redis.aclose()
+
+
+@dataclass
+class Rows:
+    """What PostgreSQL holds about a conversation and one of its replies, whoever's."""
+
+    messages: int
+    feedback: int
+
+
+async def rows_about(settings: Settings, conversation_id: str, reply_id: str) -> Rows:
+    engine = create_engine(settings, pooled=False)
+    async with engine.connect() as connection:
+        messages = await connection.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.conversation_id == UUID(conversation_id))
+        )
+        feedback = await connection.scalar(
+            select(func.count()).select_from(Feedback).where(Feedback.message_id == UUID(reply_id))
+        )
+    await engine.dispose()
+    return Rows(messages=messages or 0, feedback=feedback or 0)
