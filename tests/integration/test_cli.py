@@ -12,19 +12,20 @@ from pathlib import Path
 
 import httpx
 import psutil
+from alembic.script import ScriptDirectory
 from cloudevents.http import CloudEvent
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from starlette.responses import JSONResponse, Response
 
-from chatfn.db import create_engine
+from chatfn.db import Base, create_engine
 from chatfn.emit import forward, publish
-from chatfn.local.servers import SERVERS
+from chatfn.local.provision import alembic_config
 from chatfn.local.stack import Stack
 from chatfn.settings import Settings
 from chatfn.storage import s3_client
 from tests.utils.broker import LocalBroker, Subscriber, eventually, trigger, write_eventing
-
-ALL_EMBEDDED = {server.env_var: "" for server in SERVERS}
+from tests.utils.isolation import fresh_database
+from tests.utils.stack import ALL_EMBEDDED
 
 
 def chatfn(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -195,3 +196,71 @@ async def test_dlq_lists_and_replays_dead_letters_whose_data_is_not_json_without
     assert again[poison_id].data == POISON  # byte for byte
     assert again[sign_up_id].data["password_hash"] == OLD_HASH
     assert "knativeerrorcode" not in again[poison_id].get_attributes()
+
+
+async def test_events_tail_from_the_beginning_prints_each_event_with_its_data_redacted(
+    settings: Settings, tmp_path: Path, name: str
+) -> None:
+    folder = write_eventing(tmp_path, name)
+    sent = [
+        CloudEvent({"id": f"{name}-{i}", "source": "/tests", "type": "io.chatfn.test.happened"},
+                   {"step": i, "api_key": f"secret-{i}"})
+        for i in range(3)
+    ]  # fmt: skip
+    async with LocalBroker(folder, settings.kafka_bootstrap_servers).running() as broker:
+        async with httpx.AsyncClient() as client:
+            for event in sent:
+                await publish(event, broker.url, client)
+        tailed = await asyncio.to_thread(
+            events_command, settings, folder, broker.url, "tail", "--from-beginning", "--limit", "3"
+        )
+
+    assert tailed.returncode == 0, tailed.stderr
+    for i in range(3):
+        assert f"{name}-{i}" in tailed.stdout
+        assert f'"step": {i}' in tailed.stdout
+        assert f"secret-{i}" not in tailed.stdout
+    assert tailed.stdout.count('"api_key": "[redacted]"') == 3
+    assert tailed.stdout.count("io.chatfn.test.happened") == 3
+
+
+def migrate_command(database_url: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"CHATFN_HOME": str(home), "DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "chatfn.local", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def schema_of(settings: Settings) -> tuple[set[str], str | None]:
+    """The database's tables and its Alembic revision."""
+    engine = create_engine(settings, pooled=False)
+    async with engine.connect() as conn:
+        tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        revision = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+    await engine.dispose()
+    return tables, revision
+
+
+async def test_migrate_brings_an_empty_database_to_head_and_again_changes_nothing(
+    settings: Settings, tmp_path: Path, name: str
+) -> None:
+    url = await fresh_database(settings.database_url, name.replace("-", "_"))
+    scratch = settings.model_copy(update={"database_url": url})
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+    first = await asyncio.to_thread(migrate_command, url, tmp_path / "home")
+    after_first = await schema_of(scratch)
+    again = await asyncio.to_thread(migrate_command, url, tmp_path / "home")
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "database at alembic head" in first.stdout
+    tables, revision = after_first
+    assert tables == set(Base.metadata.tables) | {"alembic_version"}
+    assert revision == head
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert await schema_of(scratch) == after_first
