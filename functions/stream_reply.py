@@ -27,17 +27,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from chatfn import replies, runtime, tickets
+from chatfn.problems import Problem, crashed
 from chatfn.reply_watch import Watcher
 
 log = logging.getLogger(__name__)
 PATH = re.compile(r"^/api/replies/(?P<reply_id>[0-9a-fA-F-]{36})/stream$")
 ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 HEARTBEAT_S = 15.0
-
-
-def problem(status: int, title: str, detail: str) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
 @cache
@@ -63,23 +59,35 @@ async def events(reply_id: UUID, after: str) -> AsyncIterator[str]:
 
 @aio.http
 async def stream_reply(request: Request) -> Response:
+    try:
+        return await _open(request)
+    except Problem as problem:
+        return problem.response()
+    except Exception as exc:  # Redis down, say: a problem body, logged without content
+        return crashed(exc, "stream_reply").response()
+
+
+async def _open(request: Request) -> Response:
     match = PATH.match(request.url.path)
     if request.method != "GET" or match is None:
         if request.url.path == "/healthz":
             return JSONResponse({"function": "stream_reply"})
-        return problem(404, "Not Found", "Use GET /api/replies/{reply_id}/stream.")
+        raise Problem(404, "Use GET /api/replies/{reply_id}/stream.")
+    try:
+        reply_id = UUID(match["reply_id"])
+    except ValueError:  # 36 of the right characters, but not a UUID
+        raise Problem(404, "No such reply.") from None
     context = runtime.current()
-    reply_id = UUID(match["reply_id"])
     user_id = await tickets.redeem(
         context.redis, context.settings, request.query_params.get("ticket", ""), reply_id
     )
     if user_id is None:
-        return problem(401, "Unauthorized", "A fresh stream ticket is needed (POST .../ticket).")
+        raise Problem(401, "A fresh stream ticket is needed (POST .../ticket).")
     if await replies.owner(context.redis, context.settings, reply_id) != user_id:
-        return problem(404, "Not Found", "No such reply.")
+        raise Problem(404, "No such reply.")
     after = request.headers.get("last-event-id") or request.query_params.get("lastEventId", "0-0")
     if not ENTRY_ID.match(after):
-        return problem(400, "Bad Request", "Last-Event-ID is not a stream entry id.")
+        raise Problem(400, "Last-Event-ID is not a stream entry id.")
     return StreamingResponse(
         events(reply_id, after),
         media_type="text/event-stream",

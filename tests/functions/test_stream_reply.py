@@ -10,9 +10,9 @@ import pytest
 from uuid6 import uuid7
 
 from chatfn import replies, runtime, tickets
-from chatfn.settings import Settings
+from chatfn.settings import Settings, get_settings
 from tests.utils.broker import serving
-from tests.utils.functions import function_app
+from tests.utils.functions import function_app, function_client
 
 HEARTBEAT_S = 0.2  # 15 s in production: shortened, or the test waits as long
 
@@ -50,3 +50,26 @@ async def test_a_quiet_reply_gets_heartbeat_comments_until_its_events_come(
     kinds = [line for line in events if line.startswith("event: ")]
     assert kinds == ["event: delta", "event: done"]
     assert 'data: {"text": "hello"}' in events
+
+
+async def test_an_id_of_the_right_shape_that_is_no_uuid_is_a_404(function_env: Settings) -> None:
+    async with function_client("stream_reply") as client:
+        answer = await client.get(f"/api/replies/{'-' * 36}/stream", params={"ticket": "t"})
+
+    assert answer.status_code == 404
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_redis_down_is_a_503_problem_with_retry_after(
+    function_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:9/0")
+    get_settings.cache_clear()
+    runtime.current.cache_clear()
+
+    async with function_client("stream_reply") as client:
+        answer = await client.get(f"/api/replies/{uuid7()}/stream", params={"ticket": "t"})
+
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert int(answer.headers["retry-after"]) > 0
