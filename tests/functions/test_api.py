@@ -5,41 +5,19 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import AsyncIterator
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from functions_framework.aio import create_asgi_app
 from jose import jwt
 
-from chatfn import accounts, runtime
-from chatfn.events import UserRegisterRequested
+from chatfn import runtime
 from chatfn.local.stack import FUNCTIONS_DIR
-from chatfn.models import User
-from chatfn.sessions import start_session
 from chatfn.settings import Settings, get_settings
 from tests.utils.broker import serving
-from tests.utils.functions import function_client
+from tests.utils.functions import function_client, signed_in_user
 from tests.utils.jwt_attacks import local_attacks
-
-
-async def signed_in_user(email: str) -> str:
-    """A registered user's access token, made by the same code the functions run."""
-    command = UserRegisterRequested(user_id=uuid4(), email=email, display_name="T")
-    context = runtime.current()
-    password_hash = PasswordHasher().hash("x" * 12)
-    await accounts.hand_off_password_hash(
-        context.redis, context.settings, command.user_id, password_hash
-    )
-    async with context.sessions() as db:
-        await accounts.register(db, context.redis, context.settings, command)
-        await db.flush()
-        user = await db.get(User, command.user_id)
-        assert user is not None
-        session = await start_session(db, context.settings, user)
-        await db.commit()
-    return session.access.token
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:

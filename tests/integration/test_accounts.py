@@ -3,35 +3,52 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
 
 from chatfn.settings import Settings
 from tests.utils.accounts import (
+    SignedIn,
     browser,
     end_retry_grace,
     login,
     make_admin,
     refresh,
+    refresh_cookie_attributes,
     register,
     signed_in,
 )
+from tests.utils.chat import conversation_when, new_conversation, read_stream, script, send
+
+# Out of reach of scripts (HttpOnly), never over plain http (Secure), never sent by another
+# site's request (SameSite=Strict), and sent to the sign-in routes only.
+REFRESH_COOKIE_FLAGS = {"httponly": True, "secure": True, "samesite": "strict", "path": "/api/auth"}
+
+
+def refresh_cookie_flags(response: httpx.Response) -> dict[str, str | bool]:
+    attributes = refresh_cookie_attributes(response)
+    flags = {name: attributes.get(name, False) for name in REFRESH_COOKIE_FLAGS}
+    samesite = flags["samesite"]
+    return flags | {"samesite": samesite.lower() if isinstance(samesite, str) else samesite}
 
 
 async def test_register_me_refresh_logout(stack_settings: Settings, name: str) -> None:
     async with browser(stack_settings) as client:
         registered = await register(client, f"{name}@Example.com", display_name="Ada")
         assert registered.status_code == 201, registered.text
-        assert "HttpOnly" in registered.headers["set-cookie"]
-        assert "SameSite=strict" in registered.headers["set-cookie"]
+        assert refresh_cookie_flags(registered) == REFRESH_COOKIE_FLAGS
         session = signed_in(registered)
 
         me = await client.get("/api/me", headers=session.auth)
         assert me.json()["email"] == f"{name}@example.com"
         assert me.json()["display_name"] == "Ada"
 
-        refreshed = signed_in(await refresh(client, session))
+        refreshing = await refresh(client, session)
+        assert refresh_cookie_flags(refreshing) == REFRESH_COOKIE_FLAGS
+        refreshed = signed_in(refreshing)
         assert refreshed.refresh_token != session.refresh_token
         assert (await client.get("/api/me", headers=refreshed.auth)).status_code == 200
 
@@ -43,7 +60,9 @@ async def test_register_me_refresh_logout(stack_settings: Settings, name: str) -
         again = await refresh(client, refreshed)
         assert again.status_code == 401
 
-        assert (await login(client, f"{name}@example.com")).status_code == 200
+        logged_in = await login(client, f"{name}@example.com")
+        assert logged_in.status_code == 200
+        assert refresh_cookie_flags(logged_in) == REFRESH_COOKIE_FLAGS
 
 
 async def test_preferences_are_saved_and_validated(stack_settings: Settings, name: str) -> None:
@@ -171,6 +190,19 @@ async def test_logout_all_ends_every_session_and_a_new_one_works_at_once(
         assert (await client.get("/api/me", headers=fresh.auth)).status_code == 200
 
 
+async def as_listed(client: httpx.AsyncClient, admin: SignedIn, user_id: str) -> dict[str, Any]:
+    """The user as `GET /api/admin/users` lists them. Users come oldest first (UUIDv7 ids):
+    the page after the id just before theirs starts with them."""
+    just_before = str(UUID(int=UUID(user_id).int - 1))
+    page = await client.get(
+        "/api/admin/users", headers=admin.auth, params={"cursor": just_before, "limit": 1}
+    )
+    assert page.status_code == 200, page.text
+    (found,) = page.json()["users"]
+    assert found["id"] == user_id
+    return dict(found)
+
+
 async def test_a_disabled_user_is_locked_out_and_admin_pages_are_invisible_to_users(
     stack_settings: Settings, name: str
 ) -> None:
@@ -188,13 +220,59 @@ async def test_a_disabled_user_is_locked_out_and_admin_pages_are_invisible_to_us
         me = await client.get("/api/me", headers=user.auth)
         refreshed = await refresh(client, user)
         sign_in = await login(client, f"{name}-user@example.com")
-        listed = await client.get("/api/admin/users", headers=admin.auth, params={"limit": 100})
+        listed = await as_listed(client, admin, user.user_id)
 
     assert (as_user.status_code, disable_as_user.status_code) == (404, 404)
     assert disabled.status_code == 204
     assert (me.status_code, refreshed.status_code, sign_in.status_code) == (401, 401, 403)
-    assert listed.status_code == 200
-    assert "users" in listed.json()
+    assert listed["disabled"] is True
+
+
+async def test_admin_lists_what_each_user_used_and_enables_a_disabled_user(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        admin = signed_in(await register(client, f"{name}-admin@example.com"))
+        user = signed_in(await register(client, f"{name}-user@example.com"))
+        await make_admin(stack_settings, admin.user_id)
+        # Two conversations, three replies of 3, 5 and 7 tokens.
+        first, second = await new_conversation(client, user), await new_conversation(client, user)
+
+        async def reply(conversation: str, tokens: int, **parent: str) -> dict[str, Any]:
+            accepted = await send(client, user, conversation, script(tokens=tokens), **parent)
+            read = await read_stream(client, accepted["reply_id"], accepted["stream_ticket"])
+            assert read.terminal is not None
+            usage: dict[str, Any] = read.terminal.data["usage"]
+            return usage | {"reply_id": accepted["reply_id"]}
+
+        opening = await reply(first, 3)
+        usages = [opening, await reply(first, 5, parent_id=opening["reply_id"]),
+                  await reply(second, 7)]  # fmt: skip
+        await conversation_when(client, user, first, settled=2)
+        await conversation_when(client, user, second, settled=1)
+
+        enable_as_user = await client.post(
+            f"/api/admin/users/{admin.user_id}/enable", headers=user.auth
+        )
+        listed = await as_listed(client, admin, user.user_id)
+        disabled = await client.post(f"/api/admin/users/{user.user_id}/disable", headers=admin.auth)
+        refused = await login(client, f"{name}-user@example.com")
+        enabled = await client.post(f"/api/admin/users/{user.user_id}/enable", headers=admin.auth)
+        signed_in_again = await login(client, f"{name}-user@example.com")
+        listed_after = await as_listed(client, admin, user.user_id)
+
+    assert listed["usage"] == {
+        "conversations": 2,
+        "messages": 6,  # three questions, three replies
+        "prompt_tokens": sum(usage["prompt_tokens"] for usage in usages),
+        "completion_tokens": 3 + 5 + 7,
+    }
+    assert all(usage["prompt_tokens"] > 0 for usage in usages)
+    assert (listed["email"], listed["role"], listed["disabled"]) == (user.email, "user", False)
+    assert (disabled.status_code, refused.status_code) == (204, 403)
+    assert enable_as_user.status_code == 404  # no such path, to a user
+    assert (enabled.status_code, signed_in_again.status_code) == (204, 200)
+    assert listed_after["disabled"] is False
 
 
 async def test_login_brute_force_is_slowed_with_a_problem_and_retry_after(

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from http.cookies import SimpleCookie
 from typing import Any
 
 import httpx
@@ -62,6 +63,14 @@ def signed_in(response: httpx.Response) -> SignedIn:
         access_token=body["access_token"],
         refresh_token=response.cookies[REFRESH_COOKIE],
     )
+
+
+def refresh_cookie_attributes(response: httpx.Response) -> dict[str, str | bool]:
+    """The attributes the response's Set-Cookie gives the refresh token, names lowercased
+    (`{"secure": True, "samesite": "Strict", "path": "/api/auth", ...}`); only those set."""
+    (header,) = [h for h in response.headers.get_list("set-cookie") if h.startswith(REFRESH_COOKIE)]
+    morsel = SimpleCookie(header)[REFRESH_COOKIE]
+    return {name: value for name, value in morsel.items() if value}
 
 
 def refresh_cookie(token: str) -> dict[str, str]:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
+from argon2 import PasswordHasher
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent, from_http
 from functions_framework.aio import create_asgi_app
 from starlette.types import ASGIApp
 from uuid6 import uuid7
 
-from chatfn import runtime
+from chatfn import accounts, runtime
+from chatfn.events import UserRegisterRequested
 from chatfn.local.stack import FUNCTIONS_DIR
 from chatfn.models import User
+from chatfn.sessions import start_session
 
 
 def function_app(name: str) -> ASGIApp:
@@ -51,3 +54,22 @@ async def a_user() -> UUID:
     async with runtime.current().sessions.begin() as db:
         db.add(User(id=user_id, email=f"{user_id}@example.com", display_name="T", preferences={}))
     return user_id
+
+
+async def signed_in_user(email: str, role: str = "user") -> str:
+    """A registered user's access token, made by the same code the functions run."""
+    command = UserRegisterRequested(user_id=uuid4(), email=email, display_name="T")
+    context = runtime.current()
+    password_hash = PasswordHasher().hash("x" * 12)
+    await accounts.hand_off_password_hash(
+        context.redis, context.settings, command.user_id, password_hash
+    )
+    async with context.sessions() as db:
+        await accounts.register(db, context.redis, context.settings, command)
+        await db.flush()
+        user = await db.get(User, command.user_id)
+        assert user is not None
+        user.role = role  # operators grant admin through ADMIN_EMAILS at sign-up
+        session = await start_session(db, context.settings, user)
+        await db.commit()
+    return session.access.token
