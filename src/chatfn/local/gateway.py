@@ -40,6 +40,7 @@ from chatfn.api.body_limit import BodyLimit
 from chatfn.health import check_all
 from chatfn.local.stack import BROKER, Stack, http_health, own_health_paths
 from chatfn.paths import NormalPathsOnly
+from chatfn.problems import Problem
 from chatfn.settings import Settings, get_settings
 
 REPLY_STREAM = re.compile(r"^/api/replies/[^/]+/stream$")
@@ -97,11 +98,8 @@ async def to_function(request: Request) -> Response:
     try:
         answer = await client.send(upstream, stream=True)
     except httpx.TransportError:
-        return JSONResponse(
-            {"type": "about:blank", "title": "Bad Gateway", "status": 502,
-             "detail": f"the {function_for(request.url.path)} function is not answering"},
-            status_code=502, media_type="application/problem+json",
-        )  # fmt: skip
+        detail = f"the {function_for(request.url.path)} function is not answering"
+        return Problem(502, detail).response()
     response = StreamingResponse(
         answer.aiter_raw(), status_code=answer.status_code, background=BackgroundTask(answer.aclose)
     )

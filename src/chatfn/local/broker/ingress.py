@@ -24,16 +24,9 @@ from starlette.routing import Route
 from chatfn.local.broker.config import Eventing
 from chatfn.local.broker.link import KafkaUnavailable, Link
 from chatfn.local.broker.records import Record, http_to_record
+from chatfn.problems import Problem
 
 REINGEST_TIMEOUT_S = 60.0  # a reply waits this long for Kafka to come back
-
-
-def _problem(status: int, title: str, detail: str) -> JSONResponse:
-    return JSONResponse(
-        {"title": title, "status": status, "detail": detail},
-        status_code=status,
-        media_type="application/problem+json",
-    )
 
 
 class Ingress:
@@ -62,26 +55,32 @@ class Ingress:
             self.eventing.namespace,
             self.eventing.broker,
         ):
-            return _problem(404, "No such broker", f"{params['namespace']}/{params['broker']}")
+            return Problem(
+                404, f"{params['namespace']}/{params['broker']}", title="No such broker"
+            ).response()
         return await self._write(request, self.eventing.topic)
 
     async def kafka_sink(self, request: Request) -> Response:
         topic = self.eventing.kafka_sinks.get(request.path_params["name"])
         if topic is None or request.path_params["namespace"] != self.eventing.namespace:
-            return _problem(404, "No such KafkaSink", request.path_params["name"])
+            return Problem(404, request.path_params["name"], title="No such KafkaSink").response()
         return await self._write(request, topic)
 
     async def _write(self, request: Request, topic: str) -> Response:
         try:
             record = http_to_record(request.headers, await request.body())
         except GenericException as exc:
-            return _problem(400, "Malformed CloudEvent", str(exc) or type(exc).__name__)
+            return Problem(
+                400,
+                f"not a readable CloudEvent ({type(exc).__name__})",
+                title="Malformed CloudEvent",
+            ).response()
         try:
             await self.write(topic, record)
         except KafkaError as exc:
             # 503 is retryable for every sender: nothing was written, nothing is lost.
             detail = str(exc) if isinstance(exc, KafkaUnavailable) else type(exc).__name__
-            return _problem(503, "Kafka unavailable", detail)
+            return Problem(503, detail, title="Kafka unavailable").response()
         return Response(status_code=202)
 
     async def write(self, topic: str, record: Record) -> None:
@@ -102,5 +101,5 @@ class Ingress:
         """Ready while Kafka takes events and every Trigger's consumer has its partitions."""
         ok, detail = self.status()
         if not ok:
-            return _problem(503, "Not ready", detail)
+            return Problem(503, detail, title="Not ready").response()
         return JSONResponse({"status": "ok", "detail": detail})
