@@ -4,26 +4,17 @@ PostgreSQL and scripted model."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-import httpx
 from uuid6 import uuid7
 
 from chatfn import replies, runtime
 from chatfn.events import MessageSendRequested, new_event
 from chatfn.settings import Settings
-from tests.utils.chat import script, words
+from tests.utils.chat import model_calls, script, words
 from tests.utils.functions import a_user, deliver, function_client, reply_of
 from tests.utils.waiting import until
 
 TOKENS = 100
-
-
-async def calls_of(settings: Settings, script_id: str) -> int:
-    stats_url = settings.llm_routes["scripted"].removesuffix("/v1") + "/stats"
-    async with httpx.AsyncClient() as client:
-        stats: dict[str, Any] = (await client.get(stats_url)).json()
-    return int(stats["calls"].get(script_id, 0))
 
 
 async def test_a_delivery_that_loses_its_lease_stops_writing_and_the_next_one_resumes(
@@ -67,4 +58,4 @@ async def test_a_delivery_that_loses_its_lease_stops_writing_and_the_next_one_re
     assert final.terminal["finish_reason"] == "stop"
     assert resumed["type"] == "io.chatfn.reply.completed"
     assert resumed.data["completion_tokens"] == TOKENS
-    assert await calls_of(settings, name) == 2  # the first call and one continuation
+    assert await model_calls(settings, name) == 2  # the first call and one continuation

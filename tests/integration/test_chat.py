@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from typing import Any
 from uuid import UUID
 
 import httpx
@@ -24,6 +23,8 @@ from tests.utils.chat import (
     conversation_when,
     handled,
     long_history,
+    model_calls,
+    model_stats,
     new_conversation,
     read_stream,
     rows_about,
@@ -45,17 +46,6 @@ async def sign_up(client: httpx.AsyncClient, name: str) -> SignedIn:
 
 TITLE_CALL = 1  # `titles` asks the same scripted model for the conversation's title
 GENERATE_REPLY, TITLES = "generate-reply-on-message-sent", "titles-on-reply-completed"
-
-
-async def model_stats(settings: Settings) -> dict[str, Any]:
-    stats_url = settings.llm_routes["scripted"].removesuffix("/v1") + "/stats"
-    async with httpx.AsyncClient() as client:
-        stats: dict[str, Any] = (await client.get(stats_url)).json()
-    return stats
-
-
-async def model_calls(settings: Settings, script_id: str) -> int:
-    return int((await model_stats(settings))["calls"].get(script_id, 0))
 
 
 async def test_a_message_streams_its_reply_and_the_history_keeps_the_tree(

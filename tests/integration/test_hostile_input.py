@@ -15,7 +15,15 @@ from chatfn.events import MessageSendRequested, new_event
 from chatfn.settings import Settings
 from chatfn.streams import redis_client
 from tests.utils.accounts import SignedIn, browser, make_admin, register, signed_in
-from tests.utils.chat import new_conversation, read_stream, script, send, terminals_on_stream
+from tests.utils.chat import (
+    model_calls,
+    new_conversation,
+    read_stream,
+    script,
+    send,
+    terminals_on_stream,
+)
+from tests.utils.waiting import until
 
 NUL = "before\u0000after"
 
@@ -212,10 +220,15 @@ async def test_stop_ends_a_reply_while_the_model_is_silent(
     async with browser(stack_settings) as client:
         user = await sign_up(client, name)
         conversation = await new_conversation(client, user)
-        accepted = await send(client, user, conversation, script(tokens=2, delay_ms=60_000))
+        silent = script(id=name, tokens=2, delay_ms=60_000)
+        accepted = await send(client, user, conversation, silent)
         reply_id = accepted["reply_id"]
         reading = asyncio.create_task(read_stream(client, reply_id, accepted["stream_ticket"]))
-        await asyncio.sleep(1)  # the model is asked and silent
+
+        async def asked() -> bool:  # and from then on silent
+            return await model_calls(stack_settings, name) == 1
+
+        await until(asked)
         stopped = await client.post(f"/api/replies/{reply_id}/stop", headers=user.auth)
         async with asyncio.timeout(20):  # a third of the model's silence
             read = await reading

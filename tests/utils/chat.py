@@ -150,6 +150,18 @@ async def conversation_when(
             await asyncio.sleep(0.2)
 
 
+async def model_stats(settings: Settings) -> dict[str, Any]:
+    """The scripted model's `GET /stats`: calls and the latest prompt per script id."""
+    stats_url = settings.llm_routes["scripted"].removesuffix("/v1") + "/stats"
+    async with httpx.AsyncClient() as client:
+        stats: dict[str, Any] = (await client.get(stats_url)).json()
+    return stats
+
+
+async def model_calls(settings: Settings, script_id: str) -> int:
+    return int((await model_stats(settings))["calls"].get(script_id, 0))
+
+
 def script(**directives: object) -> str:
     """A directive for the scripted model (see chatfn.local.scripted_model)."""
     return "[[script " + " ".join(f"{k}={v}" for k, v in directives.items()) + "]]"
