@@ -221,8 +221,10 @@ async def test_a_disabled_user_is_locked_out_and_admin_pages_are_invisible_to_us
         refreshed = await refresh(client, user)
         sign_in = await login(client, f"{name}-user@example.com")
         listed = await as_listed(client, admin, user.user_id)
+        admin_listed = await as_listed(client, admin, admin.user_id)
 
     assert (as_user.status_code, disable_as_user.status_code) == (404, 404)
+    assert admin_listed["disabled"] is False
     assert disabled.status_code == 204
     assert (me.status_code, refreshed.status_code, sign_in.status_code) == (401, 401, 403)
     assert listed["disabled"] is True
@@ -234,6 +236,7 @@ async def test_admin_lists_what_each_user_used_and_enables_a_disabled_user(
     async with browser(stack_settings) as client:
         admin = signed_in(await register(client, f"{name}-admin@example.com"))
         user = signed_in(await register(client, f"{name}-user@example.com"))
+        other = signed_in(await register(client, f"{name}-other@example.com"))
         await make_admin(stack_settings, admin.user_id)
         # Two conversations, three replies of 3, 5 and 7 tokens.
         first, second = await new_conversation(client, user), await new_conversation(client, user)
@@ -251,12 +254,12 @@ async def test_admin_lists_what_each_user_used_and_enables_a_disabled_user(
         await conversation_when(client, user, first, settled=2)
         await conversation_when(client, user, second, settled=1)
 
-        enable_as_user = await client.post(
-            f"/api/admin/users/{admin.user_id}/enable", headers=user.auth
-        )
         listed = await as_listed(client, admin, user.user_id)
         disabled = await client.post(f"/api/admin/users/{user.user_id}/disable", headers=admin.auth)
-        refused = await login(client, f"{name}-user@example.com")
+        enable_as_other = await client.post(
+            f"/api/admin/users/{user.user_id}/enable", headers=other.auth
+        )
+        refused = await login(client, f"{name}-user@example.com")  # still disabled
         enabled = await client.post(f"/api/admin/users/{user.user_id}/enable", headers=admin.auth)
         signed_in_again = await login(client, f"{name}-user@example.com")
         listed_after = await as_listed(client, admin, user.user_id)
@@ -270,7 +273,7 @@ async def test_admin_lists_what_each_user_used_and_enables_a_disabled_user(
     assert all(usage["prompt_tokens"] > 0 for usage in usages)
     assert (listed["email"], listed["role"], listed["disabled"]) == (user.email, "user", False)
     assert (disabled.status_code, refused.status_code) == (204, 403)
-    assert enable_as_user.status_code == 404  # no such path, to a user
+    assert enable_as_other.status_code == 404  # no such path, to a user
     assert (enabled.status_code, signed_in_again.status_code) == (204, 200)
     assert listed_after["disabled"] is False
 
