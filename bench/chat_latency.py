@@ -40,10 +40,10 @@ import uvloop
 from openai import AsyncOpenAI
 
 from bench.cpu import CpuMeter, describe
-from chatfn import replies, tickets
+from chatfn.chat import replies, tickets
 from chatfn.local.stack import Stack, function_names
+from chatfn.redis_client import redis_client
 from chatfn.settings import Settings
-from chatfn.streams import redis_client
 
 DIRECTIVE = "[[script tokens=64 delay_ms=0]] Benchmark question"
 CONCURRENCY = (1, 10, 50)

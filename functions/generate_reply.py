@@ -20,9 +20,10 @@ from cloudevents.http import CloudEvent
 from functions_framework import aio
 from openai.types.chat import ChatCompletionMessageParam
 
-from chatfn import prompt, replies, runtime
-from chatfn.consumer import RetryLater, consumes
-from chatfn.events import (
+from chatfn import runtime
+from chatfn.chat import prompt, replies
+from chatfn.chat.generation import Generation, ModelFailed
+from chatfn.events.catalog import (
     MessageSent,
     ReceivedEvent,
     ReplyCompleted,
@@ -31,7 +32,7 @@ from chatfn.events import (
     fact_id,
     new_event,
 )
-from chatfn.generation import Generation, ModelFailed
+from chatfn.events.consumer import RetryLater, consumes
 
 SOURCE = "chatfn/generate_reply"
 LEASE_S = 5.0

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from functions_framework import aio
 
-from chatfn import history, runtime
-from chatfn.consumer import consumes
-from chatfn.events import (
+from chatfn import runtime
+from chatfn.chat import history
+from chatfn.events.catalog import (
     ConversationTitled,
     MessageSent,
     ReceivedEvent,
@@ -21,7 +21,8 @@ from chatfn.events import (
     ReplyFailed,
     ReplyRegenerated,
 )
-from chatfn.idempotency import first_delivery
+from chatfn.events.consumer import consumes
+from chatfn.events.idempotency import first_delivery
 
 Projected = MessageSent | ReplyRegenerated | ReplyCompleted | ReplyFailed | ConversationTitled
 

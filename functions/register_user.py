@@ -13,10 +13,11 @@ from __future__ import annotations
 from cloudevents.http import CloudEvent
 from functions_framework import aio
 
-from chatfn import accounts, runtime
-from chatfn.consumer import consumes
-from chatfn.events import ReceivedEvent, UserRegisterRequested, new_event
-from chatfn.rendezvous import EXTENSION
+from chatfn import runtime
+from chatfn.events.catalog import ReceivedEvent, UserRegisterRequested, new_event
+from chatfn.events.consumer import consumes
+from chatfn.events.rendezvous import EXTENSION
+from chatfn.identity import accounts
 
 SOURCE = "chatfn/register_user"
 

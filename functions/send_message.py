@@ -13,9 +13,10 @@ from __future__ import annotations
 from cloudevents.http import CloudEvent
 from functions_framework import aio
 
-from chatfn import chat, replies, runtime
-from chatfn.consumer import consumes
-from chatfn.events import (
+from chatfn import runtime
+from chatfn.chat import replies
+from chatfn.chat.decide import decide
+from chatfn.events.catalog import (
     MessageRejected,
     MessageSendRequested,
     ReceivedEvent,
@@ -23,6 +24,7 @@ from chatfn.events import (
     fact_id,
     new_event,
 )
+from chatfn.events.consumer import consumes
 
 SOURCE = "chatfn/send_message"
 
@@ -34,7 +36,7 @@ async def send_message(
 ) -> CloudEvent:
     context = runtime.current()
     async with context.sessions.begin() as db:
-        fact = await chat.decide(db, context.settings, received.payload)
+        fact = await decide(db, context.settings, received.payload)
     if isinstance(fact, MessageRejected):
         await replies.finish(
             context.redis,

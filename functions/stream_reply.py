@@ -7,7 +7,7 @@ a heartbeat while the model is quiet. Every event's `id` is its stream entry id,
 reader that reconnects with `Last-Event-ID` gets exactly the rest. The ticket (single
 use, from `api`) names the user; anyone else's reply, or an unknown one, is a 404.
 
-One `Watcher` per process blocks on every open reply at once (see chatfn.reply_watch);
+One `Watcher` per process blocks on every open reply at once (see chatfn.chat.watch);
 each reader reads at most a batch of entries and writes them out before reading more,
 so memory per reader is bounded and a slow reader only slows itself.
 """
@@ -26,9 +26,10 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from chatfn import replies, runtime, tickets
+from chatfn import runtime
+from chatfn.chat import replies, tickets
+from chatfn.chat.watch import Watcher
 from chatfn.problems import Problem, crashed
-from chatfn.reply_watch import Watcher
 
 log = logging.getLogger(__name__)
 PATH = re.compile(r"^/api/replies/(?P<reply_id>[0-9a-fA-F-]{36})/stream$")

@@ -19,10 +19,16 @@ from cloudevents.http import CloudEvent
 from functions_framework import aio
 
 from chatfn import runtime
-from chatfn.consumer import consumes
-from chatfn.events import ConversationTitled, ReceivedEvent, ReplyCompleted, fact_id, new_event
+from chatfn.events.catalog import (
+    ConversationTitled,
+    ReceivedEvent,
+    ReplyCompleted,
+    fact_id,
+    new_event,
+)
+from chatfn.events.consumer import consumes
 from chatfn.models import Conversation, Message
-from chatfn.streams import key
+from chatfn.redis_client import key
 
 SOURCE = "chatfn/titles"
 TITLE_WORDS = 6

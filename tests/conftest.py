@@ -19,9 +19,9 @@ from filelock import FileLock
 from redis.asyncio import Redis
 
 from chatfn.local.provision import migrate
+from chatfn.redis_client import redis_client
 from chatfn.settings import Settings
 from chatfn.storage import s3_client
-from chatfn.streams import redis_client
 from tests.utils.isolation import fresh_database, unique_name
 from tests.utils.stack import ensure_stack
 

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chatfn.db import create_engine
 from chatfn.llm import llm_client
+from chatfn.redis_client import redis_client
 from chatfn.settings import Settings, get_settings
-from chatfn.streams import redis_client
 
 
 class Runtime:

@@ -7,8 +7,9 @@ import asyncio
 
 from uuid6 import uuid7
 
-from chatfn import replies, runtime
-from chatfn.events import MessageSendRequested, new_event
+from chatfn import runtime
+from chatfn.chat import replies
+from chatfn.events.catalog import MessageSendRequested, new_event
 from chatfn.settings import Settings
 from tests.utils.chat import model_calls, script, words
 from tests.utils.functions import a_user, deliver, function_client, reply_of

@@ -8,8 +8,9 @@ from argon2 import PasswordHasher
 from cloudevents.http import CloudEvent
 from sqlalchemy import func, select
 
-from chatfn import accounts, runtime
-from chatfn.events import UserRegisterRequested, new_event
+from chatfn import runtime
+from chatfn.events.catalog import UserRegisterRequested, new_event
+from chatfn.identity import accounts
 from chatfn.models import User, UserEmail
 from chatfn.settings import Settings, get_settings
 from tests.utils.functions import deliver, function_client, reply_of

@@ -7,8 +7,9 @@ from cloudevents.http import CloudEvent
 from sqlalchemy import func, select
 from uuid6 import uuid7
 
-from chatfn import replies, runtime
-from chatfn.events import MessageSendRequested, new_event
+from chatfn import runtime
+from chatfn.chat import replies
+from chatfn.events.catalog import MessageSendRequested, new_event
 from chatfn.models import Conversation, Message
 from chatfn.settings import Settings, get_settings
 from tests.utils.functions import a_user, deliver, function_client, reply_of

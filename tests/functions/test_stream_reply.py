@@ -9,7 +9,8 @@ import httpx
 import pytest
 from uuid6 import uuid7
 
-from chatfn import replies, runtime, tickets
+from chatfn import runtime
+from chatfn.chat import replies, tickets
 from chatfn.settings import Settings, get_settings
 from tests.utils.broker import serving
 from tests.utils.functions import function_app, function_client

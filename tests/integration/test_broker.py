@@ -17,9 +17,9 @@ from sqlalchemy import text
 from starlette.responses import JSONResponse, Response
 
 from chatfn.db import create_engine
-from chatfn.emit import publish
-from chatfn.events import MessageSendRequested, MessageSent, new_event, parse_event
-from chatfn.idempotency import first_delivery
+from chatfn.events.catalog import MessageSendRequested, MessageSent, new_event, parse_event
+from chatfn.events.emit import publish
+from chatfn.events.idempotency import first_delivery
 from chatfn.local.broker import topics
 from chatfn.local.broker.records import to_record
 from chatfn.settings import Settings

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from cloudevents.conversion import to_binary
 
-from chatfn.events import MessageSent, fact_id, new_event
+from chatfn.chat.prompt import estimate_tokens
+from chatfn.events.catalog import MessageSent, fact_id, new_event
 from chatfn.local.stack import Stack
-from chatfn.prompt import estimate_tokens
+from chatfn.redis_client import key, redis_client
 from chatfn.settings import Settings
-from chatfn.streams import key, redis_client
 from tests.utils.accounts import SignedIn, browser, register, signed_in
 from tests.utils.chat import (
     Rows,

@@ -18,7 +18,7 @@ from sqlalchemy import inspect, text
 from starlette.responses import JSONResponse, Response
 
 from chatfn.db import Base, create_engine
-from chatfn.emit import forward, publish
+from chatfn.events.emit import forward, publish
 from chatfn.local.provision import alembic_config
 from chatfn.local.stack import Stack
 from chatfn.settings import Settings

@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from chatfn.emit import SinkRefused, publish, reply
-from chatfn.events import MessageSendRequested, new_event, parse_event
+from chatfn.events.catalog import MessageSendRequested, new_event, parse_event
+from chatfn.events.emit import SinkRefused, publish, reply
 from tests.utils.events import send_requested
 
 

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from cloudevents.conversion import to_binary
 
-from chatfn import replies
-from chatfn.events import MessageSendRequested, new_event
+from chatfn.chat import replies
+from chatfn.events.catalog import MessageSendRequested, new_event
+from chatfn.redis_client import redis_client
 from chatfn.settings import Settings
-from chatfn.streams import redis_client
 from tests.utils.accounts import SignedIn, browser, make_admin, register, signed_in
 from tests.utils.chat import (
     model_calls,

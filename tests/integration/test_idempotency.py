@@ -8,8 +8,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatfn.db import create_engine
-from chatfn.events import MessageSendRequested, ReceivedEvent, new_event
-from chatfn.idempotency import first_delivery
+from chatfn.events.catalog import MessageSendRequested, ReceivedEvent, new_event
+from chatfn.events.idempotency import first_delivery
 from chatfn.settings import Settings
 from tests.utils.events import send_requested
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chatfn import oidc
+from chatfn.identity import oidc
 from chatfn.settings import Settings
 from tests.utils.jwt_attacks import claims_for, forge, hs256
 from tests.utils.oidc import Provider, api_client, ec_key, rsa_key, serve_provider

@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from redis.asyncio import Redis
 
-from chatfn.health import check
+from chatfn.local.health import check
 from chatfn.local.stack import BROKER, Stack, http_health
+from chatfn.redis_client import redis_client
 from chatfn.settings import Settings
-from chatfn.streams import redis_client
 from tests.utils.accounts import browser, register, signed_in
 from tests.utils.chat import new_conversation, read_stream, send
 from tests.utils.stack import gateway_health, until_healthy

@@ -15,8 +15,8 @@ import httpx
 from sqlalchemy import update
 
 from chatfn.db import create_engine
+from chatfn.identity.sessions import REFRESH_COOKIE, RETRY_GRACE
 from chatfn.models import RefreshToken, User
-from chatfn.sessions import REFRESH_COOKIE, RETRY_GRACE
 from chatfn.settings import Settings
 
 PASSWORD = "correct horse battery staple"

@@ -12,12 +12,12 @@ import httpx
 from sqlalchemy import func, insert, select
 from uuid6 import uuid7
 
+from chatfn.chat.replies import TERMINAL, Entry, stop_requested, stream_key
 from chatfn.db import create_engine
 from chatfn.local.broker.config import load_eventing
 from chatfn.models import Feedback, Message
-from chatfn.replies import TERMINAL, Entry, stop_requested, stream_key
+from chatfn.redis_client import redis_client
 from chatfn.settings import Settings
-from chatfn.streams import redis_client
 from tests.utils.accounts import SignedIn
 from tests.utils.broker import consumed
 

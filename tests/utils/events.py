@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from chatfn.events import MessageSendRequested
+from chatfn.events.catalog import MessageSendRequested
 
 
 def send_requested(content: str = "Hello there") -> MessageSendRequested:

@@ -14,11 +14,12 @@ from functions_framework.aio import create_asgi_app
 from starlette.types import ASGIApp
 from uuid6 import uuid7
 
-from chatfn import accounts, runtime
-from chatfn.events import UserRegisterRequested
+from chatfn import runtime
+from chatfn.events.catalog import UserRegisterRequested
+from chatfn.identity import accounts
+from chatfn.identity.sessions import start_session
 from chatfn.local.stack import FUNCTIONS_DIR
 from chatfn.models import User
-from chatfn.sessions import start_session
 
 
 def function_app(name: str) -> ASGIApp:

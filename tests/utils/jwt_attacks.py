@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.hashes import SHA256
 from jose import jwk
 
-from chatfn.auth import issue_access_token
+from chatfn.identity.tokens import issue_access_token
 from chatfn.settings import Settings
 
 Signer = Callable[[bytes], bytes]

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 from playwright.async_api import BrowserContext, Locator, Page, ViewportSize, expect
 
-from chatfn.sessions import REFRESH_COOKIE
+from chatfn.identity.sessions import REFRESH_COOKIE
 from chatfn.settings import Settings
 from tests.utils.accounts import SignedIn, browser, register, signed_in
 from tests.utils.chat import words

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from chatfn.api.problems import not_found
 from chatfn.api.security import ApiDep, DbDep, requires
+from chatfn.identity.sessions import end_all_sessions
 from chatfn.models import Conversation, Message, User
-from chatfn.sessions import end_all_sessions
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 

@@ -15,18 +15,19 @@ from fastapi import APIRouter, Cookie, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from uuid6 import uuid7
 
-from chatfn import accounts, rendezvous
 from chatfn.api.me_endpoints import UserOut
 from chatfn.api.problems import not_authenticated
 from chatfn.api.security import ApiDep, DbDep, PrincipalDep, client_ip
-from chatfn.auth import InvalidToken
-from chatfn.events import UserRegisterRequested, new_event
+from chatfn.events import rendezvous
+from chatfn.events.catalog import UserRegisterRequested, new_event
+from chatfn.identity import accounts
+from chatfn.identity.passwords import hash_password, verify_password
+from chatfn.identity.sessions import REFRESH_COOKIE, Session, end_all_sessions, end_session, rotate
+from chatfn.identity.sessions import start_session as new_session
+from chatfn.identity.tokens import InvalidToken
 from chatfn.models import User
-from chatfn.passwords import hash_password, verify_password
 from chatfn.problems import Problem, unavailable
-from chatfn.sessions import REFRESH_COOKIE, Session, end_all_sessions, end_session, rotate
-from chatfn.sessions import start_session as new_session
-from chatfn.streams import key
+from chatfn.redis_client import key
 from chatfn.text import StoredText
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])

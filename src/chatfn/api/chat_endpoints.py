@@ -18,10 +18,10 @@ from sqlalchemy import Select, and_, exists, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from uuid6 import uuid7
 
-from chatfn import replies, tickets
 from chatfn.api.problems import not_found
 from chatfn.api.security import ApiDep, DbDep, PrincipalDep
-from chatfn.events import (
+from chatfn.chat import replies, tickets
+from chatfn.events.catalog import (
     MessagePayload,
     MessageSendRequested,
     ReplyRegenerateRequested,

@@ -21,11 +21,17 @@ from cloudevents.exceptions import GenericException
 from cloudevents.http import from_http
 from fastapi import APIRouter, Request, Response
 
-from chatfn import rendezvous, replies
 from chatfn.api.security import Api, ApiDep
-from chatfn.consumer import consumes
-from chatfn.emit import SinkRefused, forward
-from chatfn.events import MalformedEvent, ReceivedEvent, UserRegistered, UserRegisterRejected
+from chatfn.chat import replies
+from chatfn.events import rendezvous
+from chatfn.events.catalog import (
+    MalformedEvent,
+    ReceivedEvent,
+    UserRegistered,
+    UserRegisterRejected,
+)
+from chatfn.events.consumer import consumes
+from chatfn.events.emit import SinkRefused, forward
 from chatfn.problems import unavailable
 
 router = APIRouter(prefix="/events", include_in_schema=False)

@@ -8,8 +8,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
+from chatfn.api.limits import Exceeded
 from chatfn.problems import Contained, Problem
-from chatfn.ratelimit import Exceeded
 
 # What a 422 may echo of the request: enough to find each mistake, never the request
 # itself (it may be a password), and bounded however many mistakes one body holds.

@@ -15,17 +15,23 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chatfn import accounts
+from chatfn.api.limits import RateLimits
 from chatfn.api.problems import not_authenticated
-from chatfn.auth import AccessClaims, InvalidToken, Verifier, local_verifier, verify_access_token
-from chatfn.emit import SinkRefused, publish
+from chatfn.events.emit import SinkRefused, publish
+from chatfn.identity import accounts
+from chatfn.identity.oidc import oidc_verifier
+from chatfn.identity.roles import allowed
+from chatfn.identity.sessions import is_revoked
+from chatfn.identity.tokens import (
+    AccessClaims,
+    InvalidToken,
+    Verifier,
+    local_verifier,
+    verify_access_token,
+)
 from chatfn.models import User
-from chatfn.oidc import oidc_verifier
 from chatfn.problems import Problem, unavailable
-from chatfn.ratelimit import RateLimits
-from chatfn.roles import allowed
 from chatfn.runtime import Runtime
-from chatfn.sessions import is_revoked
 
 MODELS_TTL_S = 60.0
 

@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatfn import web
 from chatfn.api.body_limit import BodyLimit
-from chatfn.health import check_all
+from chatfn.local.health import check_all
 from chatfn.local.stack import BROKER, Stack, http_health, own_health_paths
 from chatfn.paths import NormalPathsOnly
 from chatfn.problems import Problem

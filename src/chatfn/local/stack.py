@@ -23,9 +23,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import make_url
 
-from chatfn.health import CHECKS, Health, check
 from chatfn.local import provision
 from chatfn.local.broker.config import Eventing, load_eventing
+from chatfn.local.health import CHECKS, Health, check
 from chatfn.local.servers import SERVERS, EmbeddedServer, Ports, Program
 from chatfn.local.supervisor import ProcessInfo, Supervisor, render_config
 from chatfn.settings import Settings

@@ -39,7 +39,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from cloudevents.exceptions import GenericException
 
-from chatfn.emit import SinkRefused, forward
+from chatfn.events.emit import SinkRefused, forward
 from chatfn.local.broker.config import Destination, Trigger
 from chatfn.local.broker.link import close_client
 from chatfn.local.broker.records import Record, http_headers, http_to_record

@@ -23,7 +23,7 @@ from chatfn.local.broker.records import Record, http_headers
 # acks=all still means a 202 is only given for a durable write. No linger: aiokafka has
 # one request in flight per broker, so under load records batch behind it anyway, and a
 # linger would only hold back each lone write. A write is given up after 10 s, when its
-# sender has (chatfn.emit.TIMEOUT_S), so a producer closed while Kafka is away stops soon.
+# sender has (chatfn.events.emit.TIMEOUT_S), so a producer closed while Kafka is away stops soon.
 PRODUCER_OPTIONS = {"acks": "all", "linger_ms": 0, "request_timeout_ms": 10_000}
 
 
@@ -78,7 +78,7 @@ async def serve(
     link = Link(bootstrap_servers, eventing, PRODUCER_OPTIONS)
     # Deliveries, the hot path, go through aiohttp: httpx's connection pool costs
     # milliseconds per request once dozens of connections are open. Replies go straight
-    # to the ingress's producer; dead letters through `chatfn.emit.publish`, like every
+    # to the ingress's producer; dead letters through `chatfn.events.emit.publish`, like every
     # function's events.
     connector = aiohttp.TCPConnector(limit=UNORDERED_CONCURRENCY * 2)
     async with (

@@ -17,7 +17,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from cloudevents.http import CloudEvent
 
-from chatfn.emit import forward
+from chatfn.events.emit import forward
 from chatfn.local.broker.config import Eventing
 from chatfn.local.broker.records import from_record
 

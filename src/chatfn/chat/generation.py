@@ -21,7 +21,7 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 from redis.asyncio import Redis
 
-from chatfn import replies
+from chatfn.chat import replies
 from chatfn.settings import Settings
 
 ATTEMPTS = 3

@@ -19,8 +19,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from chatfn.redis_client import key
 from chatfn.settings import Settings
-from chatfn.streams import key
 
 EXTENSION = "correlationid"
 RESULT_TTL_S = 120  # a result nobody waits for any more is dropped after this

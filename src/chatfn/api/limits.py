@@ -14,8 +14,8 @@ import limits
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
+from chatfn.redis_client import HEALTH_CHECK_INTERVAL_S
 from chatfn.settings import Settings
-from chatfn.streams import HEALTH_CHECK_INTERVAL_S
 
 
 class Exceeded(Exception):

@@ -21,11 +21,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid6 import uuid7
 
-from chatfn.auth import AccessClaims
-from chatfn.events import UserRegistered, UserRegisterRejected, UserRegisterRequested
+from chatfn.events.catalog import UserRegistered, UserRegisterRejected, UserRegisterRequested
+from chatfn.identity.tokens import AccessClaims
 from chatfn.models import User, UserEmail, UserIdentity
+from chatfn.redis_client import key
 from chatfn.settings import Settings
-from chatfn.streams import key
 
 # Longer than a sign-up waits (REGISTER_TIMEOUT_S) plus the broker's retries of the
 # command: a command that comes later than this is refused, and the user signs up again.

@@ -19,8 +19,8 @@ from cloudevents.http import CloudEvent
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from chatfn.emit import reply
-from chatfn.events import EventRejected, Payload, ReceivedEvent, parse_event
+from chatfn.events.catalog import EventRejected, Payload, ReceivedEvent, parse_event
+from chatfn.events.emit import reply
 from chatfn.problems import Problem, crashed
 
 Handler = Callable[[ReceivedEvent[Any]], Awaitable[CloudEvent | None]]

@@ -11,8 +11,8 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
+from chatfn.redis_client import key
 from chatfn.settings import Settings
-from chatfn.streams import key
 
 TTL_S = 60
 

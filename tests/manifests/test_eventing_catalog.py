@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from chatfn.events import CATALOG, TERMINAL
+from chatfn.events.catalog import CATALOG, TERMINAL
 from chatfn.local.provision import PROJECT_ROOT
 
 

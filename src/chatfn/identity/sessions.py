@@ -30,10 +30,16 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid6 import uuid7
 
-from chatfn.auth import LEEWAY_S, AccessClaims, InvalidToken, IssuedToken, issue_access_token
+from chatfn.identity.tokens import (
+    LEEWAY_S,
+    AccessClaims,
+    InvalidToken,
+    IssuedToken,
+    issue_access_token,
+)
 from chatfn.models import RefreshToken, RefreshTokenFamily, User
+from chatfn.redis_client import key
 from chatfn.settings import Settings
-from chatfn.streams import key
 
 REFRESH_COOKIE = "chatfn_refresh"
 # How long a client may retry a refresh whose answer it never got (a dropped connection,

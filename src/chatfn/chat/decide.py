@@ -7,8 +7,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chatfn import history
-from chatfn.events import (
+from chatfn.chat import history
+from chatfn.events.catalog import (
     MessagePayload,
     MessageRejected,
     MessageSendRequested,

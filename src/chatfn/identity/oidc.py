@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from chatfn.auth import (
+from chatfn.identity.tokens import (
     ASYMMETRIC_ALGORITHMS,
     VerificationKey,
     Verifier,

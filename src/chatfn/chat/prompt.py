@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chatfn import history, replies
+from chatfn.chat import history, replies
 from chatfn.models import User
 from chatfn.settings import Settings
 

@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from chatfn.auth import (
+from chatfn.identity.tokens import (
     InvalidToken,
     VerificationKey,
     Verifier,

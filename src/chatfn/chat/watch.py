@@ -18,7 +18,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from chatfn import replies
+from chatfn.chat import replies
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from uuid import UUID
 import pytest
 from cloudevents.conversion import to_binary, to_structured
 
-from chatfn.events import (
+from chatfn.events.catalog import (
     CATALOG,
     InvalidPayload,
     MalformedEvent,

@@ -16,9 +16,9 @@ from sqlalchemy import text
 
 from chatfn.db import create_engine
 from chatfn.llm import llm_client
+from chatfn.redis_client import redis_client
 from chatfn.settings import Settings
 from chatfn.storage import s3_client
-from chatfn.streams import redis_client
 
 CHECK_TIMEOUT_S = 3.0
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from chatfn.events import ReceivedEvent
+from chatfn.events.catalog import ReceivedEvent
 from chatfn.models import ProcessedEvent
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from chatfn.events import (
+from chatfn.events.catalog import (
     ConversationTitled,
     MessageSent,
     ReplyCompleted,
