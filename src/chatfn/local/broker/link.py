@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -30,10 +30,17 @@ from aiokafka.errors import KafkaError
 from chatfn.local import provision
 from chatfn.local.broker.config import Eventing
 
-if TYPE_CHECKING:
-    from chatfn.local.broker.dispatcher import Dispatcher
-
 log = logging.getLogger("chatfn.broker")
+
+
+class Dispatcher(Protocol):
+    """What a session drives: one Trigger's dispatcher (chatfn.local.broker.dispatcher)."""
+
+    assigned: bool  # the consumer group has given it its partitions
+    wake: asyncio.Event  # set to make a dozing dispatcher fetch now
+
+    async def run(self, lost: asyncio.Event) -> None: ...
+
 
 CHECK_INTERVAL_S = 2.0  # how often a session checks that Kafka still holds its topics
 JOINING_CHECK_S = 0.2  # how soon "delivering" is noticed (and logged) once groups are joined
