@@ -190,8 +190,8 @@ async def open_streams(
         opened: list[httpx.Response] = []
         for _ in range(count):
             reply_id = uuid.uuid4()  # a reply that never ends: only heartbeats
-            await replies.open_reply(redis, settings, reply_id=reply_id, user_id=user_id,
-                                     conversation_id=uuid.uuid4())  # fmt: skip
+            reply = replies.Reply(redis, settings, reply_id)
+            await reply.open(user_id=user_id, conversation_id=uuid.uuid4())
             ticket = await tickets.mint(redis, settings, user_id=user_id, reply_id=reply_id)
             request = client.build_request(
                 "GET", f"/api/replies/{reply_id}/stream", params={"ticket": ticket}

@@ -21,8 +21,9 @@ from functions_framework import aio
 from openai.types.chat import ChatCompletionMessageParam
 
 from chatfn import runtime
-from chatfn.chat import prompt, replies
+from chatfn.chat import prompt
 from chatfn.chat.generation import Generation, ModelFailed
+from chatfn.chat.replies import Lease, Reply, Written
 from chatfn.events.catalog import (
     MessageSent,
     ReceivedEvent,
@@ -42,38 +43,37 @@ LEASE_S = 5.0
 @consumes(MessageSent, ReplyRegenerated)
 async def generate_reply(received: ReceivedEvent[MessageSent | ReplyRegenerated]) -> CloudEvent:
     context = runtime.current()
-    request, redis, settings = received.payload, context.redis, context.settings
-    written = await replies.read(redis, settings, request.reply_id)
+    request = received.payload
+    reply = Reply(context.redis, context.settings, request.reply_id)
+    written = await reply.read()
     if written.terminal is None:
-        lease = replies.Lease(redis, settings, request.reply_id, LEASE_S)
+        lease = reply.lease(LEASE_S)
         if not await lease.acquire():
             raise RetryLater("another delivery of this event is generating the reply")
         try:
             # Read again under the lease: the previous holder may have finished meanwhile.
-            written = await replies.read(redis, settings, request.reply_id)
+            written = await reply.read()
             if written.terminal is None:
                 async with context.sessions() as db:
                     messages = await prompt.build(
-                        db, redis, settings, user_id=request.user_id, message_id=request.message_id
-                    )
-                generation = Generation(
-                    context.llm_for(request.model), redis, settings, request.reply_id, request.model
-                )
+                        db, context.redis, context.settings,
+                        user_id=request.user_id, message_id=request.message_id,
+                    )  # fmt: skip
+                generation = Generation(context.llm_for(request.model), reply, request.model)
                 await _generate_holding(lease, generation, messages, written)
         finally:
             await lease.release()
-        written = await replies.read(redis, settings, request.reply_id)
+        written = await reply.read()
     return _fact(received, written)
 
 
 async def _generate_holding(
-    lease: replies.Lease,
+    lease: Lease,
     generation: Generation,
     messages: list[ChatCompletionMessageParam],
-    written: replies.Written,
+    written: Written,
 ) -> None:
     """Generate while renewing the lease; stop at once if the lease is lost."""
-    redis, settings, reply_id = generation.redis, generation.settings, generation.reply_id
     keeper = asyncio.create_task(lease.keep())
     work = asyncio.create_task(generation.run(messages, written))
     done, _ = await asyncio.wait({keeper, work}, return_when=asyncio.FIRST_COMPLETED)
@@ -84,19 +84,13 @@ async def _generate_holding(
     try:
         outcome = work.result()
     except ModelFailed as failed:
-        await replies.finish(
-            redis, settings, reply_id, "error", code=failed.code, message=failed.message
-        )
+        await generation.reply.finish("error", code=failed.code, message=failed.message)
         return
     usage = {"prompt_tokens": outcome.prompt_tokens, "completion_tokens": outcome.completion_tokens}
-    await replies.finish(
-        redis, settings, reply_id, "done", finish_reason=outcome.finish_reason, usage=usage
-    )
+    await generation.reply.finish("done", finish_reason=outcome.finish_reason, usage=usage)
 
 
-def _fact(
-    received: ReceivedEvent[MessageSent | ReplyRegenerated], written: replies.Written
-) -> CloudEvent:
+def _fact(received: ReceivedEvent[MessageSent | ReplyRegenerated], written: Written) -> CloudEvent:
     """The fact the stream's terminal entry states, with the one id it always gets."""
     request = received.payload
     ids = request.model_dump(include={"user_id", "conversation_id", "message_id", "reply_id"})

@@ -38,14 +38,8 @@ async def send_message(
     async with context.sessions.begin() as db:
         fact = await decide(db, context.settings, received.payload)
     if isinstance(fact, MessageRejected):
-        await replies.finish(
-            context.redis,
-            context.settings,
-            fact.reply_id,
-            "error",
-            code=fact.reason,
-            message=fact.detail,
-        )
+        reply = replies.Reply(context.redis, context.settings, fact.reply_id)
+        await reply.finish("error", code=fact.reason, message=fact.detail)
     return new_event(
         fact,
         source=SOURCE,

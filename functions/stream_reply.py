@@ -84,7 +84,7 @@ async def _open(request: Request) -> Response:
     )
     if user_id is None:
         raise Problem(401, "A fresh stream ticket is needed (POST .../ticket).")
-    if await replies.owner(context.redis, context.settings, reply_id) != user_id:
+    if await replies.Reply(context.redis, context.settings, reply_id).owner() != user_id:
         raise Problem(404, "No such reply.")
     after = request.headers.get("last-event-id") or request.query_params.get("lastEventId", "0-0")
     if not ENTRY_ID.match(after):

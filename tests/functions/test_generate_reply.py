@@ -29,25 +29,26 @@ async def test_a_delivery_that_loses_its_lease_stops_writing_and_the_next_one_re
     async with function_client("send_message") as sender:
         sent = reply_of(await deliver(sender, new_event(command, source="chatfn/api")))
     context = runtime.current()
-    redis, settings, reply_id = context.redis, context.settings, command.reply_id
-    lease = f"{replies.stream_key(settings, reply_id)}:lease"
+    redis, settings = context.redis, context.settings
+    reply = replies.Reply(redis, settings, command.reply_id)
+    lease = f"{reply.stream}:lease"
 
     async with function_client("generate_reply") as generator:
         first = asyncio.create_task(deliver(generator, sent))
 
         async def mid_answer() -> bool:  # a few tokens in
-            return len((await replies.read(redis, settings, reply_id)).text.split()) >= 5
+            return len((await reply.read()).text.split()) >= 5
 
         await until(mid_answer)
         # Another delivery takes the reply over, as one does once a lease has expired.
         taken = await redis.set(lease, "another delivery", xx=True, px=60_000)
         async with asyncio.timeout(60):
             lost = await first
-        when_lost = await replies.read(redis, settings, reply_id)
+        when_lost = await reply.read()
         # That one dies too; the broker's next redelivery takes over and resumes.
         await redis.delete(lease)
         resumed = reply_of(await deliver(generator, sent))
-    final = await replies.read(redis, settings, reply_id)
+    final = await reply.read()
 
     assert taken
     assert lost.status_code == 503, lost.text  # the broker is to try again later

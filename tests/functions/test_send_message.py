@@ -55,7 +55,8 @@ async def test_a_parent_from_another_conversation_is_not_found_and_ends_the_stre
     assert rejected["type"] == "io.chatfn.message.rejected"
     assert rejected.data["reason"] == "not_found"
     context = runtime.current()
-    written = await replies.read(context.redis, context.settings, UUID(rejected.data["reply_id"]))
+    reply_id = UUID(rejected.data["reply_id"])
+    written = await replies.Reply(context.redis, context.settings, reply_id).read()
     assert written.terminal == {"type": "error", "code": "not_found",
                                 "message": rejected.data["detail"]}  # fmt: skip
 

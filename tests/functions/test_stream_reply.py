@@ -26,8 +26,8 @@ async def test_a_quiet_reply_gets_heartbeat_comments_until_its_events_come(
     context = runtime.current()
     redis, settings = context.redis, context.settings
     user_id, reply_id = uuid7(), uuid7()
-    await replies.open_reply(redis, settings, reply_id=reply_id, user_id=user_id,
-                             conversation_id=uuid7())  # fmt: skip
+    reply = replies.Reply(redis, settings, reply_id)
+    await reply.open(user_id=user_id, conversation_id=uuid7())
     ticket = await tickets.mint(redis, settings, user_id=user_id, reply_id=reply_id)
 
     quiet: list[str] = []
@@ -39,9 +39,9 @@ async def test_a_quiet_reply_gets_heartbeat_comments_until_its_events_come(
             # Nothing is written yet: the model is quiet. Every line until now is a heartbeat.
             while quiet.count(": heartbeat") < 3:
                 quiet.append(await anext(lines))
-            await replies.append_delta(redis, settings, reply_id, "hello", 1)
-            await replies.finish(redis, settings, reply_id, "done", finish_reason="stop",
-                                 usage={"prompt_tokens": 1, "completion_tokens": 1})  # fmt: skip
+            await reply.append("hello", 1)
+            await reply.finish("done", finish_reason="stop",
+                               usage={"prompt_tokens": 1, "completion_tokens": 1})  # fmt: skip
             async for line in lines:
                 events.append(line)
     # The stream ends after its terminal event.

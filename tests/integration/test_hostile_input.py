@@ -192,10 +192,9 @@ async def test_a_command_given_up_on_ends_its_reply_with_an_error(
         conversation = await new_conversation(client, user)
         reply_id, ids = uuid4(), {"user_id": user.user_id, "conversation_id": conversation}
         redis = redis_client(stack_settings)
-        await replies.open_reply(
-            redis, stack_settings, reply_id=reply_id, user_id=UUID(user.user_id),
-            conversation_id=UUID(conversation),
-        )  # fmt: skip
+        await replies.Reply(redis, stack_settings, reply_id).open(
+            user_id=UUID(user.user_id), conversation_id=UUID(conversation)
+        )
         valid = MessageSendRequested(
             **ids, message_id=uuid4(), reply_id=reply_id, content="placeholder"
         )

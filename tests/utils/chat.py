@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import httpx
 from sqlalchemy import func, insert, select
 from uuid6 import uuid7
 
-from chatfn.chat.replies import TERMINAL, Entry, stop_requested, stream_key
+from chatfn.chat.replies import TERMINAL, Reply
 from chatfn.db import create_engine
 from chatfn.local.broker.config import load_eventing
 from chatfn.models import Feedback, Message
@@ -49,9 +49,9 @@ async def terminals_on_stream(settings: Settings, reply_id: str) -> list[str]:
     """The terminal entries the reply's Redis Stream holds: exactly one when it is over,
     however many deliveries, retries and stops tried to end it."""
     redis = redis_client(settings)
-    entries = cast(list[Entry], await redis.xrange(stream_key(settings, UUID(reply_id))))
+    written = await Reply(redis, settings, UUID(reply_id)).read()
     await redis.aclose()
-    return [fields["type"] for _, fields in entries if fields["type"] in TERMINAL]
+    return [entry["type"] for _, entry in written.entries if entry["type"] in TERMINAL]
 
 
 async def handled(settings: Settings, conversation: str, *triggers: str) -> None:
@@ -207,7 +207,7 @@ async def stored_feedback(settings: Settings, user_id: UUID, reply_id: UUID) -> 
 async def stop_was_requested(settings: Settings, reply_id: str) -> bool:
     redis = redis_client(settings)
     try:
-        return await stop_requested(redis, settings, UUID(reply_id))
+        return await Reply(redis, settings, UUID(reply_id)).stop_requested()
     finally:
         await redis.aclose()
 

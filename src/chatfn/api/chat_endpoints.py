@@ -20,7 +20,7 @@ from uuid6 import uuid7
 
 from chatfn.api.problems import not_found
 from chatfn.api.security import ApiDep, DbDep, PrincipalDep
-from chatfn.chat import replies, tickets
+from chatfn.chat import tickets
 from chatfn.events.catalog import (
     MessagePayload,
     MessageSendRequested,
@@ -272,8 +272,7 @@ async def _command(api: ApiDep, payload: MessagePayload, user_id: UUID) -> Accep
     """Register the reply's owner, publish the command, and hand out the first ticket."""
     reply_id, conversation_id = payload.reply_id, payload.conversation_id
     redis, settings = api.runtime.redis, api.settings
-    await replies.open_reply(redis, settings, reply_id=reply_id, user_id=user_id,
-                             conversation_id=conversation_id)  # fmt: skip
+    await api.reply(reply_id).open(user_id=user_id, conversation_id=conversation_id)
     await api.publish(new_event(payload, source=SOURCE), "the message")
     ticket = await tickets.mint(redis, settings, user_id=user_id, reply_id=reply_id)
     return Accepted(message_id=payload.message_id, reply_id=reply_id, stream_ticket=ticket)
@@ -329,7 +328,7 @@ async def regenerate(
 
 
 async def _owned_reply(api: ApiDep, user_id: UUID, reply_id: UUID) -> None:
-    if await replies.owner(api.runtime.redis, api.settings, reply_id) != user_id:
+    if await api.reply(reply_id).owner() != user_id:
         raise not_found("reply")
 
 
@@ -346,7 +345,7 @@ async def stream_ticket(reply_id: UUID, principal: PrincipalDep, api: ApiDep) ->
 async def stop(reply_id: UUID, principal: PrincipalDep, api: ApiDep) -> None:
     """Stop the reply; its stream ends with `finish_reason: stopped` within one delta."""
     await _owned_reply(api, principal.user_id, reply_id)
-    await replies.request_stop(api.runtime.redis, api.settings, reply_id)
+    await api.reply(reply_id).request_stop()
 
 
 class FeedbackIn(BaseModel):

@@ -22,7 +22,6 @@ from cloudevents.http import from_http
 from fastapi import APIRouter, Request, Response
 
 from chatfn.api.security import Api, ApiDep
-from chatfn.chat import replies
 from chatfn.events import rendezvous
 from chatfn.events.catalog import (
     MalformedEvent,
@@ -84,8 +83,6 @@ async def _end_its_reply(api: Api, data: dict[str, Any]) -> None:
         reply_id, user_id = UUID(str(data["reply_id"])), UUID(str(data["user_id"]))
     except (KeyError, ValueError):
         return  # not on a reply's way
-    redis, settings = api.runtime.redis, api.settings
-    if await replies.owner(redis, settings, reply_id) == user_id:
-        await replies.finish(
-            redis, settings, reply_id, "error", code="undeliverable", message=UNDELIVERABLE
-        )
+    reply = api.reply(reply_id)
+    if await reply.owner() == user_id:
+        await reply.finish("error", code="undeliverable", message=UNDELIVERABLE)

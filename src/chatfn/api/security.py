@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatfn.api.limits import RateLimits
 from chatfn.api.problems import not_authenticated
+from chatfn.chat.replies import Reply
 from chatfn.events.emit import SinkRefused, publish
 from chatfn.identity import accounts
 from chatfn.identity.oidc import oidc_verifier
@@ -66,6 +67,9 @@ class Api:
             self._models = sorted(offered, key=lambda model: (model != default, model))
             self._models_at = time.monotonic()
         return self._models
+
+    def reply(self, reply_id: UUID) -> Reply:
+        return Reply(self.runtime.redis, self.settings, reply_id)
 
     async def publish(self, event: CloudEvent, what: str) -> None:
         """Hand `event` to the broker, or answer 503 (retry later) if it will not take it."""

@@ -12,17 +12,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from typing import Literal
-from uuid import UUID
 
 import httpx
 import openai
 import stamina
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
-from redis.asyncio import Redis
 
-from chatfn.chat import replies
-from chatfn.settings import Settings
+from chatfn.chat.replies import Reply, Written
 
 ATTEMPTS = 3
 STOP_POLL_S = 0.5
@@ -68,14 +65,10 @@ def _failure(exc: Exception) -> ModelFailed:
 @dataclass
 class Generation:
     client: AsyncOpenAI
-    redis: Redis
-    settings: Settings
-    reply_id: UUID
+    reply: Reply
     model: str
 
-    async def run(
-        self, messages: list[ChatCompletionMessageParam], written: replies.Written
-    ) -> Outcome:
+    async def run(self, messages: list[ChatCompletionMessageParam], written: Written) -> Outcome:
         """Stream the answer after `written.text`; raises `ModelFailed` once retries are spent."""
         outcome = Outcome(written.text, "stop", 0, written.tokens)
         try:
@@ -115,9 +108,7 @@ class Generation:
                 if not words:
                     continue
                 text = "".join(words)
-                stop = await replies.append_delta(
-                    self.redis, self.settings, self.reply_id, text, len(words)
-                )
+                stop = await self.reply.append(text, len(words))
                 outcome.text += text
                 if stop:
                     outcome.finish_reason = "stopped"
@@ -135,7 +126,7 @@ class Generation:
                 async with asyncio.timeout(STOP_POLL_S):
                     return await arrived.get()
             except TimeoutError:
-                if await replies.stop_requested(self.redis, self.settings, self.reply_id):
+                if await self.reply.stop_requested():
                     raise _StoppedWhileSilent from None
         return arrived.get_nowait()
 
@@ -151,7 +142,7 @@ class Generation:
             messages=messages,
             stream=True,
             stream_options={"include_usage": True},
-            max_tokens=max(1, self.settings.llm_max_tokens - outcome.completion_tokens),
+            max_tokens=max(1, self.reply.settings.llm_max_tokens - outcome.completion_tokens),
         )
         async with stream:
             async for chunk in stream:

@@ -42,7 +42,7 @@ async def build(
         content = message.content
         if message.role == "assistant" and message.status == "streaming":
             # Streamed but not yet projected into PostgreSQL: the stream has the text.
-            content = (await replies.read(redis, settings, message.id)).text
+            content = (await replies.Reply(redis, settings, message.id).read()).text
         if message.role == "user":
             turns.append({"role": "user", "content": content})
         else:

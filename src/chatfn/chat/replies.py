@@ -7,7 +7,8 @@ SSE event id, so a reader that reconnects with `Last-Event-ID` resumes exactly.
 Beside it: `reply:{id}:meta` (whose reply it is, written by `api` when it mints the
 id, so a stream can be authorised before PostgreSQL knows the reply), `reply:{id}:stop`
 (the user pressed stop) and `reply:{id}:lease` (which delivery of the event is
-generating; see `Lease`). Everything expires a day after the reply started.
+generating; see `Lease`). `Reply` writes them all; `stream_reply` reads many streams at
+once (see chatfn.chat.watch). Everything expires a day after the reply started.
 """
 
 from __future__ import annotations
@@ -35,10 +36,6 @@ def stream_key(settings: Settings, reply_id: UUID) -> str:
     return key(settings, "reply", f"{{{reply_id}}}")
 
 
-def _part(settings: Settings, reply_id: UUID, part: str) -> str:
-    return f"{stream_key(settings, reply_id)}:{part}"
-
-
 @dataclass
 class Written:
     """What a reply's stream holds so far."""
@@ -58,54 +55,6 @@ def decode(fields: dict[str, str]) -> dict[str, Any]:
     return entry
 
 
-async def open_reply(
-    redis: Redis, settings: Settings, *, reply_id: UUID, user_id: UUID, conversation_id: UUID
-) -> None:
-    name = _part(settings, reply_id, "meta")
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(name, mapping={"user_id": str(user_id), "conversation_id": str(conversation_id)})
-        pipe.expire(name, TTL_S)
-        await pipe.execute()
-
-
-async def owner(redis: Redis, settings: Settings, reply_id: UUID) -> UUID | None:
-    user_id = await redis.hget(_part(settings, reply_id, "meta"), "user_id")
-    return UUID(str(user_id)) if user_id else None
-
-
-async def read(redis: Redis, settings: Settings, reply_id: UUID) -> Written:
-    written = Written()
-    # The client decodes responses, so entries are str (redis-py types them more loosely).
-    entries = cast(list[Entry], await redis.xrange(stream_key(settings, reply_id)))
-    for entry_id, fields in entries:
-        entry = decode(fields)
-        written.entries.append((entry_id, entry))
-        written.last_id = entry_id
-        if entry["type"] == "delta":
-            written.text += entry["text"]
-            written.tokens += int(fields.get("tokens", 0))
-        else:
-            written.terminal = entry
-    return written
-
-
-async def append_delta(
-    redis: Redis, settings: Settings, reply_id: UUID, text: str, tokens: int
-) -> bool:
-    """Append `text` (`tokens` of the model's); True if the user has asked to stop. The
-    question rides along with the write, so honouring stop costs no round trip of its
-    own on the hot path. The count, beside the text, lets a resumed reply count usage
-    exactly; readers never see it."""
-    name = stream_key(settings, reply_id)
-    async with redis.pipeline(transaction=True) as pipe:
-        delta = {"type": "delta", "data": json.dumps({"text": text}), "tokens": tokens}
-        pipe.xadd(name, delta)  # type: ignore[arg-type]  # redis-py types values too narrowly
-        pipe.expire(name, TTL_S)
-        pipe.exists(_part(settings, reply_id, "stop"))
-        _, _, stop = await pipe.execute()
-    return bool(stop)
-
-
 # Appends the terminal entry unless the stream already has one: exactly one per reply.
 _FINISH = """
 if redis.call('set', KEYS[2], 1, 'NX', 'EX', ARGV[3]) then
@@ -117,21 +66,77 @@ return false
 """
 
 
-async def finish(
-    redis: Redis, settings: Settings, reply_id: UUID, kind: Literal["done", "error"], **data: Any
-) -> bool:
-    """End the reply's stream with `kind`; False if it had already ended."""
-    name = stream_key(settings, reply_id)
-    ended = await redis.eval(_FINISH, 2, name, f"{name}:ended", kind, json.dumps(data), TTL_S)
-    return bool(ended)
+@dataclass(frozen=True)
+class Reply:
+    """One reply's stream and the keys beside it: every write and read of the protocol."""
 
+    redis: Redis
+    settings: Settings
+    id: UUID
 
-async def request_stop(redis: Redis, settings: Settings, reply_id: UUID) -> None:
-    await redis.set(_part(settings, reply_id, "stop"), 1, ex=TTL_S)
+    @property
+    def stream(self) -> str:
+        return stream_key(self.settings, self.id)
 
+    def _part(self, part: str) -> str:
+        return f"{self.stream}:{part}"
 
-async def stop_requested(redis: Redis, settings: Settings, reply_id: UUID) -> bool:
-    return bool(await redis.exists(_part(settings, reply_id, "stop")))
+    async def open(self, *, user_id: UUID, conversation_id: UUID) -> None:
+        """Say whose reply this is, before PostgreSQL knows it (`api` mints the id)."""
+        name = self._part("meta")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                name, mapping={"user_id": str(user_id), "conversation_id": str(conversation_id)}
+            )
+            pipe.expire(name, TTL_S)
+            await pipe.execute()
+
+    async def owner(self) -> UUID | None:
+        user_id = await self.redis.hget(self._part("meta"), "user_id")
+        return UUID(str(user_id)) if user_id else None
+
+    async def read(self) -> Written:
+        written = Written()
+        # The client decodes responses, so entries are str (redis-py types them more loosely).
+        entries = cast(list[Entry], await self.redis.xrange(self.stream))
+        for entry_id, fields in entries:
+            entry = decode(fields)
+            written.entries.append((entry_id, entry))
+            written.last_id = entry_id
+            if entry["type"] == "delta":
+                written.text += entry["text"]
+                written.tokens += int(fields.get("tokens", 0))
+            else:
+                written.terminal = entry
+        return written
+
+    async def append(self, text: str, tokens: int) -> bool:
+        """Append `text` (`tokens` of the model's); True if the user has asked to stop.
+        The question rides along with the write, so honouring stop costs no round trip of
+        its own on the hot path. The count, beside the text, lets a resumed reply count
+        usage exactly; readers never see it."""
+        delta = {"type": "delta", "data": json.dumps({"text": text}), "tokens": tokens}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.stream, delta)  # type: ignore[arg-type]  # redis-py types values too narrowly
+            pipe.expire(self.stream, TTL_S)
+            pipe.exists(self._part("stop"))
+            _, _, stop = await pipe.execute()
+        return bool(stop)
+
+    async def finish(self, kind: Literal["done", "error"], **data: Any) -> bool:
+        """End the stream with `kind`; False if it had already ended."""
+        keys = (self.stream, self._part("ended"))
+        ended = await self.redis.eval(_FINISH, 2, *keys, kind, json.dumps(data), TTL_S)
+        return bool(ended)
+
+    async def request_stop(self) -> None:
+        await self.redis.set(self._part("stop"), 1, ex=TTL_S)
+
+    async def stop_requested(self) -> bool:
+        return bool(await self.redis.exists(self._part("stop")))
+
+    def lease(self, ttl_s: float) -> Lease:
+        return Lease(self.redis, self._part("lease"), ttl_s)
 
 
 class LeaseLost(Exception):
@@ -147,9 +152,9 @@ class Lease:
     does a redelivery take over and resume the reply where it stopped.
     """
 
-    def __init__(self, redis: Redis, settings: Settings, reply_id: UUID, ttl_s: float) -> None:
+    def __init__(self, redis: Redis, name: str, ttl_s: float) -> None:
         self.redis = redis
-        self.name = _part(settings, reply_id, "lease")
+        self.name = name
         self.ttl_ms = int(ttl_s * 1000)
         self.token = secrets.token_hex(8)
 
