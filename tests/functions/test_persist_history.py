@@ -1,0 +1,236 @@
+"""persist_history built from functions/persist_history.py, against the stack's PostgreSQL:
+the chat's facts become rows, each event is applied once, a bad one is a final answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import httpx
+from cloudevents.http import CloudEvent
+from sqlalchemy import delete, func, select, update
+from uuid6 import uuid7
+
+from chatfn import runtime
+from chatfn.events.catalog import (
+    ConversationTitled,
+    MessageSendRequested,
+    MessageSent,
+    Payload,
+    ReplyCompleted,
+    ReplyFailed,
+    ReplyRegenerated,
+    new_event,
+)
+from chatfn.models import Conversation, Message, ProcessedEvent
+from chatfn.settings import Settings
+from tests.utils.functions import a_user, deliver, function_client
+
+CONSUMER = "persist_history"
+
+
+def fact(payload: Payload, source: str = "chatfn/send_message") -> CloudEvent:
+    return new_event(payload, source=source)
+
+
+def sent_in(user_id: UUID, conversation_id: UUID) -> MessageSent:
+    return MessageSent(
+        user_id=user_id, conversation_id=conversation_id, message_id=uuid7(), reply_id=uuid7(),
+        parent_id=None, content="Hello", model="scripted", created_conversation=True,
+    )  # fmt: skip
+
+
+async def applied(client: httpx.AsyncClient, event: CloudEvent) -> None:
+    """Deliver `event` and check the function took it and emitted nothing."""
+    answer = await deliver(client, event)
+    assert answer.status_code == 202, answer.text
+    assert answer.content == b""
+
+
+async def projection(user_id: UUID) -> dict[str, Any]:
+    """What PostgreSQL holds of the user's chat, without the clocks."""
+    async with runtime.current().sessions() as db:
+        conversations = (
+            await db.execute(select(Conversation.id, Conversation.title).where(
+                Conversation.user_id == user_id))
+        ).all()  # fmt: skip
+        messages = (
+            await db.execute(
+                select(Message.id, Message.conversation_id, Message.parent_id, Message.role,
+                       Message.content, Message.model, Message.status, Message.prompt_tokens,
+                       Message.completion_tokens)
+                .where(Message.user_id == user_id)
+                .order_by(Message.id)
+            )
+        ).all()  # fmt: skip
+    return {
+        "conversations": [tuple(row) for row in conversations],
+        "messages": [tuple(row) for row in messages],
+    }
+
+
+async def updated_at(user_id: UUID, conversation_id: UUID) -> datetime:
+    async with runtime.current().sessions() as db:
+        conversation = await db.get(Conversation, (user_id, conversation_id))
+    assert conversation is not None
+    return conversation.updated_at
+
+
+async def ledger(event: CloudEvent) -> int:
+    """How many times the ledger says this consumer handled `event`."""
+    async with runtime.current().sessions() as db:
+        count = await db.scalar(
+            select(func.count())
+            .select_from(ProcessedEvent)
+            .where(
+                ProcessedEvent.consumer == CONSUMER,
+                ProcessedEvent.source == event["source"],
+                ProcessedEvent.id == event["id"],
+            )
+        )
+    return count or 0
+
+
+async def test_a_chat_becomes_rows_and_replaying_its_events_rebuilds_the_same_rows(
+    function_env: Settings,
+) -> None:
+    user_id, conversation_id = await a_user(), uuid7()
+    sent = sent_in(user_id, conversation_id)
+    ids = {"user_id": user_id, "conversation_id": conversation_id, "message_id": sent.message_id}
+    failing, stopping = uuid7(), uuid7()
+    events = [
+        fact(sent),
+        fact(ReplyCompleted(**ids, reply_id=sent.reply_id, content="w0 w1 ", model="scripted",
+                            finish_reason="stop", prompt_tokens=3, completion_tokens=2),
+             source="chatfn/generate_reply"),
+        fact(ReplyRegenerated(**ids, reply_id=failing, model="other")),
+        fact(ReplyFailed(**ids, reply_id=failing, content="half", model="other",
+                         code="model_error", message="the model went away"),
+             source="chatfn/generate_reply"),
+        fact(ReplyRegenerated(**ids, reply_id=stopping, model="scripted")),
+        fact(ReplyCompleted(**ids, reply_id=stopping, content="w0 ", model="scripted",
+                            finish_reason="stopped", prompt_tokens=3, completion_tokens=1),
+             source="chatfn/generate_reply"),
+        fact(ConversationTitled(user_id=user_id, conversation_id=conversation_id,
+                                title="Greetings"), source="chatfn/titles"),
+    ]  # fmt: skip
+    q, convo = sent.message_id, conversation_id
+    expected = {
+        "conversations": [(convo, "Greetings")],
+        "messages": sorted([
+            (q, convo, None, "user", "Hello", "scripted", "complete", 0, 0),
+            (sent.reply_id, convo, q, "assistant", "w0 w1 ", "scripted", "complete", 3, 2),
+            (failing, convo, q, "assistant", "half", "other", "failed", 0, 0),
+            (stopping, convo, q, "assistant", "w0 ", "scripted", "stopped", 3, 1),
+        ]),
+    }  # fmt: skip
+
+    async with function_client("persist_history") as client:
+        for event in events:
+            await applied(client, event)
+        projected = await projection(user_id)
+        # An empty read model (the ledger too) and the same events again, as a replay.
+        async with runtime.current().sessions.begin() as db:
+            await db.execute(delete(Conversation).where(Conversation.user_id == user_id))
+            await db.execute(
+                delete(ProcessedEvent).where(
+                    ProcessedEvent.consumer == CONSUMER,
+                    ProcessedEvent.id.in_([event["id"] for event in events]),
+                )
+            )
+        assert await projection(user_id) == {"conversations": [], "messages": []}
+        for event in events:
+            await applied(client, event)
+        replayed = await projection(user_id)
+
+    assert projected == expected
+    assert replayed == expected
+
+
+async def test_a_redelivered_event_writes_nothing_new(function_env: Settings) -> None:
+    user_id, conversation_id = await a_user(), uuid7()
+    event = fact(sent_in(user_id, conversation_id))
+    # The same id from another source is another event (CloudEvents: source + id).
+    elsewhere = CloudEvent({**event.get_attributes(), "source": "chatfn/elsewhere"}, event.data)
+
+    async with function_client("persist_history") as client:
+        await applied(client, event)
+        first = await updated_at(user_id, conversation_id)
+        await applied(client, event)
+        redelivered = await updated_at(user_id, conversation_id)
+        await applied(client, elsewhere)
+        other = await updated_at(user_id, conversation_id)
+
+    # Applying the fact again would touch the conversation (its upsert sets updated_at).
+    assert redelivered == first
+    assert other > first
+    assert await ledger(event) == await ledger(elsewhere) == 1
+    projected = await projection(user_id)
+    assert len(projected["conversations"]) == 1
+    assert len(projected["messages"]) == 2  # the question and its pending reply
+
+
+async def test_a_generated_title_never_replaces_a_name_the_user_gave(
+    function_env: Settings,
+) -> None:
+    user_id, conversation_id = await a_user(), uuid7()
+    titled = ConversationTitled(user_id=user_id, conversation_id=conversation_id, title="Chosen")
+
+    async with function_client("persist_history") as client:
+        await applied(client, fact(sent_in(user_id, conversation_id)))
+        async with runtime.current().sessions.begin() as db:
+            await db.execute(
+                update(Conversation)
+                .where(Conversation.user_id == user_id, Conversation.id == conversation_id)
+                .values(title="Named by its user")
+            )
+        await applied(client, fact(titled, source="chatfn/titles"))
+
+    assert (await projection(user_id))["conversations"] == [(conversation_id, "Named by its user")]
+
+
+async def test_bad_events_are_final_answers_for_the_dead_letter_sink(
+    function_env: Settings,
+) -> None:
+    user_id, conversation_id = await a_user(), uuid7()
+    sent = sent_in(user_id, conversation_id)
+    # What PostgreSQL would refuse mid-transaction (a 500, retried) is refused first.
+    nul = fact(sent)
+    nul.data["content"] = "Secret words\x00"
+    long_title = fact(
+        ConversationTitled(user_id=user_id, conversation_id=conversation_id, title="t"),
+        source="chatfn/titles",
+    )
+    long_title.data["title"] = "t" * 201
+    command = MessageSendRequested(
+        user_id=user_id, conversation_id=conversation_id, message_id=sent.message_id,
+        reply_id=sent.reply_id, content="Hello",
+    )  # fmt: skip
+
+    async with function_client("persist_history") as client:
+        malformed = await client.post(
+            "/", content=b"{}", headers={"content-type": "application/json"}
+        )
+        not_consumed = await deliver(client, fact(command, source="chatfn/api"))
+        unstorable = await deliver(client, nul)
+        too_long = await deliver(client, long_title)
+        probe = await client.get("/healthz")
+
+    assert malformed.status_code == 400
+    assert not_consumed.status_code == 400
+    assert unstorable.status_code == 422
+    assert too_long.status_code == 422
+    for answer in (malformed, not_consumed, unstorable, too_long):
+        assert answer.headers["content-type"] == "application/problem+json"
+    assert "Secret" not in unstorable.text  # the problem does not quote what the user wrote
+    assert await projection(user_id) == {"conversations": [], "messages": []}
+    assert await ledger(nul) == await ledger(long_title) == 0
+    assert probe.json() == {
+        "function": "persist_history",
+        "consumes": sorted(
+            payload.event_type
+            for payload in (MessageSent, ReplyRegenerated, ReplyCompleted, ReplyFailed,
+                            ConversationTitled)
+        ),
+    }  # fmt: skip
