@@ -203,6 +203,15 @@ async def test_bad_events_are_final_answers_for_the_dead_letter_sink(
         source="chatfn/titles",
     )
     long_title.data["title"] = "t" * 201
+    long_model = fact(sent)
+    long_model.data["model"] = "m" * 201  # the column holds 200
+    ids = {"user_id": user_id, "conversation_id": conversation_id, "message_id": sent.message_id}
+    huge_count = fact(
+        ReplyCompleted(**ids, reply_id=sent.reply_id, content="w0 ", model="scripted",
+                       finish_reason="stop", prompt_tokens=1, completion_tokens=1),
+        source="chatfn/generate_reply",
+    )  # fmt: skip
+    huge_count.data["prompt_tokens"] = 2**31  # beyond PostgreSQL's integer
     command = MessageSendRequested(
         user_id=user_id, conversation_id=conversation_id, message_id=sent.message_id,
         reply_id=sent.reply_id, content="Hello",
@@ -215,13 +224,15 @@ async def test_bad_events_are_final_answers_for_the_dead_letter_sink(
         not_consumed = await deliver(client, fact(command, source="chatfn/api"))
         unstorable = await deliver(client, nul)
         too_long = await deliver(client, long_title)
+        beyond_columns = [await deliver(client, e) for e in (long_model, huge_count)]
         probe = await client.get("/healthz")
 
     assert malformed.status_code == 400
     assert not_consumed.status_code == 400
     assert unstorable.status_code == 422
     assert too_long.status_code == 422
-    for answer in (malformed, not_consumed, unstorable, too_long):
+    assert [answer.status_code for answer in beyond_columns] == [422, 422]  # were 500s
+    for answer in (malformed, not_consumed, unstorable, too_long, *beyond_columns):
         assert answer.headers["content-type"] == "application/problem+json"
     assert "Secret" not in unstorable.text  # the problem does not quote what the user wrote
     assert await projection(user_id) == {"conversations": [], "messages": []}

@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 from uuid import UUID, uuid5
 
 from cloudevents.exceptions import GenericException
@@ -29,6 +29,13 @@ from chatfn.text import StoredText
 
 SCHEMA_PREFIX = "urn:chatfn:"
 MAX_ERRORS = 20  # a rejection names this many invalid fields at most
+
+
+# What the tables can hold (chatfn.models): an event that passes here is one that
+# persist_history can write, so a bad one is refused (4xx) and never retried as a 500.
+ModelName = Annotated[StoredText, Field(max_length=200)]
+Title = Annotated[StoredText, Field(max_length=200)]
+TokenCount = Annotated[int, Field(ge=0, le=2**31 - 1)]  # PostgreSQL's integer
 
 
 class Payload(BaseModel):
@@ -104,7 +111,7 @@ class MessageSendRequested(MessagePayload):
 
     parent_id: UUID | None = None
     content: StoredText = Field(min_length=1, max_length=100_000)
-    model: StoredText | None = None
+    model: ModelName | None = None
 
 
 class MessageSent(MessagePayload):
@@ -112,7 +119,7 @@ class MessageSent(MessagePayload):
 
     parent_id: UUID | None = None
     content: StoredText
-    model: StoredText
+    model: ModelName
     created_conversation: bool = False
 
 
@@ -130,13 +137,13 @@ class ReplyRegenerateRequested(MessagePayload):
 
     event_type = "io.chatfn.reply.regenerate.requested"
 
-    model: StoredText | None = None
+    model: ModelName | None = None
 
 
 class ReplyRegenerated(MessagePayload):
     event_type = "io.chatfn.reply.regenerated"
 
-    model: StoredText
+    model: ModelName
 
 
 class ReplyCompleted(MessagePayload):
@@ -145,10 +152,10 @@ class ReplyCompleted(MessagePayload):
     event_type = "io.chatfn.reply.completed"
 
     content: StoredText
-    model: StoredText
+    model: ModelName
     finish_reason: Literal["stop", "length", "stopped"]
-    prompt_tokens: int = Field(ge=0)
-    completion_tokens: int = Field(ge=0)
+    prompt_tokens: TokenCount
+    completion_tokens: TokenCount
 
 
 class ReplyFailed(MessagePayload):
@@ -157,7 +164,7 @@ class ReplyFailed(MessagePayload):
     event_type = "io.chatfn.reply.failed"
 
     content: StoredText = ""
-    model: StoredText
+    model: ModelName
     code: str
     message: StoredText
 
@@ -168,7 +175,7 @@ class ConversationTitled(Payload):
 
     user_id: UUID
     conversation_id: UUID
-    title: StoredText = Field(max_length=200)
+    title: Title
 
 
 CATALOG: dict[str, type[Payload]] = {
