@@ -174,6 +174,9 @@ async def test_dlq_lists_and_replays_dead_letters_whose_data_is_not_json_without
             replayed = await asyncio.to_thread(
                 events_command, settings, folder, broker.url, "dlq", "--replay"
             )
+            # Said first: when the replay itself failed, waiting for its deliveries says nothing.
+            assert replayed.returncode == 0, replayed.stderr
+            assert "2 dead letters replayed" in replayed.stdout, replayed.stdout
             await eventually(lambda: len(subscriber.received) == 4)
 
     assert listed.returncode == 0, listed.stderr
@@ -187,8 +190,6 @@ async def test_dlq_lists_and_replays_dead_letters_whose_data_is_not_json_without
     assert f'"email": "{name}@example.com"' in shown.stdout
     assert '"password_hash": "[redacted]"' in shown.stdout
     assert "not JSON: not shown" in shown.stdout
-    assert replayed.returncode == 0, replayed.stderr
-    assert "2 dead letters replayed" in replayed.stdout
     for output in (listed, shown, replayed):
         assert OLD_HASH not in output.stdout + output.stderr
         assert "it said" not in output.stdout  # the answer's detail may quote the event
