@@ -244,8 +244,11 @@ async def test_the_view_follows_the_answer_until_the_reader_scrolls_up(
     await messages.hover()
     await page.mouse.wheel(0, -3000)  # the reader scrolls up while tokens keep coming
     await expect(page.get_by_role("button", name="Scroll to the latest message")).to_be_visible()
+    scrolled_up = await messages.evaluate(distance_from_end)
     await expect(replies(page).last).to_contain_text("w400")
-    assert await messages.evaluate(distance_from_end) > 1000  # left where the reader is
+    # Left where the reader is: the answer grew below the view instead of pulling it down
+    # (how far the wheel took it depends on the machine's pace, so no fixed figure).
+    assert await messages.evaluate(distance_from_end) > scrolled_up > 0
 
     await page.get_by_role("button", name="Scroll to the latest message").click()
     await expect(finished(replies(page).last)).to_be_visible()
