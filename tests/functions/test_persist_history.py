@@ -25,7 +25,7 @@ from chatfn.events.catalog import (
 )
 from chatfn.models import Conversation, Message, ProcessedEvent
 from chatfn.settings import Settings
-from tests.utils.functions import a_user, deliver, function_client
+from tests.utils.functions import a_user, deliver, deliver_malformed, function_client
 
 CONSUMER = "persist_history"
 
@@ -218,9 +218,7 @@ async def test_bad_events_are_final_answers_for_the_dead_letter_sink(
     )  # fmt: skip
 
     async with function_client("persist_history") as client:
-        malformed = await client.post(
-            "/", content=b"{}", headers={"content-type": "application/json"}
-        )
+        malformed = await deliver_malformed(client)
         not_consumed = await deliver(client, fact(command, source="chatfn/api"))
         unstorable = await deliver(client, nul)
         too_long = await deliver(client, long_title)

@@ -13,7 +13,7 @@ from chatfn.events.catalog import UserRegisterRequested, new_event
 from chatfn.identity import accounts
 from chatfn.models import User, UserEmail
 from chatfn.settings import Settings, get_settings
-from tests.utils.functions import deliver, function_client, reply_of
+from tests.utils.functions import deliver, deliver_malformed, function_client, reply_of
 
 HASH = PasswordHasher().hash("correct horse battery staple")
 
@@ -124,9 +124,7 @@ async def test_bad_events_are_final_answers_for_the_dead_letter_sink(
     plaintext.data["password_hash"] = "hunter2"  # no password, nor its hash, gets in
 
     async with function_client("register_user") as client:
-        malformed = await client.post(
-            "/", content=b"{}", headers={"content-type": "application/json"}
-        )
+        malformed = await deliver_malformed(client)
         invalid = await deliver(client, plaintext)
         probe = await client.get("/healthz")
 

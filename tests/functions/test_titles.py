@@ -22,7 +22,7 @@ from chatfn.events.catalog import (
 )
 from chatfn.settings import Settings
 from tests.utils.chat import model_calls, model_stats, script
-from tests.utils.functions import a_user, deliver, function_client, reply_of
+from tests.utils.functions import a_user, deliver, deliver_malformed, function_client, reply_of
 from tests.utils.waiting import until
 
 DAY_S = 24 * 3600
@@ -202,9 +202,7 @@ async def test_bad_events_are_final_answers_for_the_dead_letter_sink(
     )  # fmt: skip
 
     async with function_client("titles") as client:
-        malformed = await client.post(
-            "/", content=b"{}", headers={"content-type": "application/json"}
-        )
+        malformed = await deliver_malformed(client)
         not_consumed = await deliver(client, new_event(sent, source="chatfn/send_message"))
         unreadable = await deliver(client, invalid)
         probe = await client.get("/healthz")

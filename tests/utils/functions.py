@@ -43,6 +43,11 @@ async def deliver(client: httpx.AsyncClient, event: CloudEvent, path: str = "/")
     return await client.post(path, headers=headers, content=body)
 
 
+async def deliver_malformed(client: httpx.AsyncClient) -> httpx.Response:
+    """POST what no broker sends: JSON with no CloudEvent attributes at all."""
+    return await client.post("/", content=b"{}", headers={"content-type": "application/json"})
+
+
 def reply_of(response: httpx.Response) -> CloudEvent:
     """The event a function replied with (Knative reply semantics)."""
     assert response.status_code == 200, response.text
