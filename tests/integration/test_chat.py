@@ -8,7 +8,6 @@ import os
 import signal
 from uuid import UUID
 
-import httpx
 import pytest
 from cloudevents.conversion import to_binary
 
@@ -17,7 +16,7 @@ from chatfn.events.catalog import MessageSent, fact_id, new_event
 from chatfn.local.stack import Stack
 from chatfn.redis_client import key, redis_client
 from chatfn.settings import Settings
-from tests.utils.accounts import SignedIn, browser, register, signed_in
+from tests.utils.accounts import browser, sign_up
 from tests.utils.chat import (
     Rows,
     conversation_when,
@@ -38,11 +37,6 @@ from tests.utils.chat import (
 )
 from tests.utils.stack import until_serving
 from tests.utils.waiting import until
-
-
-async def sign_up(client: httpx.AsyncClient, name: str) -> SignedIn:
-    return signed_in(await register(client, f"{name}@example.com"))
-
 
 TITLE_CALL = 1  # `titles` asks the same scripted model for the conversation's title
 GENERATE_REPLY, TITLES = "generate-reply-on-message-sent", "titles-on-reply-completed"

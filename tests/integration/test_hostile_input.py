@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from uuid import UUID, uuid4
 
-import httpx
 import pytest
 from cloudevents.conversion import to_binary
 
@@ -14,7 +13,7 @@ from chatfn.chat import replies
 from chatfn.events.catalog import MessageSendRequested, new_event
 from chatfn.redis_client import redis_client
 from chatfn.settings import Settings
-from tests.utils.accounts import SignedIn, browser, make_admin, register, signed_in
+from tests.utils.accounts import browser, make_admin, register, sign_up, signed_in
 from tests.utils.chat import (
     model_calls,
     new_conversation,
@@ -26,10 +25,6 @@ from tests.utils.chat import (
 from tests.utils.waiting import until
 
 NUL = "before\u0000after"
-
-
-async def sign_up(client: httpx.AsyncClient, name: str) -> SignedIn:
-    return signed_in(await register(client, f"{name}@example.com"))
 
 
 async def raw_request(

@@ -84,6 +84,11 @@ async def register(client: httpx.AsyncClient, email: str, **extra: str) -> httpx
     )
 
 
+async def sign_up(client: httpx.AsyncClient, name: str) -> SignedIn:
+    """A new user `name`@example.com, registered and signed in."""
+    return signed_in(await register(client, f"{name}@example.com"))
+
+
 async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
     return await client.post("/api/auth/login", json={"email": email, "password": password})
 
