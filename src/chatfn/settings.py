@@ -2,8 +2,10 @@
 
 Every service URL and secret lives here. A URL left empty means "the local stack
 provides it" (`chatfn up` starts an embedded server and passes its URL to every
-process it runs). Secrets have development defaults so `task up` works on a fresh
-clone; outside local mode those defaults are refused.
+process it runs). Secrets get development values in local mode only, so `task up` works
+on a fresh clone; in production a secret nobody set stays empty, a development value is
+refused, and a function demands only what it uses (`NEEDS`), so its Knative Service is
+given only those secrets.
 """
 
 from __future__ import annotations
@@ -13,13 +15,48 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEV_S3_ACCESS_KEY = "chatfn-dev"
-DEV_S3_SECRET_KEY = SecretStr("chatfn-dev-secret")
-DEV_LLM_API_KEY = SecretStr("chatfn-dev-llm-key")
-DEV_JWT_SECRET = SecretStr("chatfn-dev-jwt-secret-change-me-0123456789")
+# Filled in when local mode leaves them unset; refused in production.
+DEV_SECRETS = {
+    "S3_ACCESS_KEY": "chatfn-dev",
+    "S3_SECRET_KEY": "chatfn-dev-secret",
+    "LLM_API_KEY": "chatfn-dev-llm-key",
+    "JWT_SECRET": "chatfn-dev-jwt-secret-change-me-0123456789",
+}
+
+# The variables that are secrets (a Kubernetes Secret holds them; a ConfigMap the rest).
+SECRET_VARIABLES = frozenset(
+    {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "JWT_SECRET",
+        "JWT_PREVIOUS_SECRET",
+        "LLM_API_KEY",
+        "S3_ACCESS_KEY",
+        "S3_SECRET_KEY",
+    }
+)
+
+_DATABASE_AND_REDIS = frozenset({"DATABASE_URL", "REDIS_URL"})
+_MODEL = frozenset({"LLM_BASE_URL", "LLM_API_KEY"})
+
+# What each function (its FUNCTION_TARGET) reads and must be given in production. Nothing
+# in production reads S3 or Kafka directly (the broker is Knative's); `api` publishes to
+# K_SINK, which its SinkBinding sets. JWT_PREVIOUS_SECRET is optional (a key rotation).
+NEEDS: dict[str, frozenset[str]] = {
+    "api": _DATABASE_AND_REDIS
+    | _MODEL
+    | {"JWT_SECRET", "JWT_PREVIOUS_SECRET", "K_SINK", "DEAD_LETTER_SINK"},
+    "register_user": _DATABASE_AND_REDIS,
+    "send_message": _DATABASE_AND_REDIS,
+    "generate_reply": _DATABASE_AND_REDIS | _MODEL,
+    "persist_history": frozenset({"DATABASE_URL"}),
+    "stream_reply": frozenset({"REDIS_URL"}),
+    "titles": _DATABASE_AND_REDIS | _MODEL,
+}
+OPTIONAL = frozenset({"JWT_PREVIOUS_SECRET"})
 
 
 class Mode(StrEnum):
@@ -28,9 +65,12 @@ class Mode(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # A refusal must not print what it refused: the input holds every secret.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     mode: Mode = Field(Mode.local, alias="CHATFN_MODE")
+    # Which function this process runs (functions-framework's own variable); never passed on.
+    function: str = Field("", alias="FUNCTION_TARGET", exclude=True)
     home: Path = Field(Path(".local"), alias="CHATFN_HOME", description="local stack state")
     port: int = Field(8080, alias="CHATFN_PORT", ge=0, le=65535, description="0: any free port")
 
@@ -45,13 +85,13 @@ class Settings(BaseSettings):
     web_dir: Path = Field(Path("web/dist"), alias="CHATFN_WEB_DIR", description="the built UI")
 
     s3_endpoint: str = Field("", alias="S3_ENDPOINT", description="host:port or URL")
-    s3_access_key: str = Field(DEV_S3_ACCESS_KEY, alias="S3_ACCESS_KEY")
-    s3_secret_key: SecretStr = Field(DEV_S3_SECRET_KEY, alias="S3_SECRET_KEY")
+    s3_access_key: str = Field("", alias="S3_ACCESS_KEY")
+    s3_secret_key: SecretStr = Field(SecretStr(""), alias="S3_SECRET_KEY")
     s3_bucket: str = Field("chatfn-attachments", alias="S3_BUCKET")
     web_bucket: str = Field("chatfn-web", alias="WEB_BUCKET", description="the CDN's origin")
 
     llm_base_url: str = Field("", alias="LLM_BASE_URL", description="OpenAI-compatible /v1 URL")
-    llm_api_key: SecretStr = Field(DEV_LLM_API_KEY, alias="LLM_API_KEY")
+    llm_api_key: SecretStr = Field(SecretStr(""), alias="LLM_API_KEY")
     llm_model: str = Field("SmolLM2-135M-Instruct", alias="LLM_MODEL")
     llm_routes: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,
@@ -72,7 +112,7 @@ class Settings(BaseSettings):
     redis_prefix: str = Field("chatfn", alias="REDIS_PREFIX", description="namespaces every key")
 
     # Sessions: chatfn's own access tokens (HS256) and rotating refresh tokens.
-    jwt_secret: SecretStr = Field(DEV_JWT_SECRET, alias="JWT_SECRET")
+    jwt_secret: SecretStr = Field(SecretStr(""), alias="JWT_SECRET")
     jwt_previous_secret: SecretStr | None = Field(
         None, alias="JWT_PREVIOUS_SECRET", description="still verified during a key rotation"
     )
@@ -104,7 +144,7 @@ class Settings(BaseSettings):
         environment = {}
         for name, info in type(self).model_fields.items():
             value = getattr(self, name)
-            if value is None:
+            if value is None or info.exclude:
                 continue
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
@@ -139,37 +179,39 @@ class Settings(BaseSettings):
                 return "postgresql+asyncpg://" + url.removeprefix(prefix)
         return url
 
+    @field_validator("s3_access_key", "s3_secret_key", "llm_api_key", "jwt_secret")
+    @classmethod
+    def _development_value_locally(cls, value: str | SecretStr, info: ValidationInfo) -> object:
+        """A secret left unset gets its development value, in local mode only (`mode` is
+        declared first, so it is validated by now)."""
+        plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if plain or info.data.get("mode") is not Mode.local:
+            return value
+        development = DEV_SECRETS[str(cls.model_fields[str(info.field_name)].alias)]
+        return SecretStr(development) if isinstance(value, SecretStr) else development
+
     @model_validator(mode="after")
-    def _no_dev_secrets_outside_local(self) -> Self:
+    def _what_this_function_needs_in_production(self) -> Self:
         if self.mode is Mode.local:
             return self
-        left_at_default = [
-            name
-            for name, value, default in (
-                ("S3_SECRET_KEY", self.s3_secret_key, DEV_S3_SECRET_KEY),
-                ("LLM_API_KEY", self.llm_api_key, DEV_LLM_API_KEY),
-                ("JWT_SECRET", self.jwt_secret, DEV_JWT_SECRET),
-            )
-            if value.get_secret_value() == default.get_secret_value()
-        ]
-        if left_at_default:
+        given = self.as_environment()
+        at_development_value = sorted(
+            variable for variable, value in DEV_SECRETS.items() if given.get(variable) == value
+        )
+        if at_development_value:
             raise ValueError(
-                f"{', '.join(left_at_default)} left at the development default; "
+                f"{', '.join(at_development_value)} set to the development value; "
                 f"set real values when CHATFN_MODE={self.mode.value}"
             )
-        missing = [
-            name
-            for name, value in (
-                ("DATABASE_URL", self.database_url),
-                ("REDIS_URL", self.redis_url),
-                ("KAFKA_BOOTSTRAP_SERVERS", self.kafka_bootstrap_servers),
-                ("S3_ENDPOINT", self.s3_endpoint),
-                ("LLM_BASE_URL", self.llm_base_url),
-            )
-            if not value
-        ]
+        if self.function and self.function not in NEEDS:
+            raise ValueError(f"FUNCTION_TARGET={self.function} is no chatfn function")
+        needed = NEEDS.get(self.function, frozenset()) - OPTIONAL
+        missing = sorted(variable for variable in needed if not given.get(variable))
         if missing:
-            raise ValueError(f"{', '.join(missing)} required when CHATFN_MODE={self.mode.value}")
+            raise ValueError(
+                f"{', '.join(missing)} required by {self.function} "
+                f"when CHATFN_MODE={self.mode.value}"
+            )
         return self
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from chatfn.settings import Settings
+from chatfn.settings import DEV_SECRETS, NEEDS, OPTIONAL, SECRET_VARIABLES, Settings
 
 
 @pytest.fixture(autouse=True)
@@ -14,15 +14,15 @@ def _no_outside_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(Settings.model_config, "env_file", None)
 
 
-PRODUCTION_URLS = {
+# Everything `api`, the function that needs the most, is given in production.
+API_IN_PRODUCTION = {
+    "CHATFN_MODE": "production",
+    "FUNCTION_TARGET": "api",
     "DATABASE_URL": "postgresql://chatfn:pw@db:5432/chatfn",
     "REDIS_URL": "redis://redis:6379/0",
-    "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
-    "S3_ENDPOINT": "https://minio:9000",
+    "K_SINK": "http://broker-ingress/chatfn/default",
+    "DEAD_LETTER_SINK": "http://kafka-sink-ingress/chatfn/dead-letter",
     "LLM_BASE_URL": "https://models/v1",
-}
-PRODUCTION_SECRETS = {
-    "S3_SECRET_KEY": "s3-real",
     "LLM_API_KEY": "llm-real",
     "JWT_SECRET": "jwt-real",
 }
@@ -32,33 +32,74 @@ def test_local_mode_runs_with_development_defaults() -> None:
     settings = Settings()
     assert settings.mode == "local"
     assert settings.database_url == ""  # the local stack fills it in
+    assert settings.jwt_secret.get_secret_value() == DEV_SECRETS["JWT_SECRET"]
+    assert settings.s3_access_key == DEV_SECRETS["S3_ACCESS_KEY"]
 
 
-def test_production_refuses_secrets_left_at_their_development_default() -> None:
-    with pytest.raises(ValidationError, match="JWT_SECRET") as refused:
-        Settings.model_validate(
-            {
-                "CHATFN_MODE": "production",
-                **PRODUCTION_URLS,
-                "S3_SECRET_KEY": "s3",
-                "LLM_API_KEY": "x",
-            }
-        )
-    assert "S3_SECRET_KEY" not in str(refused.value)
+def test_local_mode_keeps_secrets_it_is_given() -> None:
+    settings = Settings.model_validate({"JWT_SECRET": "mine", "S3_ACCESS_KEY": "me"})
+    assert settings.jwt_secret.get_secret_value() == "mine"
+    assert settings.s3_access_key == "me"
 
 
-def test_production_requires_every_service_url() -> None:
-    with pytest.raises(ValidationError, match="REDIS_URL"):
-        Settings.model_validate(
-            {"CHATFN_MODE": "production", **PRODUCTION_URLS, "REDIS_URL": "", **PRODUCTION_SECRETS}
-        )
+def test_production_refuses_development_values_even_of_secrets_it_does_not_need() -> None:
+    given = API_IN_PRODUCTION | {"S3_SECRET_KEY": DEV_SECRETS["S3_SECRET_KEY"]}
+    with pytest.raises(ValidationError, match="S3_SECRET_KEY set to the development") as refused:
+        Settings.model_validate(given)
+    assert "JWT_SECRET" not in str(refused.value)
+    assert "jwt-real" not in str(refused.value)  # nor any input: errors get logged
 
 
-def test_production_accepts_real_secrets() -> None:
+def test_production_leaves_secrets_nobody_set_empty() -> None:
+    settings = Settings.model_validate(API_IN_PRODUCTION)
+    assert settings.s3_secret_key.get_secret_value() == ""
+    assert settings.s3_access_key == ""
+    assert settings.jwt_previous_secret is None
+
+
+@pytest.mark.parametrize("variable", sorted(NEEDS["api"] - OPTIONAL))
+def test_production_requires_what_the_function_needs(variable: str) -> None:
+    with pytest.raises(ValidationError, match=f"{variable} required by api"):
+        Settings.model_validate(API_IN_PRODUCTION | {variable: ""})
+
+
+@pytest.mark.parametrize("function", sorted(NEEDS))
+def test_each_function_starts_in_production_with_only_what_it_needs(function: str) -> None:
+    needed = {v: API_IN_PRODUCTION.get(v, "real") for v in NEEDS[function] - OPTIONAL}
     settings = Settings.model_validate(
-        {"CHATFN_MODE": "production", **PRODUCTION_URLS, **PRODUCTION_SECRETS}
+        {"CHATFN_MODE": "production", "FUNCTION_TARGET": function, **needed}
     )
-    assert settings.jwt_secret.get_secret_value() == "jwt-real"
+    assert settings.function == function
+    given = {variable for variable, value in settings.as_environment().items() if value}
+    assert given & SECRET_VARIABLES <= NEEDS[function]
+
+
+def test_a_function_that_never_signs_tokens_starts_without_jwt_secret() -> None:
+    settings = Settings.model_validate(
+        {
+            "CHATFN_MODE": "production",
+            "FUNCTION_TARGET": "persist_history",
+            "DATABASE_URL": "postgresql://db/chatfn",
+        }
+    )
+    assert settings.jwt_secret.get_secret_value() == ""
+
+
+def test_production_refuses_an_unknown_function() -> None:
+    with pytest.raises(ValidationError, match="FUNCTION_TARGET=apii is no chatfn function"):
+        Settings.model_validate(API_IN_PRODUCTION | {"FUNCTION_TARGET": "apii"})
+
+
+def test_a_process_that_runs_no_function_checks_what_it_uses_itself() -> None:
+    """The migration Job and the CLI: nothing is demanded up front."""
+    settings = Settings.model_validate({"CHATFN_MODE": "production"})
+    assert settings.database_url == ""
+
+
+def test_every_needed_variable_is_a_setting() -> None:
+    variables = {str(info.alias) for info in Settings.model_fields.values()}
+    assert set().union(*NEEDS.values()) <= variables
+    assert variables >= SECRET_VARIABLES >= set(DEV_SECRETS)
 
 
 def test_a_libpq_database_url_gets_the_asyncpg_driver() -> None:
@@ -69,14 +110,15 @@ def test_a_libpq_database_url_gets_the_asyncpg_driver() -> None:
 def test_settings_survive_the_trip_through_a_child_process_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    original = Settings.model_validate(
-        {"CHATFN_MODE": "production", **PRODUCTION_URLS, **PRODUCTION_SECRETS}
-    )
+    original = Settings.model_validate(API_IN_PRODUCTION)
     for key, value in original.as_environment().items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("FUNCTION_TARGET", "api")  # functions-framework's, never passed on
+    assert "FUNCTION_TARGET" not in original.as_environment()
     assert Settings() == original
 
 
 def test_secrets_do_not_show_in_repr() -> None:
-    settings = Settings.model_validate(PRODUCTION_SECRETS)
+    settings = Settings.model_validate(API_IN_PRODUCTION)
     assert "jwt-real" not in repr(settings)
+    assert "llm-real" not in repr(settings)

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from chatfn.events.catalog import EventRejected, Payload, ReceivedEvent, parse_event
 from chatfn.events.emit import reply
 from chatfn.problems import Problem, crashed
+from chatfn.settings import get_settings
 
 Handler = Callable[[ReceivedEvent[Any]], Awaitable[CloudEvent | None]]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -39,6 +40,7 @@ def consumes(*accepted: type[Payload]) -> Callable[[Handler], Endpoint]:
         @functools.wraps(handler)
         async def endpoint(request: Request) -> Response:
             if request.method == "GET":  # a probe, or someone asking what this is
+                get_settings()  # a revision not given what it needs never becomes Ready
                 return JSONResponse({"function": handler.__name__, "consumes": types})
             received: ReceivedEvent[Any] | None = None
             try:
