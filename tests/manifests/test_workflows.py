@@ -112,6 +112,35 @@ def test_every_repository_script_a_step_runs_exists() -> None:
     assert [script for script in scripts if not (PROJECT_ROOT / script).is_file()] == []
 
 
+def version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def terraform_versions_used(workflows: list[Path]) -> set[str]:
+    return {
+        step["with"]["terraform_version"]
+        for workflow in workflows
+        for step in steps(workflow)
+        if step.get("uses", "").startswith("hashicorp/setup-terraform@")
+    }
+
+
+def test_the_workflows_run_one_terraform_that_every_module_accepts() -> None:
+    versions = terraform_versions_used(WORKFLOWS)
+    constraints = [
+        constraint
+        for path in (PROJECT_ROOT / "terraform").rglob("*.tf")
+        for constraint in re.findall(r'required_version\s*=\s*"([^"]*)"', path.read_text())
+    ]
+
+    assert len(versions) == 1, versions
+    assert constraints
+    used = versions.pop()
+    # Only `>= x.y.z` is read here: another form fails until this test learns it.
+    assert all(re.fullmatch(r">= ?[\d.]+", c) for c in constraints), constraints
+    assert all(version(used) >= version(c.lstrip(">= ")) for c in constraints), (used, constraints)
+
+
 def pin(digest: str, kustomization: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(TOOLS / "pin-image-digest.sh"), digest, str(kustomization)],
