@@ -176,7 +176,7 @@ async def test_dlq_lists_and_replays_dead_letters_whose_data_is_not_json_without
             )
             # Said first: when the replay itself failed, waiting for its deliveries says nothing.
             assert replayed.returncode == 0, replayed.stderr
-            assert "2 dead letters replayed" in replayed.stdout, replayed.stdout
+            assert "2 dead letters replayed" in replayed.stdout, (listed.stdout, replayed.stdout)
             await eventually(lambda: len(subscriber.received) == 4)
 
     assert listed.returncode == 0, listed.stderr
