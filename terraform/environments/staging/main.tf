@@ -1,0 +1,109 @@
+# staging: the same modules as production, smaller, following main.
+
+locals {
+  domain    = "staging.chatfn.example.com"
+  cdn_cidrs = concat(data.cloudflare_ip_ranges.cdn.ipv4_cidr_blocks, data.cloudflare_ip_ranges.cdn.ipv6_cidr_blocks)
+}
+
+data "cloudflare_ip_ranges" "cdn" {}
+
+data "cloudflare_zone" "cdn" {
+  name = "example.com"
+}
+
+module "platform" {
+  source = "../../modules/platform"
+
+  domain            = local.domain
+  cdn_source_ranges = local.cdn_cidrs
+  secret_store_provider = {
+    vault = {
+      server  = "https://vault.example.com"
+      path    = "secret"
+      version = "v2"
+      auth    = { kubernetes = { mountPath = "kubernetes-staging", role = "external-secrets" } }
+    }
+  }
+
+  knative_replicas      = 1
+  kafka_replicas        = 3
+  kafka_storage_gi      = 20
+  postgres_instances    = 1
+  postgres_storage_gi   = 10
+  redis_replicas        = 1
+  minio_mode            = "standalone"
+  minio_replicas        = 1
+  minio_storage_gi      = 20
+  traefik_replicas      = 1
+  prometheus_retention  = "7d"
+  prometheus_storage_gi = 20
+  loki_storage_gi       = 20
+  argocd_ha             = false
+}
+
+module "chatfn" {
+  source = "../../modules/chatfn"
+
+  domain                  = local.domain
+  kafka_bootstrap_servers = module.platform.kafka_bootstrap_servers
+  postgres_host           = module.platform.postgres_host
+  redis_host              = module.platform.redis_host
+  s3_endpoint             = module.platform.s3_endpoint
+  s3_user                 = module.platform.s3_user
+  buckets                 = module.platform.buckets
+  keycloak_url            = module.platform.keycloak_url
+  secret_stores           = module.platform.secret_stores
+  argocd_namespace        = module.platform.argocd_namespace
+  cdn_source_ranges       = local.cdn_cidrs
+  pod_cidr                = "10.244.0.0/16"
+
+  repo_url     = "https://github.com/chatfn/chatfn.git"
+  git_revision = "main"
+  llm_base_url = "http://vllm.models.svc:8000/v1"
+  admin_emails = ["ops@example.com"]
+
+  tuning = {
+    llm_model              = "Qwen2.5-1.5B-Instruct"
+    llm_routes             = {}
+    llm_context_tokens     = 8192
+    llm_max_tokens         = 512
+    llm_timeout_s          = 60
+    system_prompt          = "You are chatfn, a helpful assistant. Answer clearly; use Markdown when it helps."
+    daily_token_budget     = 50000
+    access_token_ttl_s     = 900
+    refresh_token_ttl_days = 7
+    oidc_jwks_ttl_s        = 300
+    rate_limit_ip          = "600/minute"
+    rate_limit_user        = "300/minute"
+    rate_limit_login       = "10/15minutes"
+    rate_limit_register    = "20/hour"
+    register_timeout_s     = 10
+  }
+}
+
+module "cdn" {
+  source = "../../modules/cdn"
+
+  zone_id         = data.cloudflare_zone.cdn.id
+  hostname        = local.domain
+  origin_address  = data.kubernetes_service_v1.traefik.status[0].load_balancer[0].ingress[0].ip
+  web_origin_host = module.platform.web_origin_host
+  web_bucket      = module.platform.buckets.web
+}
+
+# Traefik's load balancer address, known once module.platform is applied.
+data "kubernetes_service_v1" "traefik" {
+  metadata {
+    name      = "traefik"
+    namespace = "traefik"
+  }
+  depends_on = [module.platform]
+}
+
+output "url" {
+  value = module.cdn.url
+}
+
+output "oidc_issuer" {
+  value = module.chatfn.oidc_issuer
+}

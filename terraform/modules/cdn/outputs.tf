@@ -1,0 +1,4 @@
+output "url" {
+  description = "The product's public URL."
+  value       = "https://${var.hostname}"
+}

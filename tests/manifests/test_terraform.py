@@ -1,0 +1,305 @@
+"""terraform/ read with python-hcl2, no terraform binary: every file parses, every module
+is given exactly the inputs it declares in each environment, every setting reaches the
+cluster (ConfigMap chatfn-config or Secret chatfn-secrets), the CDN sends
+web/security-headers.json and never caches /api/, versions are pinned, and every secret
+variable is sensitive. Each check also runs on a broken copy, which it must refuse."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+
+from chatfn.local.provision import PROJECT_ROOT
+from chatfn.settings import SECRET_VARIABLES, Settings
+
+# Settings no cluster needs, each with why.
+NOT_IN_THE_CLUSTER = {
+    "CHATFN_HOME": "the local stack's state folder",
+    "CHATFN_PORT": "the dev gateway's port",
+    "CHATFN_EVENTING_DIR": "the YAML the local broker obeys",
+    "CHATFN_WEB_DIR": "the build the dev gateway serves and an operator publishes",
+    "K_SINK": "the SinkBinding sets it in each pod",
+    "FUNCTION_TARGET": "each Knative Service names its own function",
+}
+# Arguments of a module block that are Terraform's, not the module's inputs.
+META_ARGUMENTS = {"source", "version", "providers", "depends_on", "count", "for_each"}
+# Variable names that hold credentials (secret_stores names stores: it holds none).
+SECRET_NAME = re.compile(r"(password|token|credentials?|(^|_)secret|(^|_)key)$")
+EXACT_VERSION = re.compile(r"v?\d+\.\d+\.\d+")
+
+Blocks = dict[str, list[Any]]
+
+
+@cache
+def parse(text: str) -> Blocks:
+    parsed: Blocks = hcl2.loads(text)
+    return parsed
+
+
+def unquote(value: Any) -> Any:
+    """hcl2 keeps string literals quoted and block labels too."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def folder(path: Path) -> Blocks:
+    """Every top-level block of a Terraform module (one folder of .tf files)."""
+    merged: Blocks = {}
+    for file in sorted(path.glob("*.tf")):
+        for kind, blocks in parse(file.read_text()).items():
+            merged.setdefault(kind, []).extend(blocks)
+    return merged
+
+
+def labelled(blocks: Blocks, kind: str) -> dict[str, dict[str, Any]]:
+    """`variable "x" {...}` blocks (one label) as {x: body}."""
+    return {unquote(label): body for block in blocks.get(kind, []) for label, body in block.items()}
+
+
+def resources(blocks: Blocks, kind: str) -> dict[str, dict[str, Any]]:
+    """`resource "kind" "name" {...}` blocks of one kind as {name: body}."""
+    return {
+        unquote(name): body
+        for block in blocks.get("resource", [])
+        for rkind, named in block.items()
+        if unquote(rkind) == kind
+        for name, body in named.items()
+    }
+
+
+def local_values(blocks: Blocks) -> dict[str, Any]:
+    return {
+        name: value
+        for block in blocks.get("locals", [])
+        for name, value in block.items()
+        if not name.startswith("__")
+    }
+
+
+def modules(root: Path) -> list[Path]:
+    return sorted(path for path in (root / "terraform" / "modules").iterdir() if path.is_dir())
+
+
+def environments(root: Path) -> list[Path]:
+    return sorted(path for path in (root / "terraform" / "environments").iterdir() if path.is_dir())
+
+
+def parse_problems(root: Path) -> list[str]:
+    problems = []
+    for file in sorted((root / "terraform").rglob("*.tf")):
+        try:
+            parse(file.read_text())
+        except Exception as error:  # lark's errors share no base class worth naming
+            problems.append(f"{file.relative_to(root)}: {type(error).__name__}")
+    return problems
+
+
+def wiring_problems(root: Path) -> list[str]:
+    problems = []
+    for environment in environments(root):
+        calls = labelled(folder(environment), "module")
+        for name, call in calls.items():
+            source = (environment / unquote(call["source"])).resolve()
+            declared = labelled(folder(source), "variable")
+            required = {variable for variable, body in declared.items() if "default" not in body}
+            given = {key for key in call if not key.startswith("__")} - META_ARGUMENTS
+            problems += [f"{environment.name}: {name} lacks {key}" for key in required - given]
+            problems += [
+                f"{environment.name}: {name} has no input {key}" for key in given - set(declared)
+            ]
+        unused = {path.name for path in modules(root)} - {
+            Path(unquote(call["source"])).name for call in calls.values()
+        }
+        problems += [f"{environment.name}: module {module} not used" for module in unused]
+    return problems
+
+
+def settings_problems(root: Path) -> list[str]:
+    chatfn = local_values(folder(root / "terraform" / "modules" / "chatfn"))
+    in_config_map, in_secret = set(chatfn["config"]), set(chatfn["secrets"])
+    settings = {str(field.alias) for field in Settings.model_fields.values()}
+    wanted = settings - set(NOT_IN_THE_CLUSTER)
+    return (
+        [
+            f"{name} is in neither chatfn-config nor chatfn-secrets"
+            for name in sorted(wanted - in_config_map - in_secret)
+        ]
+        + [f"{name} is no setting" for name in sorted((in_config_map | in_secret) - settings)]
+        + [
+            f"{name} is a secret but in chatfn-config"
+            for name in sorted(in_config_map & SECRET_VARIABLES)
+        ]
+        + [f"chatfn-secrets lacks {name}" for name in sorted(SECRET_VARIABLES - in_secret)]
+        + [
+            f"{name} is in chatfn-secrets but no secret"
+            for name in sorted(in_secret - SECRET_VARIABLES)
+        ]
+    )
+
+
+def cdn_header_problems(root: Path) -> list[str]:
+    cdn_folder = root / "terraform" / "modules" / "cdn"
+    cdn = folder(cdn_folder)
+    the_one_source = (root / "web" / "security-headers.json").resolve()
+    source = re.fullmatch(
+        r'\$\{jsondecode\(file\("\$\{path\.module\}/([^"]+)"\)\)\}',
+        local_values(cdn)["security_headers"],
+    )
+    if source is None or (cdn_folder / source[1]).resolve() != the_one_source:
+        return ["local.security_headers is not jsondecode(file(web/security-headers.json))"]
+    headers = json.loads(the_one_source.read_text())
+    if not headers:
+        return ["web/security-headers.json names no header"]
+    ruleset = resources(cdn, "cloudflare_ruleset")["security_headers"]
+    rules = [rule for rule in ruleset["rules"] if unquote(rule["action"]) == "rewrite"]
+    dynamic = [
+        block[label]
+        for rule in rules
+        for parameters in rule["action_parameters"]
+        for block in parameters.get("dynamic", [])
+        for label in block
+        if unquote(label) == "headers"
+    ]
+    literal = [h for rule in rules for p in rule["action_parameters"] for h in p.get("headers", [])]
+    if unquote(ruleset["phase"]) != "http_response_headers_transform" or not dynamic:
+        return ["no response-header rule sets the headers"]
+    return [
+        f"headers come from {body['for_each']}, not local.security_headers"
+        for body in dynamic
+        if body["for_each"] != "${local.security_headers}"
+    ] + [f"a header is set outside web/security-headers.json: {header}" for header in literal]
+
+
+def rewritten_path(rule: dict[str, Any]) -> str:
+    path: str = rule["action_parameters"][0]["uri"][0]["path"][0].get("value", "")
+    return path
+
+
+def cdn_route_problems(root: Path) -> list[str]:
+    cdn = folder(root / "terraform" / "modules" / "cdn")
+    expressions = local_values(cdn)
+    rulesets = resources(cdn, "cloudflare_ruleset")
+    problems = []
+    if '\\"/api/\\"' not in expressions["api"]:
+        problems.append("local.api does not match /api/")
+    api_cache = [
+        rule for rule in rulesets["cache"]["rules"] if rule["expression"] == "${local.api}"
+    ]
+    if [rule["action_parameters"][0].get("cache") for rule in api_cache] != [False]:
+        problems.append("/api/* is not exactly once set never to be cached")
+    if '\\"/assets/\\"' not in expressions["object"]:
+        problems.append("assets are not objects: the SPA fallback would answer for them")
+    fallback = [
+        rule
+        for rule in rulesets["rewrite"]["rules"]
+        if "not (${local.object})" in rule["expression"]
+        and rewritten_path(rule).endswith('/index.html"')
+    ]
+    if len(fallback) != 1:
+        problems.append("no single SPA fallback to index.html outside objects")
+    return problems
+
+
+def pin_problems(root: Path) -> list[str]:
+    problems: list[str] = []
+    pinned: dict[str, str] = {}
+    for path in [*modules(root), *environments(root)]:
+        blocks = folder(path)
+        for terraform in blocks.get("terraform", []):
+            for required in terraform.get("required_providers", []):
+                for name, spec in required.items():
+                    if name.startswith("__"):
+                        continue
+                    version = unquote(spec.get("version", ""))
+                    if not EXACT_VERSION.fullmatch(version):
+                        problems.append(f"{path.name}: provider {name} not pinned ({version!r})")
+                    if pinned.setdefault(unquote(spec["source"]), version) != version:
+                        problems.append(f"{path.name}: provider {name} pinned to two versions")
+        for name, release in resources(blocks, "helm_release").items():
+            version = unquote(release.get("version", ""))
+            if not EXACT_VERSION.fullmatch(version):
+                problems.append(f"{path.name}: chart of {name} not pinned ({version!r})")
+    return problems
+
+
+def sensitive_problems(root: Path) -> list[str]:
+    problems = []
+    for path in [*modules(root), *environments(root)]:
+        for name, body in labelled(folder(path), "variable").items():
+            if SECRET_NAME.search(name) and body.get("sensitive") is not True:
+                problems.append(f"{path.name}: variable {name} holds a secret but is not sensitive")
+            if body.get("sensitive") is True and "default" in body:
+                problems.append(f"{path.name}: sensitive variable {name} has a default in Git")
+    return problems
+
+
+CHECKS: list[Callable[[Path], list[str]]] = [
+    parse_problems,
+    wiring_problems,
+    settings_problems,
+    cdn_header_problems,
+    cdn_route_problems,
+    pin_problems,
+    sensitive_problems,
+]
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__)
+def test_terraform_holds(check: Callable[[Path], list[str]]) -> None:
+    assert check(PROJECT_ROOT) == []
+
+
+# One deliberate mistake per check, made in a copy: (check, file, text, replacement).
+BREAKAGES = [
+    (parse_problems, "modules/platform/kafka.tf", '"strimzi" {', '"strimzi" {{'),
+    (wiring_problems, "environments/staging/main.tf", "  kafka_replicas        = 3\n", ""),
+    (wiring_problems, "environments/production/main.tf", "kafka_replicas  ", "kafka_replica   "),
+    (settings_problems, "modules/chatfn/main.tf", "RATE_LIMIT_LOGIN ", "RATE_LIMIT_LOGON "),
+    (
+        settings_problems,
+        "modules/chatfn/secrets.tf",
+        "JWT_PREVIOUS_SECRET =",
+        "JWT_PREVIOUS =       ",
+    ),
+    (settings_problems, "modules/chatfn/main.tf", "    SYSTEM_PROMPT ", "    LLM_API_KEY   "),
+    (cdn_header_problems, "modules/cdn/main.tf", "security-headers.json", "security-header.json"),
+    (
+        cdn_header_problems,
+        "modules/cdn/main.tf",
+        "= local.security_headers",
+        '= { X-Frame-Options = "DENY" }',
+    ),
+    (cdn_route_problems, "modules/cdn/main.tf", "cache = false", "cache = true"),
+    (cdn_route_problems, "modules/cdn/main.tf", '\\"/assets/\\"', '\\"/static/\\"'),
+    (pin_problems, "modules/platform/kafka.tf", '"0.45.0"', '">= 0.45.0"'),
+    (pin_problems, "environments/production/versions.tf", '"2.35.1"', '"2.35.0"'),
+    (sensitive_problems, "environments/staging/variables.tf", "  sensitive   = true\n", ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("check", "file", "text", "replacement"),
+    BREAKAGES,
+    ids=[f"{check.__name__}:{file}:{text.strip()}" for check, file, text, _ in BREAKAGES],
+)
+def test_a_broken_copy_is_refused(
+    check: Callable[[Path], list[str]], file: str, text: str, replacement: str, tmp_path: Path
+) -> None:
+    shutil.copytree(PROJECT_ROOT / "terraform", tmp_path / "terraform")
+    (tmp_path / "web").mkdir()
+    shutil.copy(PROJECT_ROOT / "web" / "security-headers.json", tmp_path / "web")
+    broken = tmp_path / "terraform" / file
+    original = broken.read_text()
+    assert text in original
+    broken.write_text(original.replace(text, replacement, 1))
+
+    assert check(tmp_path) != []
