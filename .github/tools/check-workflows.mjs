@@ -24,8 +24,8 @@ for (const file of files) {
   // Conversion adds the errors the schema alone cannot see: `needs` naming no job, cycles.
   const template = await convertWorkflowTemplate(parsed.context, parsed.value);
   const errors = template.errors ?? [];
-  for (const error of errors) console.error(error.Message);
-  failed ||= errors.length > 0 || template.jobs.length === 0;
   console.log(`${file}: ${errors.length ? `${errors.length} error(s)` : `ok, ${template.jobs.length} job(s)`}`);
+  for (const error of errors) console.error(`  ${error.Message}`);
+  failed ||= errors.length > 0 || template.jobs.length === 0;
 }
 process.exit(failed ? 1 : 0);

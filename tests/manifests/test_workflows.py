@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import hcl2
 import pytest
 import yaml
 
@@ -25,6 +26,17 @@ GITHUB = PROJECT_ROOT / ".github"
 TOOLS = GITHUB / "tools"
 WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
 IMAGE = "ghcr.io/chatfn/functions"
+E2E = GITHUB / "e2e" / "main.tf"
+# What a module block holds besides its inputs (python-hcl2 adds the dunder keys).
+NOT_INPUTS = {
+    "source",
+    "providers",
+    "depends_on",
+    "count",
+    "for_each",
+    "__comments__",
+    "__is_block__",
+}
 
 # owner/repo[/path]@<full commit SHA> # v<version>: a tag can be moved to other code, a commit
 # cannot, and the comment says what to bump from.
@@ -99,17 +111,16 @@ def test_an_action_pinned_by_tag_is_found() -> None:
     assert unpinned_actions(retagged) == ["- uses: actions/checkout@v7"] * 2
 
 
-def test_every_repository_script_a_step_runs_exists() -> None:
-    scripts = {
-        Path(word)
+def test_every_repository_path_a_step_names_exists() -> None:
+    paths = {
+        Path(path)
         for workflow in WORKFLOWS
         for step in steps(workflow)
-        for word in step.get("run", "").split()
-        if word.startswith(".github/")
+        for path in re.findall(r"(?<![\w/])\.github/[\w./-]*\w", step.get("run", ""))
     }
 
-    assert scripts
-    assert [script for script in scripts if not (PROJECT_ROOT / script).is_file()] == []
+    assert paths
+    assert [path for path in paths if not (PROJECT_ROOT / path).exists()] == []
 
 
 def version(text: str) -> tuple[int, ...]:
@@ -185,3 +196,42 @@ def test_the_release_black_box_checks_pass_against_the_local_stack(
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def blocks(path: Path, kind: str) -> dict[str, dict[str, Any]]:
+    """The `kind` blocks (module, variable...) of a .tf file by name."""
+    with path.open() as file:
+        found = hcl2.load(file).get(kind, [])
+    return {name.strip('"'): body for block in found for name, body in block.items()}
+
+
+def input_mismatches(root: Path) -> dict[str, tuple[set[str], set[str]]]:
+    """Per module call in `root`: the required inputs it leaves unset, the ones it sets that
+    the module does not declare."""
+    mismatches = {}
+    for name, call in blocks(root, "module").items():
+        module = (root.parent / call["source"].strip('"')).resolve()
+        variables = {
+            variable: body
+            for tf in module.glob("*.tf")
+            for variable, body in blocks(tf, "variable").items()
+        }
+        required = {variable for variable, body in variables.items() if "default" not in body}
+        given = set(call) - NOT_INPUTS
+        if required - given or given - set(variables):
+            mismatches[name] = (required - given, given - set(variables))
+    return mismatches
+
+
+def test_the_e2e_environment_sets_every_input_of_the_modules_it_uses() -> None:
+    assert set(blocks(E2E, "module")) == {"platform", "chatfn"}
+    assert input_mismatches(E2E) == {}
+
+
+def test_an_input_missing_from_or_unknown_to_a_module_is_found(tmp_path: Path) -> None:
+    copy = tmp_path / "e2e" / "main.tf"
+    copy.parent.mkdir()
+    text = E2E.read_text().replace("../../terraform", str(PROJECT_ROOT / "terraform"))
+    copy.write_text(text.replace("  kafka_replicas ", "  kafka_replica ", 1))
+
+    assert input_mismatches(copy) == {"platform": ({"kafka_replicas"}, {"kafka_replica"})}
