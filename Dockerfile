@@ -5,7 +5,8 @@
 #
 # Runs as uid 65532 with a read-only root filesystem: every .py is compiled at build time and
 # PYTHONDONTWRITEBYTECODE stops any write at start. The one writable place it needs is /tmp
-# (gunicorn's worker heartbeat file, tempfile): the Knative Services mount an emptyDir there.
+# (gunicorn's worker heartbeat file and control socket, tempfile): the Knative Services mount
+# an emptyDir there.
 
 # An exact patch release, not a floating tag: the same Dockerfile builds the same Python.
 ARG PYTHON_IMAGE=python:3.11.14-slim-trixie
@@ -38,9 +39,12 @@ FROM ${PYTHON_IMAGE}
 
 # unchecked-hash bytecode is used as it is, whatever the files' timestamps after COPY, so a
 # cold start never compiles and never tries to write __pycache__.
+# gunicorn (functions-framework's server) opens a control socket in XDG_RUNTIME_DIR, else
+# in $HOME/.gunicorn/, and HOME is / for a uid with no passwd entry: keep it in /tmp.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    XDG_RUNTIME_DIR=/tmp
 
 COPY --from=builder /opt/venv /opt/venv
 
