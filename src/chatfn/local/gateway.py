@@ -2,8 +2,8 @@
 
 It answers `GET /api/health` with the state of each dependency, each function and the
 local broker (which can fail to deliver while Kafka itself answers), and routes every
-other `/api/...` request to its function (reply streams to `stream_reply`, the rest to
-`api`), streaming both ways, as the Knative ingress does in production.
+path of `chatfn.routes` to its function (reply streams to `stream_reply`, the rest of
+`/api/...` to `api`), streaming both ways, as the production edge does.
 Every other path is the web UI, built into `CHATFN_WEB_DIR`, served as `chatfn.web` says.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -35,7 +35,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chatfn import web
+from chatfn import routes, web
 from chatfn.api.body_limit import BodyLimit
 from chatfn.local.health import check_all
 from chatfn.local.stack import BROKER, Stack, http_health, own_health_paths
@@ -43,7 +43,6 @@ from chatfn.paths import NormalPathsOnly
 from chatfn.problems import Problem
 from chatfn.settings import Settings, get_settings
 
-REPLY_STREAM = re.compile(r"^/api/replies/[^/]+/stream$")
 # Headers that describe one connection, not the message (RFC 9110 section 7.6.1).
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -68,13 +67,7 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 
-def function_for(path: str) -> str:
-    """Which function serves `path`: reply streams have their own, everything else is `api`
-    (the same split the production ingress makes)."""
-    return "stream_reply" if REPLY_STREAM.match(path) else "api"
-
-
-async def to_function(request: Request) -> Response:
+async def to_function(request: Request, function: str) -> Response:
     client: httpx.AsyncClient = request.app.state.client
     forwarded_for = request.headers.get("x-forwarded-for")
     peer = request.client.host if request.client else ""
@@ -90,7 +83,7 @@ async def to_function(request: Request) -> Response:
     ]
     upstream = client.build_request(
         request.method,
-        request.app.state.functions[function_for(request.url.path)] + request.url.path,
+        request.app.state.functions[function] + request.url.path,
         params=request.url.query,
         headers=headers,
         content=request.stream(),
@@ -98,7 +91,7 @@ async def to_function(request: Request) -> Response:
     try:
         answer = await client.send(upstream, stream=True)
     except httpx.TransportError:
-        detail = f"the {function_for(request.url.path)} function is not answering"
+        detail = f"the {function} function is not answering"
         return Problem(502, detail).response()
     response = StreamingResponse(
         answer.aiter_raw(), status_code=answer.status_code, background=BackgroundTask(answer.aclose)
@@ -184,8 +177,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     app = Starlette(
         routes=[
-            Route("/api/health", health),
-            Route("/api/{path:path}", to_function, methods=methods),
+            Route(routes.GATEWAY_HEALTH, health),
+            *(
+                Route(route.path, partial(to_function, function=route.function), methods=methods)
+                for route in routes.ROUTES
+            ),
             Mount("/", BuiltUI(settings.web_dir)),
         ],
         middleware=[
