@@ -146,6 +146,20 @@ def settings_problems(root: Path) -> list[str]:
     )
 
 
+def tuning_problems(root: Path) -> list[str]:
+    """The knobs the ConfigMap reads are the ones `tuning` declares and each environment sets."""
+    chatfn = folder(root / "terraform" / "modules" / "chatfn")
+    declared = set(re.findall(r"(\w+) = ", labelled(chatfn, "variable")["tuning"]["type"]))
+    read = set(re.findall(r"var\.tuning\.(\w+)", json.dumps(local_values(chatfn)["config"])))
+    problems = [f"chatfn-config reads tuning.{name}, not declared" for name in read - declared]
+    problems += [f"tuning.{name} is declared, never read" for name in declared - read]
+    for environment in environments(root):
+        given = set(labelled(folder(environment), "module")["chatfn"]["tuning"]) - {"__is_block__"}
+        problems += [f"{environment.name}: tuning.{name} not set" for name in declared - given]
+        problems += [f"{environment.name}: tuning.{name} unknown" for name in given - declared]
+    return problems
+
+
 def cdn_header_problems(root: Path) -> list[str]:
     cdn_folder = root / "terraform" / "modules" / "cdn"
     cdn = folder(cdn_folder)
@@ -246,6 +260,7 @@ CHECKS: list[Callable[[Path], list[str]]] = [
     parse_problems,
     wiring_problems,
     settings_problems,
+    tuning_problems,
     cdn_header_problems,
     cdn_route_problems,
     pin_problems,
@@ -261,7 +276,7 @@ def test_terraform_holds(check: Callable[[Path], list[str]]) -> None:
 # One deliberate mistake per check, made in a copy: (check, file, text, replacement).
 BREAKAGES = [
     (parse_problems, "modules/platform/kafka.tf", '"strimzi" {', '"strimzi" {{'),
-    (wiring_problems, "environments/staging/main.tf", "  kafka_replicas        = 3\n", ""),
+    (wiring_problems, "environments/staging/main.tf", "  kafka_replicas ", "  # kafka_replicas "),
     (wiring_problems, "environments/production/main.tf", "kafka_replicas  ", "kafka_replica   "),
     (settings_problems, "modules/chatfn/main.tf", "RATE_LIMIT_LOGIN ", "RATE_LIMIT_LOGON "),
     (
@@ -271,6 +286,18 @@ BREAKAGES = [
         "JWT_PREVIOUS =       ",
     ),
     (settings_problems, "modules/chatfn/main.tf", "    SYSTEM_PROMPT ", "    LLM_API_KEY   "),
+    (
+        tuning_problems,
+        "modules/chatfn/main.tf",
+        "var.tuning.rate_limit_ip",
+        "var.tuning.rate_limit",
+    ),
+    (
+        tuning_problems,
+        "environments/production/main.tf",
+        "    oidc_jwks_ttl_s ",
+        "    # oidc_jwks_ttl_s ",
+    ),
     (cdn_header_problems, "modules/cdn/main.tf", "security-headers.json", "security-header.json"),
     (
         cdn_header_problems,

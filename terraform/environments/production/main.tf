@@ -25,24 +25,26 @@ module "platform" {
     }
   }
 
-  knative_replicas      = 2
-  kafka_replicas        = 5
-  kafka_storage_gi      = 500
-  postgres_instances    = 3
-  postgres_storage_gi   = 200
-  redis_replicas        = 3
-  minio_mode            = "distributed"
-  minio_replicas        = 4
-  minio_storage_gi      = 200
-  traefik_replicas      = 3
-  prometheus_retention  = "30d"
-  prometheus_storage_gi = 200
-  loki_storage_gi       = 200
-  argocd_ha             = true
+  control_plane_replicas = 2
+  kafka_replicas         = 5
+  kafka_storage_gi       = 500
+  postgres_instances     = 3
+  postgres_storage_gi    = 200
+  redis_replicas         = 3
+  minio_mode             = "distributed"
+  minio_replicas         = 4
+  minio_storage_gi       = 200
+  traefik_replicas       = 3
+  prometheus_retention   = "30d"
+  prometheus_storage_gi  = 200
+  loki_storage_gi        = 200
+  argocd_ha              = true
 }
 
 module "chatfn" {
   source = "../../modules/chatfn"
+  # Its Secrets and Applications are custom resources whose CRDs the platform installs.
+  depends_on = [module.platform]
 
   domain                  = local.domain
   kafka_bootstrap_servers = module.platform.kafka_bootstrap_servers

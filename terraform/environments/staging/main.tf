@@ -25,24 +25,26 @@ module "platform" {
     }
   }
 
-  knative_replicas      = 1
-  kafka_replicas        = 3
-  kafka_storage_gi      = 20
-  postgres_instances    = 1
-  postgres_storage_gi   = 10
-  redis_replicas        = 1
-  minio_mode            = "standalone"
-  minio_replicas        = 1
-  minio_storage_gi      = 20
-  traefik_replicas      = 1
-  prometheus_retention  = "7d"
-  prometheus_storage_gi = 20
-  loki_storage_gi       = 20
-  argocd_ha             = false
+  control_plane_replicas = 1
+  kafka_replicas         = 3
+  kafka_storage_gi       = 20
+  postgres_instances     = 1
+  postgres_storage_gi    = 10
+  redis_replicas         = 1
+  minio_mode             = "standalone"
+  minio_replicas         = 1
+  minio_storage_gi       = 20
+  traefik_replicas       = 1
+  prometheus_retention   = "7d"
+  prometheus_storage_gi  = 20
+  loki_storage_gi        = 20
+  argocd_ha              = false
 }
 
 module "chatfn" {
   source = "../../modules/chatfn"
+  # Its Secrets and Applications are custom resources whose CRDs the platform installs.
+  depends_on = [module.platform]
 
   domain                  = local.domain
   kafka_bootstrap_servers = module.platform.kafka_bootstrap_servers

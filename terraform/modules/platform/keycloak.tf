@@ -10,7 +10,7 @@ resource "helm_release" "keycloak" {
   depends_on = [kubectl_manifest.postgres, kubectl_manifest.operator_secret]
 
   values = [yamlencode({
-    replicas = var.knative_replicas
+    replicas = var.control_plane_replicas
     command  = ["/opt/keycloak/bin/kc.sh", "start", "--hostname=https://${local.hosts.keycloak}", "--http-enabled=true", "--proxy-headers=xforwarded"]
     database = {
       vendor   = "postgres"

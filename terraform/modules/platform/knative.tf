@@ -24,7 +24,7 @@ resource "kubectl_manifest" "knative_serving" {
     metadata   = { name = "knative-serving", namespace = kubernetes_namespace_v1.this["knative-serving"].metadata[0].name }
     spec = {
       version           = local.knative_version
-      high-availability = { replicas = var.knative_replicas }
+      high-availability = { replicas = var.control_plane_replicas }
       ingress           = { kourier = { enabled = true } }
       config = {
         network = { "ingress-class" = "kourier.ingress.networking.knative.dev" }
@@ -52,7 +52,7 @@ resource "kubectl_manifest" "knative_eventing" {
     metadata   = { name = "knative-eventing", namespace = kubernetes_namespace_v1.this["knative-eventing"].metadata[0].name }
     spec = {
       version           = local.knative_version
-      high-availability = { replicas = var.knative_replicas }
+      high-availability = { replicas = var.control_plane_replicas }
       config = {
         # A Broker with no class annotation is a Kafka Broker.
         "config-br-defaults" = {

@@ -15,6 +15,8 @@ resource "helm_release" "minio" {
     replicas       = var.minio_replicas
     existingSecret = "minio-root"
     persistence    = { size = "${var.minio_storage_gi}Gi" }
+    # The chart asks 16 GiB per node by default, more than a staging node has.
+    resources = { requests = { memory = var.minio_mode == "standalone" ? "1Gi" : "4Gi" } }
     buckets = [
       { name = local.buckets.attachments, policy = "none" },
       { name = local.buckets.web, policy = "download" },

@@ -44,6 +44,9 @@ resource "helm_release" "loki" {
       schemaConfig = { configs = [{ from = "2024-01-01", store = "tsdb", object_store = "filesystem", schema = "v13", index = { prefix = "index_", period = "24h" } }] }
     }
     singleBinary = { replicas = 1, persistence = { size = "${var.loki_storage_gi}Gi" } }
+    # The chart's memcached caches ask for several GiB; one binary does without them.
+    chunksCache  = { enabled = false }
+    resultsCache = { enabled = false }
     read         = { replicas = 0 }
     write        = { replicas = 0 }
     backend      = { replicas = 0 }

@@ -15,6 +15,7 @@ resource "helm_release" "redis" {
     existingSecret   = "redis-auth"
     authKey          = "password"
     haproxy          = { enabled = true, replicas = 2 }
+    sentinel         = { quorum = floor(var.redis_replicas / 2) + 1 }
     persistentVolume = { enabled = true, size = "8Gi" }
     redis = {
       # Reply streams, rate limits and sign-up handoffs: keep them across restarts.

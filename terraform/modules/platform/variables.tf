@@ -13,8 +13,8 @@ variable "secret_store_provider" {
   type        = any
 }
 
-variable "knative_replicas" {
-  description = "Replicas of each Knative control- and data-plane component (high-availability)."
+variable "control_plane_replicas" {
+  description = "Replicas of each control-plane component: Knative's (high-availability) and Keycloak."
   type        = number
 }
 
