@@ -102,20 +102,20 @@ module "platform" {
     fake = { data = [for key in local.store_keys : { key = key, value = random_string.store[key].result }] }
   }
 
-  knative_replicas      = 1
-  kafka_replicas        = 3 # the least eventing/'s replication factor allows
-  kafka_storage_gi      = 2
-  postgres_instances    = 1
-  postgres_storage_gi   = 1
-  redis_replicas        = 1
-  minio_mode            = "standalone"
-  minio_replicas        = 1
-  minio_storage_gi      = 1
-  traefik_replicas      = 1
-  prometheus_retention  = "1d"
-  prometheus_storage_gi = 1
-  loki_storage_gi       = 1
-  argocd_ha             = false
+  control_plane_replicas = 1
+  kafka_replicas         = 3 # the least eventing/'s replication factor allows
+  kafka_storage_gi       = 2
+  postgres_instances     = 1
+  postgres_storage_gi    = 1
+  redis_replicas         = 1
+  minio_mode             = "standalone"
+  minio_replicas         = 1
+  minio_storage_gi       = 1
+  traefik_replicas       = 1
+  prometheus_retention   = "1d"
+  prometheus_storage_gi  = 1
+  loki_storage_gi        = 1
+  argocd_ha              = false
 }
 
 module "chatfn" {
