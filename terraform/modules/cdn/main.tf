@@ -105,6 +105,17 @@ resource "cloudflare_ruleset" "origin" {
   phase   = "http_request_origin"
 
   rules {
+    description = "/api/* goes to Traefik's chatfn entry point (edge/traefik-values.yaml)"
+    expression  = local.api
+    action      = "route"
+    action_parameters {
+      origin {
+        port = 8443
+      }
+    }
+  }
+
+  rules {
     description = "the UI comes from the web bucket (Traefik routes this host to MinIO)"
     expression  = local.ui
     action      = "route"

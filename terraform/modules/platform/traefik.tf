@@ -25,6 +25,7 @@ resource "helm_release" "traefik" {
       ports = {
         web       = { forwardedHeaders = { trustedIPs = var.cdn_source_ranges } }
         websecure = { forwardedHeaders = { trustedIPs = var.cdn_source_ranges } }
+        chatfn    = { forwardedHeaders = { trustedIPs = var.cdn_source_ranges } } # edge/'s, for /api/*
       }
       # Keep the peer address the CDN connected from, so trustedIPs can judge it.
       service = { spec = { externalTrafficPolicy = "Local" } }
