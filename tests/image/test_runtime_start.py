@@ -6,7 +6,8 @@ paths swapped for local ones), the project without its dependencies, bytecode co
 the image's ENV. Each Service's command, env and envFrom are read from knative/ at test time;
 the ConfigMap and Secret they name are filled from the running test stack, with test secrets
 (production mode refuses development ones). The function counts as started when its readiness
-and liveness probe paths answer 200, having written nothing outside its temporary folder.
+and liveness probe paths answer 200, having written nothing into the image's folders or HOME:
+only /tmp (an emptyDir) is writable in the pod.
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ SERVICES = sorted((PROJECT_ROOT / "knative").glob("200-*.yaml"))
 SINK_BINDING = PROJECT_ROOT / "knative" / "100-sinkbinding.yaml"
 START_S = 45.0  # a cold start on a busy 2-core machine takes 5-15 s
 
-# What Terraform's modules/chatfn creates, by the names the shared contract gives them.
+# What Terraform's modules/chatfn creates (terraform/modules/chatfn/main.tf), by name.
 CONFIG_MAP = "chatfn-config"
 SECRET = "chatfn-secrets"
-# Settings the local stack needs and a cluster never gets: K_SINK comes from the SinkBinding.
+# Settings the local stack needs and chatfn-config leaves out: K_SINK comes from the
+# SinkBinding.
 NOT_IN_THE_CLUSTER = frozenset(
     {"CHATFN_HOME", "CHATFN_PORT", "CHATFN_EVENTING_DIR", "CHATFN_WEB_DIR", "K_SINK"}
 )
@@ -148,7 +150,7 @@ def sink_binding_selects(service: dict[str, Any]) -> bool:
 
 def cluster_stores(settings: Settings) -> dict[str, dict[str, dict[str, str]]]:
     """The ConfigMap and Secret as Terraform would fill them for this stack."""
-    variables = settings.as_environment()
+    variables = settings.as_environment() | {"CHATFN_MODE": "production"}
     config = {
         name: value
         for name, value in variables.items()
