@@ -136,7 +136,7 @@ module "chatfn" {
 
   repo_url     = var.repo_url
   git_revision = var.git_revision
-  # No model server in kind: every reply ends in an `error` event, which smoke.sh accepts.
+  # No model server in kind: every reply ends in an `error` event, which smoke.py accepts.
   llm_base_url = "http://no-model.invalid/v1"
   admin_emails = []
 

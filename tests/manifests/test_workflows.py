@@ -7,19 +7,19 @@ release's black-box checks run against the local stack, whose gateway routes lik
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import pytest
 import yaml
 
 from chatfn.local.provision import PROJECT_ROOT
 from chatfn.settings import Settings
+from tests.manifests.test_terraform import tuning_problems, wiring_problems
 from tests.utils.accounts import client_address
 
 GITHUB = PROJECT_ROOT / ".github"
@@ -182,56 +182,45 @@ def test_pinning_refuses_what_is_no_digest_and_a_file_without_one(tmp_path: Path
 
 
 def test_the_release_black_box_checks_pass_against_the_local_stack(
-    stack_settings: Settings, tmp_path: Path
+    stack_settings: Settings,
 ) -> None:
-    # curl reads $CURL_HOME/.curlrc: an address of this test's own for the per-address limits.
-    (tmp_path / ".curlrc").write_text(f'header = "x-forwarded-for: {client_address()}"\n')
-
     result = subprocess.run(
-        [str(GITHUB / "e2e" / "smoke.sh"), f"http://127.0.0.1:{stack_settings.port}", "scripted"],
+        [
+            sys.executable,
+            str(GITHUB / "e2e" / "smoke.py"),
+            f"http://127.0.0.1:{stack_settings.port}",
+            "--model=scripted",
+            f"--client-address={client_address()}",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
-        env=os.environ | {"CURL_HOME": str(tmp_path)},
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def blocks(path: Path, kind: str) -> dict[str, dict[str, Any]]:
-    """The `kind` blocks (module, variable...) of a .tf file by name."""
-    with path.open() as file:
-        found = hcl2.load(file).get(kind, [])
-    return {name.strip('"'): body for block in found for name, body in block.items()}
+def e2e_problems(main_tf: Path, root: Path) -> list[str]:
+    """test_terraform's wiring and tuning checks, run on a checkout whose one environment is
+    `main_tf` (the release's kind environment, which uses every module but the CDN)."""
+    environment = root / "terraform" / "environments" / "e2e"
+    environment.mkdir(parents=True)
+    (root / "terraform" / "modules").symlink_to(PROJECT_ROOT / "terraform" / "modules")
+    text = main_tf.read_text().replace('"../../terraform/modules/', '"../../modules/')
+    (environment / "main.tf").write_text(text)
+    problems = wiring_problems(root) + tuning_problems(root)
+    return [problem for problem in problems if problem != "e2e: module cdn not used"]
 
 
-def input_mismatches(root: Path) -> dict[str, tuple[set[str], set[str]]]:
-    """Per module call in `root`: the required inputs it leaves unset, the ones it sets that
-    the module does not declare."""
-    mismatches = {}
-    for name, call in blocks(root, "module").items():
-        module = (root.parent / call["source"].strip('"')).resolve()
-        variables = {
-            variable: body
-            for tf in module.glob("*.tf")
-            for variable, body in blocks(tf, "variable").items()
-        }
-        required = {variable for variable, body in variables.items() if "default" not in body}
-        given = set(call) - NOT_INPUTS
-        if required - given or given - set(variables):
-            mismatches[name] = (required - given, given - set(variables))
-    return mismatches
-
-
-def test_the_e2e_environment_sets_every_input_of_the_modules_it_uses() -> None:
-    assert set(blocks(E2E, "module")) == {"platform", "chatfn"}
-    assert input_mismatches(E2E) == {}
+def test_the_e2e_environment_sets_every_input_of_the_modules_it_uses(tmp_path: Path) -> None:
+    assert e2e_problems(E2E, tmp_path) == []
 
 
 def test_an_input_missing_from_or_unknown_to_a_module_is_found(tmp_path: Path) -> None:
-    copy = tmp_path / "e2e" / "main.tf"
-    copy.parent.mkdir()
-    text = E2E.read_text().replace("../../terraform", str(PROJECT_ROOT / "terraform"))
-    copy.write_text(text.replace("  kafka_replicas ", "  kafka_replica ", 1))
+    copy = tmp_path / "main.tf"
+    copy.write_text(E2E.read_text().replace("  kafka_replicas ", "  kafka_replica ", 1))
 
-    assert input_mismatches(copy) == {"platform": ({"kafka_replicas"}, {"kafka_replica"})}
+    assert e2e_problems(copy, tmp_path / "checkout") == [
+        "e2e: platform lacks kafka_replicas",
+        "e2e: platform has no input kafka_replica",
+    ]
