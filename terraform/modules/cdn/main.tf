@@ -9,6 +9,9 @@ locals {
   # The one source of the UI's headers, shared with the dev gateway and the build.
   security_headers = jsondecode(file("${path.module}/../../../web/security-headers.json"))
 
+  # Traefik's chatfn entry point, as edge/ declares it.
+  api_origin_port = yamldecode(file("${path.module}/../../../edge/traefik-values.yaml")).ports.chatfn.exposedPort
+
   # raw.*: the path as the browser sent it, before the rewrites below change it.
   api    = "starts_with(raw.http.request.uri.path, \"/api/\")"
   ui     = "not ${local.api}"
@@ -110,7 +113,7 @@ resource "cloudflare_ruleset" "origin" {
     action      = "route"
     action_parameters {
       origin {
-        port = 8443
+        port = local.api_origin_port
       }
     }
   }

@@ -24,9 +24,11 @@ resource "helm_release" "traefik" {
       ingressClass = { enabled = true, isDefaultClass = true, name = "traefik" }
       ports = {
         web       = { forwardedHeaders = { trustedIPs = var.cdn_source_ranges } }
-        websecure = { forwardedHeaders = { trustedIPs = var.cdn_source_ranges } }
+        websecure = { forwardedHeaders = { trustedIPs = var.cdn_source_ranges }, asDefault = true }
         chatfn    = { forwardedHeaders = { trustedIPs = var.cdn_source_ranges } } # edge/'s, for /api/*
       }
+      # asDefault: the add-ons' Ingresses (the web bucket, Keycloak, ArgoCD) name no entry
+      # point, so they are served on websecure only, never on chatfn's.
       # Keep the peer address the CDN connected from, so trustedIPs can judge it.
       service = { spec = { externalTrafficPolicy = "Local" } }
       metrics = { prometheus = { serviceMonitor = { enabled = true } } }
