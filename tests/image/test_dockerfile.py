@@ -26,7 +26,9 @@ PYPROJECT = PROJECT_ROOT / "pyproject.toml"
 DOCKERIGNORE = PROJECT_ROOT / ".dockerignore"
 
 # An exact patch release (python:3.11.14-slim-trixie) or a digest; never python:3.11-slim.
-PINNED_BASE = re.compile(r"^[\w./-]+(:\d+\.\d+\.\d+[\w.-]*)?(@sha256:[0-9a-f]{64})?$")
+PINNED_BASE = re.compile(
+    r"^[\w./-]+(:\d+\.\d+\.\d+[\w.-]*)?@sha256:[0-9a-f]{64}$|^[\w./-]+:\d+\.\d+\.\d+[\w.-]*$"
+)
 COMPILERS = re.compile(r"\b(apt-get|apt|apk|dnf|yum|gcc|g\+\+|cc|clang|build-essential|make)\b")
 RUNTIME_VIA = "chatfn (pyproject.toml)"
 BUILD_VIA = "chatfn (pyproject.toml::build-system.requires)"
@@ -50,7 +52,11 @@ def dockerfile_problems(path: Path) -> list[str]:
     text = path.read_text()
     built = stages(text)
     names = {stage.name for stage in built}
-    problems = [f"base {s.base} is not pinned" for s in built if not PINNED_BASE.match(s.base)]
+    problems = [
+        f"base {s.base} is not pinned"
+        for s in built
+        if s.base not in names and not PINNED_BASE.match(s.base)
+    ]
     if len(built) < 2 or built[-1].base in names:
         problems.append("the image must be its own stage on a clean base, not the builder's")
     image = built[-1]
@@ -165,6 +171,7 @@ BREAKAGES = [
     ("hadolint", "COPY --from=builder", "RUN pip install flask\nCOPY --from=builder"),
     ("hadolint", "COPY --from", "# hadolint ignore=DL3013\nRUN pip install flask\nCOPY --from"),
     ("dockerfile", "python:3.11.14-slim-trixie", "python:3.11-slim"),
+    ("dockerfile", "python:3.11.14-slim-trixie", "python"),
     ("dockerfile", "USER 65532:65532", "USER root"),
     ("dockerfile", "--require-hashes --no-deps --only-binary :all: \\\n", "\\\n"),
     (
