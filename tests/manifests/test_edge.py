@@ -16,6 +16,7 @@ import json
 import re
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,7 +173,7 @@ def parse_rule(rule: str) -> Predicate:
         assert expected is None or token == expected, f"{expected} expected in {rule}"
         return str(token)
 
-    def joined(operator: str, operand: Callable[[], Callable[[str], bool]]) -> Predicate:
+    def joined(operator: str, operand: Callable[[], Predicate]) -> Predicate:
         terms = [operand()]
         while tokens and tokens[0] == operator:
             take()
@@ -327,13 +328,20 @@ async def gateway_function_for(app: Starlette, raw: str) -> str | None:
     return re.fullmatch(r"the (\w+) function is not answering", detail)[1]  # type: ignore[index]
 
 
-@pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[Starlette]:
-    app = create_app(Settings(CHATFN_HOME=tmp_path, CHATFN_WEB_DIR=tmp_path / "dist"))
+@asynccontextmanager
+async def dev_gateway(home: Path) -> AsyncIterator[Starlette]:
+    """The dev gateway as `chatfn up` builds it, from the route table as it is now."""
+    app = create_app(Settings(CHATFN_HOME=home, CHATFN_WEB_DIR=home / "dist"))
     # Nothing listens on port 1: a forwarded request fails at once, naming its function.
     app.state.functions = {route.function: "http://127.0.0.1:1" for route in routes.ROUTES}
     async with httpx.AsyncClient() as client:
         app.state.client = client
+        yield app
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[Starlette]:
+    async with dev_gateway(tmp_path) as app:
         yield app
 
 
@@ -423,10 +431,7 @@ async def test_a_route_only_the_table_has_is_a_mismatch(
 ) -> None:
     added = routes.Route("titles", "/api/titles/{conversation_id}")
     monkeypatch.setattr(routes, "ROUTES", (added, *routes.ROUTES))
-    app = create_app(Settings(CHATFN_HOME=tmp_path, CHATFN_WEB_DIR=tmp_path / "dist"))
-    app.state.functions = {route.function: "http://127.0.0.1:1" for route in routes.ROUTES}
-    async with httpx.AsyncClient() as client:
-        app.state.client = client
+    async with dev_gateway(tmp_path) as app:
         found = await mismatches(Edge.load(EDGE), app)
     assert found["/api/titles/0197"] == ("api", "titles")
 
