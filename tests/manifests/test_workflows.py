@@ -2,7 +2,8 @@
 
 The workflows cannot run here; these checks are what can be known of them offline. Node.js
 runs @actions/workflow-parser from .github/tools (`./task setup:ci-tools` installs it). The
-release's black-box checks run against the local stack, whose gateway routes like the edge.
+release's black-box checks run against the local stack, whose gateway routes like the edge;
+its kind environment passes test_terraform's wiring checks as the real environments do.
 """
 
 from __future__ import annotations
@@ -27,16 +28,6 @@ TOOLS = GITHUB / "tools"
 WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
 IMAGE = "ghcr.io/chatfn/functions"
 E2E = GITHUB / "e2e" / "main.tf"
-# What a module block holds besides its inputs (python-hcl2 adds the dunder keys).
-NOT_INPUTS = {
-    "source",
-    "providers",
-    "depends_on",
-    "count",
-    "for_each",
-    "__comments__",
-    "__is_block__",
-}
 
 # owner/repo[/path]@<full commit SHA> # v<version>: a tag can be moved to other code, a commit
 # cannot, and the comment says what to bump from.
