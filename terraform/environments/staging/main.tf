@@ -90,6 +90,7 @@ module "cdn" {
   hostname        = local.domain
   origin_address  = data.kubernetes_service_v1.traefik.status[0].load_balancer[0].ingress[0].ip
   web_origin_host = module.platform.web_origin_host
+  service_hosts   = module.platform.service_hosts
   web_bucket      = module.platform.buckets.web
 }
 

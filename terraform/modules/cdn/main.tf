@@ -12,9 +12,11 @@ locals {
   # Traefik's chatfn entry point, as edge/ declares it.
   api_origin_port = yamldecode(file("${path.module}/../../../edge/traefik-values.yaml")).ports.chatfn.exposedPort
 
+  # Rules are the zone's: each names the product's host, so Keycloak's is left alone.
   # raw.*: the path as the browser sent it, before the rewrites below change it.
-  api    = "starts_with(raw.http.request.uri.path, \"/api/\")"
-  ui     = "not ${local.api}"
+  host   = "http.host eq \"${var.hostname}\""
+  api    = "${local.host} and starts_with(raw.http.request.uri.path, \"/api/\")"
+  ui     = "${local.host} and not starts_with(raw.http.request.uri.path, \"/api/\")"
   stream = "${local.api} and starts_with(raw.http.request.uri.path, \"/api/replies/\") and ends_with(raw.http.request.uri.path, \"/stream\")"
   # Content-hashed assets and files with an extension (favicon.svg) are objects; any other
   # path is one of the UI's own routes (/c/<id>), answered with index.html.
@@ -29,12 +31,14 @@ resource "cloudflare_record" "app" {
   proxied = true
 }
 
-resource "cloudflare_record" "web_origin" {
-  zone_id = var.zone_id
-  name    = var.web_origin_host
-  type    = "A"
-  content = var.origin_address
-  proxied = true
+# The web bucket's host, and the add-ons browsers must reach (Keycloak's sign-in).
+resource "cloudflare_record" "service" {
+  for_each = toset(concat([var.web_origin_host], var.service_hosts))
+  zone_id  = var.zone_id
+  name     = each.key
+  type     = "A"
+  content  = var.origin_address
+  proxied  = true
 }
 
 resource "cloudflare_ruleset" "cache" {

@@ -18,6 +18,11 @@ variable "web_origin_host" {
   type        = string
 }
 
+variable "service_hosts" {
+  description = "Other hosts Traefik serves publicly through the CDN, uncached by these rules (modules/platform output)."
+  type        = list(string)
+}
+
 variable "web_bucket" {
   description = "The web UI's bucket (WEB_BUCKET), whose objects `./task web:publish` uploads."
   type        = string

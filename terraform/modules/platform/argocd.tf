@@ -14,7 +14,8 @@ resource "helm_release" "argocd" {
     configs = { params = { "server.insecure" = true } }
     server = {
       replicas = var.argocd_ha ? 2 : 1
-      ingress  = { enabled = true, ingressClassName = "traefik" }
+      # Not public: operators reach it with `kubectl port-forward` (README, Deploy).
+      ingress = { enabled = false }
     }
     repoServer = { replicas = var.argocd_ha ? 2 : 1 }
     redis-ha   = { enabled = var.argocd_ha }

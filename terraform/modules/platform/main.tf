@@ -5,7 +5,7 @@
 locals {
   hosts = {
     keycloak = "auth.${var.domain}"
-    argocd   = "argocd.${var.domain}"
+    argocd   = "argocd.${var.domain}" # its own links' host, not a public one
     # The CDN's origin for the static UI: MinIO's S3 API behind Traefik, read anonymously
     # for the web bucket only (modules/cdn points its origin rule here).
     web_origin = "web-origin.${var.domain}"

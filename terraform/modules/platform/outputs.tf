@@ -33,6 +33,11 @@ output "keycloak_url" {
   value       = "https://${local.hosts.keycloak}"
 }
 
+output "service_hosts" {
+  description = "Add-on hosts browsers reach: Keycloak's (ArgoCD stays private: kubectl port-forward)."
+  value       = [local.hosts.keycloak]
+}
+
 output "web_origin_host" {
   description = "The host serving the web bucket to the CDN."
   value       = local.hosts.web_origin
