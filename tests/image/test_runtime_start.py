@@ -12,6 +12,7 @@ only /tmp (an emptyDir) is writable in the pod.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -23,22 +24,28 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
+from alembic.script import ScriptDirectory
 from filelock import FileLock
+from sqlalchemy import text
 
-from chatfn.local.provision import PROJECT_ROOT
+from chatfn.db import create_engine
+from chatfn.local.provision import PROJECT_ROOT, alembic_config
 from chatfn.settings import SECRET_VARIABLES, Settings
 from tests.image.dockerfile import DOCKERFILE, final_stage, stages
 from tests.utils.broker import free_port
+from tests.utils.isolation import fresh_database
 
 LOCK = PROJECT_ROOT / "requirements" / "runtime.txt"
-SERVICES = sorted((PROJECT_ROOT / "knative").glob("200-*.yaml"))
-SINK_BINDING = PROJECT_ROOT / "knative" / "100-sinkbinding.yaml"
+KNATIVE = PROJECT_ROOT / "knative"
+SERVICES = sorted(KNATIVE.glob("200-*.yaml"))
+SINK_BINDING = KNATIVE / "100-sinkbinding.yaml"
 START_S = 45.0  # a cold start on a busy 2-core machine takes 5-15 s
 
 # What Terraform's modules/chatfn creates (terraform/modules/chatfn/main.tf), by name.
@@ -192,46 +199,76 @@ def files_under(*folders: Path) -> set[Path]:
     return {path for folder in folders for path in folder.rglob("*")}
 
 
+@dataclass(frozen=True)
+class Image:
+    """The image, stood in for: its virtualenv, chatfn itself, and the pod's /tmp."""
+
+    venv: Path
+    site: Path
+    tmp: Path
+
+    @property
+    def home(self) -> Path:
+        """The image's HOME (uid 65532 has no passwd entry) is an unwritable /."""
+        return self.tmp / "home"
+
+    def files(self) -> set[Path]:
+        return files_under(self.venv, self.site)
+
+    def environment(
+        self, workload: dict[str, Any], stores: dict[str, dict[str, dict[str, str]]]
+    ) -> dict[str, str]:
+        """The image's ENV (its /tmp being the emptyDir), then what the manifest gives."""
+        image_env = final_stage().env().items()
+        environment = {k: str(local(v, {"/tmp": self.tmp})) for k, v in image_env if k != "PATH"}
+        environment |= container_environment(workload, stores)
+        return environment | {
+            "PATH": f"{self.venv / 'bin'}:/usr/bin:/bin",
+            "PYTHONPATH": str(self.site),
+            "HOME": str(self.home),
+            "TMPDIR": str(self.tmp),
+        }
+
+    def argv(self, workload: dict[str, Any]) -> list[str]:
+        """The manifest's command and args, else the image's CMD, found on the image's PATH."""
+        spec = container(workload)
+        command = spec.get("command") or json.loads(final_stage().args_of("CMD")[-1])
+        argv = [*command, *spec.get("args", [])]
+        executable = shutil.which(argv[0], path=str(self.venv / "bin"))
+        assert executable, f"{argv[0]} is not in the image"
+        return [executable, *argv[1:]]
+
+
 @pytest.fixture
-def start(
-    runtime_venv: Path, project_site: Path, stack_settings: Settings, tmp_path: Path
-) -> Iterator[Start]:
+def image(runtime_venv: Path, project_site: Path, tmp_path: Path) -> Image:
+    image = Image(runtime_venv, project_site, tmp_path.resolve())
+    image.home.mkdir()
+    return image
+
+
+@pytest.fixture
+def start(image: Image, stack_settings: Settings) -> Iterator[Start]:
     """Start a Service's container as Knative would, on a free port."""
     started: list[subprocess.Popen[bytes]] = []
 
     def start_service(service: dict[str, Any]) -> Started:
-        spec = container(service)
+        name = service["metadata"]["name"]
         port = free_port()
-        image = final_stage()
-        # The image's /tmp is the Service's emptyDir: this test's own folder.
-        image_env = image.env().items()
-        environment = {k: str(local(v, {"/tmp": tmp_path})) for k, v in image_env if k != "PATH"}
-        environment |= container_environment(service, cluster_stores(stack_settings))
+        environment = image.environment(service, cluster_stores(stack_settings))
         if sink_binding_selects(service):
             environment["K_SINK"] = stack_settings.k_sink
-        name = service["metadata"]["name"]
+        # Knative's own; PORT is the one the server must listen on.
         environment |= {
-            # Knative's own; PORT is the one the server must listen on.
             "PORT": str(port),
             "K_SERVICE": name,
             "K_CONFIGURATION": name,
             "K_REVISION": f"{name}-00001",
-            "PATH": f"{runtime_venv / 'bin'}:/usr/bin:/bin",
-            "PYTHONPATH": str(project_site),
-            # The image's HOME (uid 65532 has no passwd entry) is an unwritable /.
-            "HOME": str((tmp_path / "home").resolve()),
-            "TMPDIR": str(tmp_path),
         }
-        (tmp_path / "home").mkdir()
         assert environment.get("CHATFN_MODE") == "production", f"{name} not in production mode"
-        command = spec.get("command") or json.loads(image.args_of("CMD")[-1])
-        argv = [*command, *spec.get("args", [])]
-        executable = shutil.which(argv[0], path=environment["PATH"])
-        assert executable, f"{argv[0]} is not in the image"
-        log = tmp_path / "function.log"
+        log = image.tmp / "function.log"
         with log.open("wb") as output:
             process = subprocess.Popen(
-                [executable, *argv[1:]],
+                image.argv(service),
                 cwd=PROJECT_ROOT,  # the image's WORKDIR holds functions/ the same way
                 env=environment,
                 stdout=output,
@@ -268,28 +305,27 @@ def until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
     pytest.fail(f"{url} not up within {START_S} s:\n{log.read_text()[-3000:]}")
 
 
-def assert_starts(service: dict[str, Any], start: Start, image: list[Path], home: Path) -> None:
+def assert_starts(service: dict[str, Any], start: Start, image: Image) -> None:
     """Started as its Service says, it answers its probes having written nothing into the
     image's folders or HOME (both read-only in a pod)."""
     probes = [container(service).get(p, {}) for p in ("readinessProbe", "livenessProbe")]
     paths = [probe["httpGet"].get("path", "/") for probe in probes if "httpGet" in probe]
     assert paths, "no HTTP readiness probe: Knative would call any open port ready"
-    before = files_under(*image)
+    before = image.files()
 
     process, url, log = start(service)
     for path in paths:
         until_ready(process, url + path, log)
 
-    assert files_under(*image) == before, "wrote into the image"
-    assert not any(home.iterdir()), "wrote into HOME"
+    assert image.files() == before, "wrote into the image"
+    assert not any(image.home.iterdir()), "wrote into HOME"
 
 
 @pytest.mark.parametrize("manifest", SERVICES, ids=[path.stem for path in SERVICES])
 def test_the_function_starts_from_the_runtime_only_install(
-    manifest: Path, start: Start, runtime_venv: Path, project_site: Path, tmp_path: Path
+    manifest: Path, start: Start, image: Image
 ) -> None:
-    service = yaml.safe_load(manifest.read_text())
-    assert_starts(service, start, [runtime_venv, project_site], tmp_path / "home")
+    assert_starts(yaml.safe_load(manifest.read_text()), start, image)
 
 
 def env_var(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -325,15 +361,53 @@ BREAKAGES: dict[str, Callable[[dict[str, Any]], None]] = {
 
 @pytest.mark.parametrize("breakage", BREAKAGES)
 def test_a_broken_copy_does_not_start(
-    breakage: str, start: Start, runtime_venv: Path, project_site: Path, tmp_path: Path
+    breakage: str, start: Start, image: Image, tmp_path: Path
 ) -> None:
     copy = tmp_path / "200-persist-history.yaml"
-    service = yaml.safe_load((PROJECT_ROOT / "knative" / copy.name).read_text())
+    service = yaml.safe_load((KNATIVE / copy.name).read_text())
     BREAKAGES[breakage](service)
     copy.write_text(yaml.safe_dump(service))
 
     with pytest.raises((AssertionError, pytest.fail.Exception)):
-        assert_starts(yaml.safe_load(copy.read_text()), start, [runtime_venv], tmp_path / "home")
+        assert_starts(yaml.safe_load(copy.read_text()), start, image)
+
+
+async def test_the_migration_job_runs_from_the_runtime_only_install(
+    image: Image, settings: Settings, stack_settings: Settings, name: str
+) -> None:
+    """knative/'s Job (the PreSync migration) brings an empty database to Alembic's head with
+    its own command and env, from the same image."""
+    jobs = [
+        document
+        for path in sorted(KNATIVE.glob("*.yaml"))
+        for document in yaml.safe_load_all(path.read_text())
+        if document and document["kind"] == "Job"
+    ]
+    assert jobs, "no migration Job in knative/"
+    url = await fresh_database(settings.database_url, name.replace("-", "_"))
+    stores = cluster_stores(stack_settings)
+    stores["secret"][SECRET]["DATABASE_URL"] = url
+    before = image.files()
+
+    for job in jobs:
+        done = await asyncio.to_thread(
+            subprocess.run,
+            image.argv(job),
+            cwd=PROJECT_ROOT,  # the image's WORKDIR holds alembic.ini and migrations/
+            env=image.environment(job, stores),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    engine = create_engine(settings.model_copy(update={"database_url": url}), pooled=False)
+    async with engine.connect() as connection:
+        revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+    await engine.dispose()
+    assert revision == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    assert image.files() == before, "wrote into the image"
+    assert not any(image.home.iterdir()), "wrote into HOME"
 
 
 @pytest.mark.parametrize("manifest", SERVICES, ids=[path.stem for path in SERVICES])
