@@ -60,7 +60,7 @@ module "chatfn" {
   pod_cidr                = "10.42.0.0/16"
 
   repo_url     = "https://github.com/chatfn/chatfn.git"
-  git_revision = "v1.0.0" # the release tag whose knative/kustomization.yaml pins the image
+  git_revision = "production" # fast-forwarded to a main commit staging has run (README, Deploy)
   llm_base_url = "http://vllm.models.svc:8000/v1"
   admin_emails = ["ops@example.com"]
 

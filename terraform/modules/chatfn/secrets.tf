@@ -6,7 +6,8 @@
 locals {
   operator_keys = {
     # A rotation: move the old key to JWT_PREVIOUS_SECRET, a new one to JWT_SECRET. Outside
-    # a rotation both hold the same key, so the Secret's keys never change.
+    # a rotation it stays in the store, empty (api ignores an empty key), so the Secret's
+    # keys never change.
     jwt_secret          = ["chatfn/app", "JWT_SECRET"]
     jwt_previous_secret = ["chatfn/app", "JWT_PREVIOUS_SECRET"]
     llm_api_key         = ["chatfn/app", "LLM_API_KEY"]

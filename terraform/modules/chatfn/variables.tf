@@ -54,7 +54,7 @@ variable "repo_url" {
 }
 
 variable "git_revision" {
-  description = "The branch or tag ArgoCD follows (staging: main; production: a release tag)."
+  description = "The branch ArgoCD follows (staging: main; production: production)."
   type        = string
 }
 
