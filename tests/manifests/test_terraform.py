@@ -1,6 +1,6 @@
 """terraform/ read with python-hcl2, no terraform binary: every file parses, every module
 is given exactly the inputs it declares in each environment, every setting reaches the
-cluster (ConfigMap chatfn-config or Secret chatfn-secrets), the CDN sends
+cluster once (ConfigMap chatfn-config, Secret chatfn-secrets or knative/), the CDN sends
 web/security-headers.json and never caches /api/, versions are pinned, and every secret
 variable is sensitive. Each check also runs on a broken copy, which it must refuse."""
 
@@ -16,18 +16,18 @@ from typing import Any
 
 import hcl2
 import pytest
+import yaml
 
 from chatfn.local.provision import PROJECT_ROOT
 from chatfn.settings import SECRET_VARIABLES, Settings
 
-# Settings no cluster needs, each with why.
+# Settings neither chatfn-config, chatfn-secrets nor a knative/ manifest sets, each with why.
 NOT_IN_THE_CLUSTER = {
     "CHATFN_HOME": "the local stack's state folder",
     "CHATFN_PORT": "the dev gateway's port",
     "CHATFN_EVENTING_DIR": "the YAML the local broker obeys",
     "CHATFN_WEB_DIR": "the build the dev gateway serves and an operator publishes",
     "K_SINK": "the SinkBinding sets it in each pod",
-    "FUNCTION_TARGET": "each Knative Service names its own function",
 }
 # Arguments of a module block that are Terraform's, not the module's inputs.
 META_ARGUMENTS = {"source", "version", "providers", "depends_on", "count", "for_each"}
@@ -123,15 +123,41 @@ def wiring_problems(root: Path) -> list[str]:
     return problems
 
 
+def literal_env(node: Any) -> set[str]:
+    """Names of every `env` entry with a literal value, anywhere in a manifest."""
+    if isinstance(node, list):
+        return set().union(*(literal_env(item) for item in node))
+    if not isinstance(node, dict):
+        return set()
+    found = {e["name"] for e in node.get("env", []) if "value" in e}
+    return found.union(*(literal_env(value) for value in node.values()))
+
+
+def set_by_manifests(root: Path) -> set[str]:
+    """Variables a knative/ manifest sets itself (FUNCTION_TARGET, CHATFN_MODE...)."""
+    return set().union(
+        *(
+            literal_env(document)
+            for path in (root / "knative").glob("*.yaml")
+            for document in yaml.safe_load_all(path.read_text())
+        )
+    )
+
+
 def settings_problems(root: Path) -> list[str]:
     chatfn = local_values(folder(root / "terraform" / "modules" / "chatfn"))
     in_config_map, in_secret = set(chatfn["config"]), set(chatfn["secrets"])
+    in_manifests = set_by_manifests(root)
     settings = {str(field.alias) for field in Settings.model_fields.values()}
     wanted = settings - set(NOT_IN_THE_CLUSTER)
     return (
         [
-            f"{name} is in neither chatfn-config nor chatfn-secrets"
-            for name in sorted(wanted - in_config_map - in_secret)
+            f"{name} is in none of chatfn-config, chatfn-secrets and knative/"
+            for name in sorted(wanted - in_config_map - in_secret - in_manifests)
+        ]
+        + [
+            f"{name} is set twice: in chatfn-config and in knative/"
+            for name in sorted(in_config_map & in_manifests)
         ]
         + [f"{name} is no setting" for name in sorted((in_config_map | in_secret) - settings)]
         + [
@@ -286,6 +312,7 @@ BREAKAGES = [
         "JWT_PREVIOUS =       ",
     ),
     (settings_problems, "modules/chatfn/main.tf", "    SYSTEM_PROMPT ", "    LLM_API_KEY   "),
+    (settings_problems, "modules/chatfn/main.tf", "    S3_BUCKET ", "    CHATFN_MODE "),
     (
         tuning_problems,
         "modules/chatfn/main.tf",
@@ -321,7 +348,8 @@ BREAKAGES = [
 def test_a_broken_copy_is_refused(
     check: Callable[[Path], list[str]], file: str, text: str, replacement: str, tmp_path: Path
 ) -> None:
-    shutil.copytree(PROJECT_ROOT / "terraform", tmp_path / "terraform")
+    for tree in ("terraform", "knative"):
+        shutil.copytree(PROJECT_ROOT / tree, tmp_path / tree)
     (tmp_path / "web").mkdir()
     shutil.copy(PROJECT_ROOT / "web" / "security-headers.json", tmp_path / "web")
     broken = tmp_path / "terraform" / file

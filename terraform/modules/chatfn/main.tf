@@ -16,38 +16,36 @@ locals {
 
   # Every non-secret setting of src/chatfn/settings.py, by its variable name. Left out on
   # purpose: CHATFN_HOME, CHATFN_PORT, CHATFN_EVENTING_DIR and CHATFN_WEB_DIR (the local
-  # stack's), K_SINK (the SinkBinding sets it per pod), FUNCTION_TARGET (one per Service).
+  # stack's), K_SINK (the SinkBinding sets it per pod), and what knative/ sets in its own
+  # manifests: FUNCTION_TARGET, CHATFN_MODE, DEAD_LETTER_SINK (api's, the KafkaSink's address).
   config = {
-    CHATFN_MODE             = "production"
     KAFKA_BOOTSTRAP_SERVERS = var.kafka_bootstrap_servers
-    # The dead-letter KafkaSink's address (eventing/200-kafka-sink-dead-letter.yaml).
-    DEAD_LETTER_SINK       = "http://kafka-sink-ingress.knative-eventing.svc.cluster.local/${local.namespace}/dead-letter"
-    S3_ENDPOINT            = var.s3_endpoint
-    S3_BUCKET              = var.buckets.attachments
-    WEB_BUCKET             = var.buckets.web
-    LLM_BASE_URL           = var.llm_base_url
-    LLM_MODEL              = var.tuning.llm_model
-    LLM_ROUTES             = join(",", [for model, url in var.tuning.llm_routes : "${model}=${url}"])
-    LLM_CONTEXT_TOKENS     = tostring(var.tuning.llm_context_tokens)
-    LLM_MAX_TOKENS         = tostring(var.tuning.llm_max_tokens)
-    LLM_TIMEOUT_S          = tostring(var.tuning.llm_timeout_s)
-    SYSTEM_PROMPT          = var.tuning.system_prompt
-    DAILY_TOKEN_BUDGET     = tostring(var.tuning.daily_token_budget)
-    REDIS_PREFIX           = "chatfn"
-    JWT_ISSUER             = "chatfn"
-    JWT_AUDIENCE           = local.audience
-    ACCESS_TOKEN_TTL_S     = tostring(var.tuning.access_token_ttl_s)
-    REFRESH_TOKEN_TTL_DAYS = tostring(var.tuning.refresh_token_ttl_days)
-    ADMIN_EMAILS           = join(",", var.admin_emails)
-    OIDC_ISSUER            = local.oidc_issuer
-    OIDC_AUDIENCE          = keycloak_openid_audience_protocol_mapper.api.included_custom_audience
-    OIDC_JWKS_TTL_S        = tostring(var.tuning.oidc_jwks_ttl_s)
-    RATE_LIMIT_IP          = var.tuning.rate_limit_ip
-    RATE_LIMIT_USER        = var.tuning.rate_limit_user
-    RATE_LIMIT_LOGIN       = var.tuning.rate_limit_login
-    RATE_LIMIT_REGISTER    = var.tuning.rate_limit_register
-    TRUSTED_PROXIES        = join(",", local.trusted_proxies)
-    REGISTER_TIMEOUT_S     = tostring(var.tuning.register_timeout_s)
+    S3_ENDPOINT             = var.s3_endpoint
+    S3_BUCKET               = var.buckets.attachments
+    WEB_BUCKET              = var.buckets.web
+    LLM_BASE_URL            = var.llm_base_url
+    LLM_MODEL               = var.tuning.llm_model
+    LLM_ROUTES              = join(",", [for model, url in var.tuning.llm_routes : "${model}=${url}"])
+    LLM_CONTEXT_TOKENS      = tostring(var.tuning.llm_context_tokens)
+    LLM_MAX_TOKENS          = tostring(var.tuning.llm_max_tokens)
+    LLM_TIMEOUT_S           = tostring(var.tuning.llm_timeout_s)
+    SYSTEM_PROMPT           = var.tuning.system_prompt
+    DAILY_TOKEN_BUDGET      = tostring(var.tuning.daily_token_budget)
+    REDIS_PREFIX            = "chatfn"
+    JWT_ISSUER              = "chatfn"
+    JWT_AUDIENCE            = local.audience
+    ACCESS_TOKEN_TTL_S      = tostring(var.tuning.access_token_ttl_s)
+    REFRESH_TOKEN_TTL_DAYS  = tostring(var.tuning.refresh_token_ttl_days)
+    ADMIN_EMAILS            = join(",", var.admin_emails)
+    OIDC_ISSUER             = local.oidc_issuer
+    OIDC_AUDIENCE           = keycloak_openid_audience_protocol_mapper.api.included_custom_audience
+    OIDC_JWKS_TTL_S         = tostring(var.tuning.oidc_jwks_ttl_s)
+    RATE_LIMIT_IP           = var.tuning.rate_limit_ip
+    RATE_LIMIT_USER         = var.tuning.rate_limit_user
+    RATE_LIMIT_LOGIN        = var.tuning.rate_limit_login
+    RATE_LIMIT_REGISTER     = var.tuning.rate_limit_register
+    TRUSTED_PROXIES         = join(",", local.trusted_proxies)
+    REGISTER_TIMEOUT_S      = tostring(var.tuning.register_timeout_s)
   }
 }
 
