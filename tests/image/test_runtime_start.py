@@ -67,6 +67,7 @@ TEST_SECRETS = {
 
 Started = tuple[subprocess.Popen[bytes], str, Path]  # the process, its URL, its output
 Start = Callable[[dict[str, Any]], Started]
+Stores = dict[str, dict[str, dict[str, str]]]  # kind (configMap, secret) -> name -> data
 
 
 def run(command: list[str | Path]) -> None:
@@ -124,20 +125,8 @@ def project_site(runtime_venv: Path, tmp_path_factory: pytest.TempPathFactory) -
     shutil.copytree(PROJECT_ROOT / "src", source / "src", ignore=ignore)
     site = tmp_path_factory.mktemp("site")
     python = runtime_venv / "bin/python"
-    run(
-        [
-            python,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-compile",
-            "--no-deps",
-            "--target",
-            site,
-            source,
-        ]
-    )
+    pip: list[str | Path] = [python, "-m", "pip", "install", "--quiet", "--no-compile"]
+    run([*pip, "--no-deps", "--target", site, source])
     run(dockerfile_command("compileall", {"/opt/venv": site, "python": python}))
     return site
 
@@ -155,7 +144,7 @@ def sink_binding_selects(service: dict[str, Any]) -> bool:
     return all(labels.get(k) == v for k, v in subject["selector"]["matchLabels"].items())
 
 
-def cluster_stores(settings: Settings) -> dict[str, dict[str, dict[str, str]]]:
+def cluster_stores(settings: Settings) -> Stores:
     """The ConfigMap and Secret as Terraform would fill them for this stack."""
     variables = settings.as_environment() | {"CHATFN_MODE": "production"}
     config = {
@@ -167,9 +156,7 @@ def cluster_stores(settings: Settings) -> dict[str, dict[str, dict[str, str]]]:
     return {"configMap": {CONFIG_MAP: config}, "secret": {SECRET: secrets}}
 
 
-def container_environment(
-    service: dict[str, Any], stores: dict[str, dict[str, dict[str, str]]]
-) -> dict[str, str]:
+def container_environment(service: dict[str, Any], stores: Stores) -> dict[str, str]:
     """The variables Kubernetes gives the container: envFrom first, env over it."""
     spec = container(service)
     name = service["metadata"]["name"]
@@ -215,9 +202,7 @@ class Image:
     def files(self) -> set[Path]:
         return files_under(self.venv, self.site)
 
-    def environment(
-        self, workload: dict[str, Any], stores: dict[str, dict[str, dict[str, str]]]
-    ) -> dict[str, str]:
+    def environment(self, workload: dict[str, Any], stores: Stores) -> dict[str, str]:
         """The image's ENV (its /tmp being the emptyDir), then what the manifest gives."""
         image_env = final_stage().env().items()
         environment = {k: str(local(v, {"/tmp": self.tmp})) for k, v in image_env if k != "PATH"}
