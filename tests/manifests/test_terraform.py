@@ -1,8 +1,8 @@
 """terraform/ read with python-hcl2, no terraform binary: every file parses, every module
 is given exactly the inputs it declares in each environment, every setting reaches the
 cluster once (ConfigMap chatfn-config, Secret chatfn-secrets or knative/), the CDN sends
-web/security-headers.json and never caches /api/, versions are pinned, and every secret
-variable is sensitive. Each check also runs on a broken copy, which it must refuse."""
+web/security-headers.json and never caches /api/, Knative's maximum revision timeout holds
+every Service, versions are pinned, and every secret variable is sensitive. Each check also runs on a broken copy, which it must refuse."""
 
 from __future__ import annotations
 
@@ -172,6 +172,31 @@ def settings_problems(root: Path) -> list[str]:
     )
 
 
+def numbers_named(node: Any, key: str) -> list[int]:
+    """Every integer under `key`, anywhere in a manifest."""
+    if isinstance(node, list):
+        return [n for item in node for n in numbers_named(item, key)]
+    if not isinstance(node, dict):
+        return []
+    own = [node[key]] if isinstance(node.get(key), int) else []
+    return own + [n for value in node.values() for n in numbers_named(value, key)]
+
+
+def revision_timeout_problems(root: Path) -> list[str]:
+    """The cluster's maximum stays Knative's default 600 s, and every Service fits in it."""
+    knative_tf = (root / "terraform" / "modules" / "platform" / "knative.tf").read_text()
+    maximum = re.findall(r'"max-revision-timeout-seconds"\s*=\s*"(\d+)"', knative_tf)
+    if maximum != ["600"]:
+        return [f"max-revision-timeout-seconds is {maximum}, not once 600"]
+    timeouts = [
+        n
+        for path in (root / "knative").glob("*.yaml")
+        for document in yaml.safe_load_all(path.read_text())
+        for n in numbers_named(document, "timeoutSeconds")
+    ]
+    return [f"a Service asks {n} s, above the cluster's 600" for n in timeouts if n > 600]
+
+
 def tuning_problems(root: Path) -> list[str]:
     """The knobs the ConfigMap reads are the ones `tuning` declares and each environment sets."""
     chatfn = folder(root / "terraform" / "modules" / "chatfn")
@@ -286,6 +311,7 @@ CHECKS: list[Callable[[Path], list[str]]] = [
     parse_problems,
     wiring_problems,
     settings_problems,
+    revision_timeout_problems,
     tuning_problems,
     cdn_header_problems,
     cdn_route_problems,
@@ -313,6 +339,8 @@ BREAKAGES = [
     ),
     (settings_problems, "modules/chatfn/main.tf", "    SYSTEM_PROMPT ", "    LLM_API_KEY   "),
     (settings_problems, "modules/chatfn/main.tf", "    S3_BUCKET ", "    CHATFN_MODE "),
+    (revision_timeout_problems, "modules/platform/knative.tf", '= "600"', '= "300"'),
+    (revision_timeout_problems, "../knative/200-stream-reply.yaml", "Seconds: 600", "Seconds: 900"),
     (
         tuning_problems,
         "modules/chatfn/main.tf",
