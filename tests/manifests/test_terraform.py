@@ -2,7 +2,8 @@
 is given exactly the inputs it declares in each environment, every setting reaches the
 cluster once (ConfigMap chatfn-config, Secret chatfn-secrets or knative/), the CDN sends
 web/security-headers.json and never caches /api/, Knative's maximum revision timeout holds
-every Service, versions are pinned, and every secret variable is sensitive. Each check also runs on a broken copy, which it must refuse."""
+every Service, versions are pinned, and every secret variable is sensitive. Each check
+also runs on a broken copy, which it must refuse."""
 
 from __future__ import annotations
 
