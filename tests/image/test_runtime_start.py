@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import hcl2
 import httpx
 import pytest
 import yaml
@@ -48,14 +49,10 @@ SERVICES = sorted(KNATIVE.glob("200-*.yaml"))
 SINK_BINDING = KNATIVE / "100-sinkbinding.yaml"
 START_S = 45.0  # a cold start on a busy 2-core machine takes 5-15 s
 
-# What Terraform's modules/chatfn creates (terraform/modules/chatfn/main.tf), by name.
+# What Terraform's modules/chatfn creates: the ConfigMap from its `local.config`.
+TERRAFORM_MODULE = PROJECT_ROOT / "terraform" / "modules" / "chatfn"
 CONFIG_MAP = "chatfn-config"
 SECRET = "chatfn-secrets"
-# Settings the local stack needs and chatfn-config leaves out: K_SINK comes from the
-# SinkBinding.
-NOT_IN_THE_CLUSTER = frozenset(
-    {"CHATFN_HOME", "CHATFN_PORT", "CHATFN_EVENTING_DIR", "CHATFN_WEB_DIR", "K_SINK"}
-)
 TEST_SECRETS = {
     "JWT_SECRET": "runtime-start-test-jwt-secret-0123456789abcdef",
     "JWT_PREVIOUS_SECRET": "runtime-start-test-previous-jwt-secret-0123456789",
@@ -144,14 +141,21 @@ def sink_binding_selects(service: dict[str, Any]) -> bool:
     return all(labels.get(k) == v for k, v in subject["selector"]["matchLabels"].items())
 
 
-def cluster_stores(settings: Settings) -> Stores:
-    """The ConfigMap and Secret as Terraform would fill them for this stack."""
-    variables = settings.as_environment() | {"CHATFN_MODE": "production"}
-    config = {
-        name: value
-        for name, value in variables.items()
-        if name not in SECRET_VARIABLES | NOT_IN_THE_CLUSTER
+def config_map_keys() -> set[str]:
+    """The variables modules/chatfn puts in chatfn-config."""
+    blocks = [hcl2.loads(path.read_text()) for path in sorted(TERRAFORM_MODULE.glob("*.tf"))]
+    return {
+        key
+        for parsed in blocks
+        for local_values in parsed.get("locals", [])
+        for key in local_values.get("config", {})
     }
+
+
+def cluster_stores(settings: Settings) -> Stores:
+    """The ConfigMap and Secret as Terraform would fill them, with this stack's values."""
+    variables = settings.as_environment()
+    config = {name: variables[name] for name in config_map_keys() & variables.keys()}
     secrets = {name: variables.get(name, "") for name in SECRET_VARIABLES} | TEST_SECRETS
     return {"configMap": {CONFIG_MAP: config}, "secret": {SECRET: secrets}}
 
