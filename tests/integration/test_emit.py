@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from chatfn.events import emit
 from chatfn.events.catalog import MessageSendRequested, new_event, parse_event
 from chatfn.events.emit import SinkRefused, publish, reply
 from tests.utils.events import send_requested
@@ -23,11 +25,13 @@ class ScriptedSink:
     def __init__(self, *statuses: int) -> None:
         self.statuses = list(statuses)
         self.ids: list[str] = []
+        self.authorizations: list[str | None] = []
         self.app = Starlette(routes=[Route("/", self.receive, methods=["POST"])])
 
     async def receive(self, request: Request) -> Response:
         received = parse_event(request.headers, await request.body(), MessageSendRequested)
         self.ids.append(received.event["id"])
+        self.authorizations.append(request.headers.get("authorization"))
         return Response(status_code=self.statuses.pop(0))
 
     def client(self) -> httpx.AsyncClient:
@@ -40,6 +44,19 @@ async def test_a_transient_failure_is_retried_with_the_same_event_id() -> None:
     async with sink.client() as client:
         await publish(event, "http://broker/", client)
     assert sink.ids == [event["id"]] * 4
+
+
+async def test_a_publish_carries_the_sinkbindings_token_where_there_is_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink = ScriptedSink(202, 202)
+    token = tmp_path / "token"
+    monkeypatch.setattr(emit, "SINK_TOKEN", token)
+    async with sink.client() as client:
+        await publish(new_event(send_requested(), source="/t"), "http://broker/", client)
+        token.write_text("eyJ.rotated\n")
+        await publish(new_event(send_requested(), source="/t"), "http://broker/", client)
+    assert sink.authorizations == [None, "Bearer eyJ.rotated"]
 
 
 async def test_a_final_refusal_is_not_retried() -> None:

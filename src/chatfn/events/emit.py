@@ -9,6 +9,7 @@ same event, so the same `id`: the consumers' idempotency makes a retry harmless.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import httpx
 import stamina
@@ -18,6 +19,10 @@ from starlette.responses import Response
 
 ATTEMPTS = 5
 TIMEOUT_S = 10.0
+# With Knative's `authentication-oidc` on, the SinkBinding mounts a token for K_SINK here
+# and the broker refuses a publish without it (eventing/400-eventpolicy-broker.yaml says
+# who may publish). Read on every publish: Knative rotates it.
+SINK_TOKEN = Path("/oidc/token")
 
 
 class SinkRefused(Exception):
@@ -37,7 +42,15 @@ def _transient(exc: Exception) -> bool:
 async def publish(event: CloudEvent, sink: str, client: httpx.AsyncClient) -> None:
     """POST `event` to `sink` until it is accepted; raise once it is refused or retries run out."""
     headers, body = to_binary(event)
+    token = _sink_token()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     await forward(headers, body, sink, client)
+
+
+def _sink_token() -> str | None:
+    """A read of a small file on a tmpfs volume: cheaper than handing it to a thread."""
+    return SINK_TOKEN.read_text().strip() if SINK_TOKEN.is_file() else None
 
 
 async def forward(
