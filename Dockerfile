@@ -37,8 +37,8 @@ RUN python -m pip wheel --no-deps --no-build-isolation --wheel-dir /tmp/wheels .
 
 FROM ${PYTHON_IMAGE}
 
-# unchecked-hash bytecode is used as it is, whatever the files' timestamps after COPY, so a
-# cold start never compiles and never tries to write __pycache__.
+# The bytecode is precompiled as unchecked-hash (used as it is, whatever the timestamps after
+# COPY): a cold start never compiles, and PYTHONDONTWRITEBYTECODE never writes __pycache__.
 # gunicorn (functions-framework's server) opens a control socket in XDG_RUNTIME_DIR, else
 # in $HOME/.gunicorn/, and HOME is / for a uid with no passwd entry: keep it in /tmp.
 ENV PATH=/opt/venv/bin:$PATH \
