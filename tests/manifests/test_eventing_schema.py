@@ -95,9 +95,10 @@ DELIVERY_FIELDS = {"timeout", "retryAfterMax", "format"}
 
 
 def documents(folder: Path) -> list[Document]:
+    """Every document under `folder`, eventing/oidc/ included."""
     return [
         document
-        for path in sorted(folder.glob("*.yaml"))
+        for path in sorted(folder.rglob("*.yaml"))
         for document in yaml.safe_load_all(path.read_text())
         if document
     ]
@@ -330,7 +331,7 @@ BREAKAGES: dict[str, list[tuple[str, str, str]]] = {
         ("200-kafka-sink-dead-letter.yaml", "numPartitions", "numPartition"),
         ("200-kafka-sink-dead-letter.yaml", "contentMode: binary", "contentMode: json"),
         ("200-broker.yaml", "deadLetterSink", "deadLetterSnk"),
-        ("400-eventpolicy-titles.yaml", "  from:", "  form:"),
+        ("oidc/400-eventpolicy-titles.yaml", "  from:", "  form:"),
         ("500-networkpolicy-functions.yaml", "policyTypes", "policyType"),
         ("100-namespace.yaml", "kind: Namespace", "kind: Namespaces"),
     ],
@@ -345,8 +346,8 @@ BREAKAGES: dict[str, list[tuple[str, str, str]]] = {
         ("200-kafka-sink-dead-letter.yaml", "replicationFactor: 3", "replicationFactor: 1"),
     ],
     "event policies": [
-        ("400-eventpolicy-titles.yaml", "name: titles-on-reply-completed", "name: other"),
-        ("400-eventpolicy-broker.yaml", "name: functions-publish-to-broker", "name: x"),
+        ("oidc/400-eventpolicy-titles.yaml", "name: titles-on-reply-completed", "name: other"),
+        ("oidc/400-eventpolicy-broker.yaml", "name: functions-publish-to-broker", "name: x"),
     ],
     "network policies": [
         (
