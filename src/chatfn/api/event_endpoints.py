@@ -30,7 +30,7 @@ from chatfn.events.catalog import (
     UserRegisterRejected,
 )
 from chatfn.events.consumer import consumes
-from chatfn.events.emit import SinkRefused, forward
+from chatfn.events.emit import DEAD_LETTER_TOKEN, SinkRefused, bearer, forward
 from chatfn.problems import unavailable
 
 router = APIRouter(prefix="/events", include_in_schema=False)
@@ -63,7 +63,12 @@ async def dead_letter(request: Request, api: ApiDep) -> None:
     }
     await _end_its_reply(api, _data_of(headers, body))
     try:
-        await forward(headers, body, api.settings.dead_letter_sink, api.runtime.http)
+        await forward(
+            {**headers, **bearer(DEAD_LETTER_TOKEN)},
+            body,
+            api.settings.dead_letter_sink,
+            api.runtime.http,
+        )
     except (SinkRefused, httpx.HTTPError) as exc:
         raise unavailable("the dead-letter sink did not take the event") from exc
 

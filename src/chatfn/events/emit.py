@@ -19,10 +19,11 @@ from starlette.responses import Response
 
 ATTEMPTS = 5
 TIMEOUT_S = 10.0
-# With Knative's `authentication-oidc` on, the SinkBinding mounts a token for K_SINK here
-# and the broker refuses a publish without it (eventing/400-eventpolicy-broker.yaml says
-# who may publish). Read on every publish: Knative rotates it.
+# With Knative's `authentication-oidc` on, a Broker or KafkaSink refuses an event without
+# an OIDC token for its audience. The SinkBinding mounts one for K_SINK; `api` mounts one
+# for the dead-letter KafkaSink (eventing/oidc/README.md). Read on every send: both rotate.
 SINK_TOKEN = Path("/oidc/token")
+DEAD_LETTER_TOKEN = Path("/var/run/chatfn/dead-letter/token")
 
 
 class SinkRefused(Exception):
@@ -42,15 +43,13 @@ def _transient(exc: Exception) -> bool:
 async def publish(event: CloudEvent, sink: str, client: httpx.AsyncClient) -> None:
     """POST `event` to `sink` until it is accepted; raise once it is refused or retries run out."""
     headers, body = to_binary(event)
-    token = _sink_token()
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    await forward(headers, body, sink, client)
+    await forward({**headers, **bearer(SINK_TOKEN)}, body, sink, client)
 
 
-def _sink_token() -> str | None:
-    """A read of a small file on a tmpfs volume: cheaper than handing it to a thread."""
-    return SINK_TOKEN.read_text().strip() if SINK_TOKEN.is_file() else None
+def bearer(token: Path) -> dict[str, str]:
+    """The Authorization header for the token in `token`, if there is one. A read of a
+    small file on a tmpfs volume: cheaper than handing it to a thread."""
+    return {"Authorization": f"Bearer {token.read_text().strip()}"} if token.is_file() else {}
 
 
 async def forward(
