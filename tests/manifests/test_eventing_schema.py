@@ -9,10 +9,11 @@ a broken copy of eventing/.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+import hcl2
 import pytest
 import yaml
 from cloudcoil.apimachinery import ObjectMeta
@@ -289,11 +290,32 @@ def worst_case_s(delivery: Delivery) -> float:
     return (delivery.retry + 1) * delivery.timeout_s + backoffs
 
 
+def found_under(node: Any, key: str) -> Iterator[Any]:
+    """Every value of `key` at any depth of parsed HCL or YAML."""
+    if isinstance(node, dict):
+        for name, value in node.items():
+            if name == key:
+                yield value
+            yield from found_under(value, key)
+    elif isinstance(node, list):
+        for item in node:
+            yield from found_under(item, key)
+
+
+def register_waits_s(terraform: Path) -> float:
+    """How long `api` waits for a sign-up, at the shortest: the Settings default or what
+    a Terraform environment sets (its tuning's register_timeout_s)."""
+    waits: list[float] = [Settings.model_fields["register_timeout_s"].default]
+    for path in sorted((terraform / "environments").rglob("*.tf")):
+        waits += found_under(hcl2.loads(path.read_text()), "register_timeout_s")
+    return min(waits)
+
+
 def sign_up_budget_problems(folder: Path) -> list[str]:
     """`api` waits REGISTER_TIMEOUT_S for a sign-up: a first attempt that times out must
     leave a whole second one within it, every attempt must still find the hash in Redis
     (HANDOFF_TTL_S), and the result's delivery is only wanted while someone waits."""
-    waits_s: float = Settings.model_fields["register_timeout_s"].default
+    waits_s = register_waits_s(folder.parent / "terraform")  # the checkout's, beside eventing/
     triggers = {trigger.name: trigger.delivery for trigger in load_eventing(folder).triggers}
     command, result = triggers[REGISTER_COMMAND], triggers[REGISTER_RESULT]
     problems = []
@@ -381,6 +403,18 @@ def test_a_broken_copy_breaks_the_rule(
     (copy / file).write_text(original.replace(text, replacement))
 
     assert RULES[rule](copy) != []
+
+
+def test_an_environment_that_waits_less_for_a_sign_up_is_held_to_it(tmp_path: Path) -> None:
+    copy = Path(shutil.copytree(EVENTING, tmp_path / "eventing"))
+    environment = tmp_path / "terraform" / "environments" / "impatient"
+    environment.mkdir(parents=True)
+    (environment / "main.tf").write_text(
+        'module "chatfn" {\n  tuning = { register_timeout_s = 5 }\n}\n'
+    )
+
+    assert register_waits_s(tmp_path / "terraform") == 5
+    assert sign_up_budget_problems(copy) != []
 
 
 def test_every_rule_is_shown_failing() -> None:
