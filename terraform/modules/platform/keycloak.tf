@@ -11,6 +11,9 @@ resource "helm_release" "keycloak" {
 
   values = [yamlencode({
     replicas = var.control_plane_replicas
+    # The chart serves under /auth unless told otherwise; the issuer chatfn trusts
+    # (modules/chatfn: keycloak_url/realms/chatfn) and the provider URL have no such prefix.
+    http = { relativePath = "/" }
     command  = ["/opt/keycloak/bin/kc.sh", "start", "--hostname=https://${local.hosts.keycloak}", "--http-enabled=true", "--proxy-headers=xforwarded"]
     database = {
       vendor   = "postgres"

@@ -60,10 +60,10 @@ resource "kubectl_manifest" "knative_eventing" {
             clusterDefault = { brokerClass = "Kafka", apiVersion = "v1", kind = "ConfigMap", name = "kafka-broker-config", namespace = "knative-eventing" }
           })
         }
-        # eventing/'s EventPolicies are enforced once this is enabled. It stays disabled
-        # until chatfn.events.emit sends the OIDC token its SinkBinding mounts (see
-        # eventing/400-eventpolicy-broker.yaml): enabled now, the Broker would refuse
-        # every event api publishes. The NetworkPolicies hold meanwhile.
+        # eventing/oidc/'s EventPolicies are enforced once this is enabled. It stays
+        # disabled until the steps in eventing/oidc/README.md are done (api's projected
+        # token for the dead-letter sink, an ArgoCD Application for eventing/oidc):
+        # enabled before, the sinks would refuse what api sends. NetworkPolicies hold meanwhile.
         "config-features" = { "authentication-oidc" = "disabled" }
       }
       additionalManifests = [
