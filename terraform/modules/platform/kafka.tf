@@ -46,6 +46,10 @@ resource "kubectl_manifest" "kafka" {
         config = {
           "default.replication.factor"               = 3
           "min.insync.replicas"                      = 2
+          # Kept forever unless a topic says otherwise: the broker's topic is the log of
+          # record (eventing/ sets that on it too), and a KafkaSink cannot set its topic's
+          # config, so without this dead letters would expire after a week, unreplayed.
+          "log.retention.ms" = -1
           "offsets.topic.replication.factor"         = 3
           "transaction.state.log.replication.factor" = 3
           "transaction.state.log.min.isr"            = 2
