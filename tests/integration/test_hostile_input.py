@@ -35,7 +35,10 @@ async def raw_request(
     reader, writer = await asyncio.open_connection("127.0.0.1", settings.port)
     headers = headers or f"Content-Length: {len(body)}\r\n"
     head = f"{request_line}\r\nHost: chatfn\r\n{headers}Content-Type: application/json\r\n"
+    # Head and body apart, as many clients send them: a server that answered on the head
+    # alone would be reset by the body, and the answer could be lost (chatfn.paths._drain).
     writer.write(f"{head}Connection: close\r\n\r\n".encode())
+    await writer.drain()
     writer.write(body)
     await writer.drain()
     answer = await reader.read()
