@@ -80,7 +80,9 @@ async def _generate_holding(
     keeper.cancel()
     if work not in done:
         work.cancel()
-        raise RetryLater("the lease was lost to another delivery")
+        # Taken here, so asyncio does not log "Task exception was never retrieved".
+        lost = keeper.exception()
+        raise RetryLater("the lease was lost to another delivery") from lost
     try:
         outcome = work.result()
     except ModelFailed as failed:
