@@ -1,4 +1,4 @@
-# The release workflow's throwaway environment: the modules terraform/environments use, sized
+# The release workflow's throwaway environment: the modules terraform/live uses, sized
 # for one kind node, with local state, no CDN, and secrets made here. External Secrets' fake
 # provider stands in for the operator's store; nothing here outlives the runner.
 # Applied in two steps, as an environment is (README, Deploy): -target=module.platform, then

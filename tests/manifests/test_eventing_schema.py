@@ -303,10 +303,12 @@ def found_under(node: Any, key: str) -> Iterator[Any]:
 
 
 def register_waits_s(terraform: Path) -> float:
-    """How long `api` waits for a sign-up, at the shortest: the Settings default or what
-    a Terraform environment sets (its tuning's register_timeout_s)."""
+    """How long `api` waits for a sign-up, at the shortest: the Settings default, what the
+    root gives tuning.register_timeout_s, or what an environment's tfvars sets (should it
+    become a variable)."""
     waits: list[float] = [Settings.model_fields["register_timeout_s"].default]
-    for path in sorted((terraform / "environments").rglob("*.tf")):
+    paths = [*(terraform / "live").glob("*.tf"), *(terraform / "environments").rglob("*.tfvars")]
+    for path in sorted(paths):
         waits += found_under(hcl2.loads(path.read_text()), "register_timeout_s")
     return min(waits)
 
@@ -405,13 +407,21 @@ def test_a_broken_copy_breaks_the_rule(
     assert RULES[rule](copy) != []
 
 
+def test_a_root_that_waits_less_for_a_sign_up_is_held_to_it(tmp_path: Path) -> None:
+    copy = Path(shutil.copytree(EVENTING, tmp_path / "eventing"))
+    root = tmp_path / "terraform" / "live"
+    root.mkdir(parents=True)
+    (root / "main.tf").write_text('module "chatfn" {\n  tuning = { register_timeout_s = 5 }\n}\n')
+
+    assert register_waits_s(tmp_path / "terraform") == 5
+    assert sign_up_budget_problems(copy) != []
+
+
 def test_an_environment_that_waits_less_for_a_sign_up_is_held_to_it(tmp_path: Path) -> None:
     copy = Path(shutil.copytree(EVENTING, tmp_path / "eventing"))
     environment = tmp_path / "terraform" / "environments" / "impatient"
     environment.mkdir(parents=True)
-    (environment / "main.tf").write_text(
-        'module "chatfn" {\n  tuning = { register_timeout_s = 5 }\n}\n'
-    )
+    (environment / "terraform.tfvars").write_text("register_timeout_s = 5\n")
 
     assert register_waits_s(tmp_path / "terraform") == 5
     assert sign_up_budget_problems(copy) != []

@@ -1,9 +1,11 @@
-"""terraform/ read with python-hcl2, no terraform binary: every file parses, every module
-is given exactly the inputs it declares in each environment, every setting reaches the
-cluster once (ConfigMap chatfn-config, Secret chatfn-secrets or knative/), the CDN sends
-web/security-headers.json and never caches /api/, Knative's maximum revision timeout holds
-every Service, versions are pinned, and every secret variable is sensitive. Each check
-also runs on a broken copy, which it must refuse."""
+"""terraform/ read with python-hcl2, no terraform binary: every file parses, the one root
+(terraform/live) gives every module exactly the inputs it declares, each environment's
+terraform.tfvars sets exactly the root's variables that have no default and its backend.hcl
+a state of its own, every setting reaches the cluster once (ConfigMap chatfn-config, Secret
+chatfn-secrets or knative/), the CDN sends web/security-headers.json and never caches
+/api/, Knative's maximum revision timeout holds every Service, versions are pinned, and
+every secret variable is sensitive. Each check also runs on a broken copy, which it must
+refuse."""
 
 from __future__ import annotations
 
@@ -30,6 +32,15 @@ NOT_IN_THE_CLUSTER = {
     "CHATFN_WEB_DIR": "the build the dev gateway serves and an operator publishes",
     "K_SINK": "the SinkBinding sets it in each pod",
 }
+# Root variables no terraform.tfvars sets, each with why: they come from the operator's shell
+# (TF_VAR_...), and a secret never goes to Git.
+FROM_THE_OPERATOR = {
+    "kube_context": "the name of the cluster in the operator's own kubeconfig",
+    "keycloak_admin_password": "a secret, read from the store (README, Deploy)",
+    "cloudflare_api_token": "a secret, the operator's",
+}
+# Where an environment's state is: its backend.hcl must say each.
+BACKEND_SETTINGS = {"bucket", "key", "region"}
 # Arguments of a module block that are Terraform's, not the module's inputs.
 META_ARGUMENTS = {"source", "version", "providers", "depends_on", "count", "for_each"}
 # Variable names that hold credentials (secret_stores names stores: it holds none).
@@ -90,13 +101,28 @@ def modules(root: Path) -> list[Path]:
     return sorted(path for path in (root / "terraform" / "modules").iterdir() if path.is_dir())
 
 
+def live(root: Path) -> Path:
+    """The one root every environment applies with its own values."""
+    return root / "terraform" / "live"
+
+
 def environments(root: Path) -> list[Path]:
     return sorted(path for path in (root / "terraform" / "environments").iterdir() if path.is_dir())
 
 
+def attributes(file: Path) -> dict[str, Any]:
+    """The assignments of a .tfvars or backend .hcl file ({} when it is missing)."""
+    if not file.is_file():
+        return {}
+    return {
+        name: value for name, value in parse(file.read_text()).items() if not name.startswith("__")
+    }
+
+
 def parse_problems(root: Path) -> list[str]:
     problems = []
-    for file in sorted((root / "terraform").rglob("*.tf")):
+    files = [*(root / "terraform").rglob("*.tf"), *(root / "terraform").rglob("*.tfvars")]
+    for file in sorted([*files, *(root / "terraform" / "environments").rglob("*.hcl")]):
         try:
             parse(file.read_text())
         except Exception as error:  # lark's errors share no base class worth naming
@@ -104,23 +130,84 @@ def parse_problems(root: Path) -> list[str]:
     return problems
 
 
-def wiring_problems(root: Path) -> list[str]:
+def wiring_problems(root: Path, caller: Path | None = None) -> list[str]:
+    """The root (or `caller`, another root) gives each module every input it requires and
+    none it lacks, and uses every module."""
+    caller = caller or live(root)
     problems = []
+    calls = labelled(folder(caller), "module")
+    for name, call in calls.items():
+        source = (caller / unquote(call["source"])).resolve()
+        declared = labelled(folder(source), "variable")
+        required = {variable for variable, body in declared.items() if "default" not in body}
+        given = {key for key in call if not key.startswith("__")} - META_ARGUMENTS
+        problems += [f"{caller.name}: {name} lacks {key}" for key in required - given]
+        problems += [f"{caller.name}: {name} has no input {key}" for key in given - set(declared)]
+    unused = {path.name for path in modules(root)} - {
+        Path(unquote(call["source"])).name for call in calls.values()
+    }
+    problems += [f"{caller.name}: module {module} not used" for module in unused]
+    return problems
+
+
+def tfvars_problems(root: Path) -> list[str]:
+    """Each environment's terraform.tfvars sets every root variable without a default (but
+    those FROM_THE_OPERATOR) and nothing the root does not declare."""
+    declared = labelled(folder(live(root)), "variable")
+    required = {name for name, body in declared.items() if "default" not in body}
+    problems = [
+        f"{name} is FROM_THE_OPERATOR but no root variable"
+        for name in sorted(set(FROM_THE_OPERATOR) - set(declared))
+    ]
+    if not environments(root):
+        problems.append("no environment")
     for environment in environments(root):
-        calls = labelled(folder(environment), "module")
-        for name, call in calls.items():
-            source = (environment / unquote(call["source"])).resolve()
-            declared = labelled(folder(source), "variable")
-            required = {variable for variable, body in declared.items() if "default" not in body}
-            given = {key for key in call if not key.startswith("__")} - META_ARGUMENTS
-            problems += [f"{environment.name}: {name} lacks {key}" for key in required - given]
-            problems += [
-                f"{environment.name}: {name} has no input {key}" for key in given - set(declared)
-            ]
-        unused = {path.name for path in modules(root)} - {
-            Path(unquote(call["source"])).name for call in calls.values()
-        }
-        problems += [f"{environment.name}: module {module} not used" for module in unused]
+        given = set(attributes(environment / "terraform.tfvars"))
+        problems += [
+            f"{environment.name}: {name} not set"
+            for name in sorted(required - given - set(FROM_THE_OPERATOR))
+        ]
+        problems += [
+            f"{environment.name}: {name} is no root variable"
+            for name in sorted(given - set(declared))
+        ]
+        problems += [
+            f"{environment.name}: {name} comes from the operator's shell, not Git"
+            for name in sorted(given & set(FROM_THE_OPERATOR))
+        ]
+    return problems
+
+
+def backend_problems(root: Path) -> list[str]:
+    """The root's S3 backend is partial (encrypted and locked, nowhere in particular); each
+    environment's backend.hcl says where its state is, and no two share one."""
+    backends = [
+        body
+        for terraform in folder(live(root)).get("terraform", [])
+        for backend in terraform.get("backend", [])
+        for kind, body in backend.items()
+        if unquote(kind) == "s3"
+    ]
+    if len(backends) != 1:
+        return [f"the root has {len(backends)} S3 backends, not one"]
+    problems = [
+        f"the root's backend sets {name}" for name in sorted(BACKEND_SETTINGS & set(backends[0]))
+    ]
+    problems += [
+        f"the root's backend lacks {name} = true"
+        for name in ("encrypt", "use_lockfile")
+        if backends[0].get(name) is not True
+    ]
+    states: dict[tuple[str, str], str] = {}
+    for environment in environments(root):
+        backend = attributes(environment / "backend.hcl")
+        problems += [
+            f"{environment.name}: backend.hcl lacks {name}"
+            for name in sorted(BACKEND_SETTINGS - set(backend))
+        ]
+        state = (unquote(backend.get("bucket")), unquote(backend.get("key")))
+        if (other := states.setdefault(state, environment.name)) != environment.name:
+            problems.append(f"{environment.name}: backend.hcl shares {other}'s state")
     return problems
 
 
@@ -198,17 +285,18 @@ def revision_timeout_problems(root: Path) -> list[str]:
     return [f"a Service asks {n} s, above the cluster's 600" for n in timeouts if n > 600]
 
 
-def tuning_problems(root: Path) -> list[str]:
-    """The knobs the ConfigMap reads are the ones `tuning` declares and each environment sets."""
+def tuning_problems(root: Path, caller: Path | None = None) -> list[str]:
+    """The knobs the ConfigMap reads are the ones `tuning` declares and the root (or
+    `caller`) sets."""
     chatfn = folder(root / "terraform" / "modules" / "chatfn")
     declared = set(re.findall(r"(\w+) = ", labelled(chatfn, "variable")["tuning"]["type"]))
     read = set(re.findall(r"var\.tuning\.(\w+)", json.dumps(local_values(chatfn)["config"])))
     problems = [f"chatfn-config reads tuning.{name}, not declared" for name in read - declared]
     problems += [f"tuning.{name} is declared, never read" for name in declared - read]
-    for environment in environments(root):
-        given = set(labelled(folder(environment), "module")["chatfn"]["tuning"]) - {"__is_block__"}
-        problems += [f"{environment.name}: tuning.{name} not set" for name in declared - given]
-        problems += [f"{environment.name}: tuning.{name} unknown" for name in given - declared]
+    caller = caller or live(root)
+    given = set(labelled(folder(caller), "module")["chatfn"]["tuning"]) - {"__is_block__"}
+    problems += [f"{caller.name}: tuning.{name} not set" for name in declared - given]
+    problems += [f"{caller.name}: tuning.{name} unknown" for name in given - declared]
     return problems
 
 
@@ -278,7 +366,7 @@ def cdn_route_problems(root: Path) -> list[str]:
 def pin_problems(root: Path) -> list[str]:
     problems: list[str] = []
     pinned: dict[str, str] = {}
-    for path in [*modules(root), *environments(root)]:
+    for path in [*modules(root), live(root)]:
         blocks = folder(path)
         for terraform in blocks.get("terraform", []):
             for required in terraform.get("required_providers", []):
@@ -299,7 +387,7 @@ def pin_problems(root: Path) -> list[str]:
 
 def sensitive_problems(root: Path) -> list[str]:
     problems = []
-    for path in [*modules(root), *environments(root)]:
+    for path in [*modules(root), live(root)]:
         for name, body in labelled(folder(path), "variable").items():
             if SECRET_NAME.search(name) and body.get("sensitive") is not True:
                 problems.append(f"{path.name}: variable {name} holds a secret but is not sensitive")
@@ -311,6 +399,8 @@ def sensitive_problems(root: Path) -> list[str]:
 CHECKS: list[Callable[[Path], list[str]]] = [
     parse_problems,
     wiring_problems,
+    tfvars_problems,
+    backend_problems,
     settings_problems,
     revision_timeout_problems,
     tuning_problems,
@@ -326,11 +416,20 @@ def test_terraform_holds(check: Callable[[Path], list[str]]) -> None:
     assert check(PROJECT_ROOT) == []
 
 
+STAGING, PRODUCTION = "environments/staging/", "environments/production/"
 # One deliberate mistake per check, made in a copy: (check, file, text, replacement).
 BREAKAGES = [
     (parse_problems, "modules/platform/kafka.tf", '"strimzi" {', '"strimzi" {{'),
-    (wiring_problems, "environments/staging/main.tf", "  kafka_replicas ", "  # kafka_replicas "),
-    (wiring_problems, "environments/production/main.tf", "kafka_replicas  ", "kafka_replica   "),
+    (wiring_problems, "live/main.tf", "  kafka_replicas ", "  # kafka_replicas "),
+    (wiring_problems, "live/main.tf", "kafka_replicas  ", "kafka_replica   "),
+    (tfvars_problems, STAGING + "terraform.tfvars", "\nkafka_replicas ", "\n# kafka_replicas "),
+    (tfvars_problems, PRODUCTION + "terraform.tfvars", "\nkafka_replicas  ", "\nkafka_replica   "),
+    (tfvars_problems, "live/variables.tf", '"domain" {', '"region" {}\nvariable "domain" {'),
+    (tfvars_problems, STAGING + "terraform.tfvars", "\ndomain ", '\nkube_context = "x"\ndomain '),
+    (backend_problems, PRODUCTION + "backend.hcl", "production/terraform", "staging/terraform"),
+    (backend_problems, STAGING + "backend.hcl", "region", "# region"),
+    (backend_problems, "live/versions.tf", "    use_lockfile = true\n", ""),
+    (backend_problems, "live/versions.tf", "    encrypt ", '    key          = "x"\n    encrypt '),
     (settings_problems, "modules/chatfn/main.tf", "RATE_LIMIT_LOGIN ", "RATE_LIMIT_LOGON "),
     (
         settings_problems,
@@ -350,7 +449,7 @@ BREAKAGES = [
     ),
     (
         tuning_problems,
-        "environments/production/main.tf",
+        "live/main.tf",
         "    oidc_jwks_ttl_s ",
         "    # oidc_jwks_ttl_s ",
     ),
@@ -364,8 +463,8 @@ BREAKAGES = [
     (cdn_route_problems, "modules/cdn/main.tf", "cache = false", "cache = true"),
     (cdn_route_problems, "modules/cdn/main.tf", '\\"/assets/\\"', '\\"/static/\\"'),
     (pin_problems, "modules/platform/kafka.tf", '"0.45.0"', '">= 0.45.0"'),
-    (pin_problems, "environments/production/versions.tf", '"2.35.1"', '"2.35.0"'),
-    (sensitive_problems, "environments/staging/variables.tf", "  sensitive   = true\n", ""),
+    (pin_problems, "live/versions.tf", '"2.35.1"', '"2.35.0"'),
+    (sensitive_problems, "live/variables.tf", "  sensitive   = true\n", ""),
 ]
 
 

@@ -3,7 +3,7 @@
 The workflows cannot run here; these checks are what can be known of them offline. Node.js
 runs @actions/workflow-parser from .github/tools (`./task setup:ci-tools` installs it). The
 release's black-box checks run against the local stack, whose gateway routes like the edge;
-its kind environment passes test_terraform's wiring checks as the real environments do.
+its kind environment passes test_terraform's wiring checks as the one root does.
 """
 
 from __future__ import annotations
@@ -192,14 +192,14 @@ def test_the_release_black_box_checks_pass_against_the_local_stack(
 
 
 def e2e_problems(main_tf: Path, root: Path) -> list[str]:
-    """test_terraform's wiring and tuning checks, run on a checkout whose one environment is
-    `main_tf` (the release's kind environment, which uses every module but the CDN)."""
-    environment = root / "terraform" / "environments" / "e2e"
-    environment.mkdir(parents=True)
+    """test_terraform's wiring and tuning checks, run on `main_tf` (the release's kind
+    environment, a root of its own that uses every module but the CDN) as the one root is."""
+    e2e = root / ".github" / "e2e"
+    e2e.mkdir(parents=True)
+    (root / "terraform").mkdir()
     (root / "terraform" / "modules").symlink_to(PROJECT_ROOT / "terraform" / "modules")
-    text = main_tf.read_text().replace('"../../terraform/modules/', '"../../modules/')
-    (environment / "main.tf").write_text(text)
-    problems = wiring_problems(root) + tuning_problems(root)
+    shutil.copy(main_tf, e2e / "main.tf")
+    problems = wiring_problems(root, e2e) + tuning_problems(root, e2e)
     return [problem for problem in problems if problem != "e2e: module cdn not used"]
 
 

@@ -1,7 +1,7 @@
-# production: the same modules as staging, sized for load and failures, following release tags.
+# The one root every environment applies: what they share is here, what differs is a
+# variable each environment's terraform.tfvars sets (README, Deploy).
 
 locals {
-  domain    = "chatfn.example.com"
   cdn_cidrs = concat(data.cloudflare_ip_ranges.cdn.ipv4_cidr_blocks, data.cloudflare_ip_ranges.cdn.ipv6_cidr_blocks)
 }
 
@@ -12,41 +12,41 @@ data "cloudflare_zone" "cdn" {
 }
 
 module "platform" {
-  source = "../../modules/platform"
+  source = "../modules/platform"
 
-  domain            = local.domain
+  domain            = var.domain
   cdn_source_ranges = local.cdn_cidrs
   secret_store_provider = {
     vault = {
       server  = "https://vault.example.com"
       path    = "secret"
       version = "v2"
-      auth    = { kubernetes = { mountPath = "kubernetes-production", role = "external-secrets" } }
+      auth    = { kubernetes = { mountPath = var.vault_kubernetes_auth_mount, role = "external-secrets" } }
     }
   }
 
-  control_plane_replicas = 2
-  kafka_replicas         = 5
-  kafka_storage_gi       = 500
-  postgres_instances     = 3
-  postgres_storage_gi    = 200
-  redis_replicas         = 3
-  minio_mode             = "distributed"
-  minio_replicas         = 4
-  minio_storage_gi       = 200
-  traefik_replicas       = 3
-  prometheus_retention   = "30d"
-  prometheus_storage_gi  = 200
-  loki_storage_gi        = 200
-  argocd_ha              = true
+  control_plane_replicas = var.control_plane_replicas
+  kafka_replicas         = var.kafka_replicas
+  kafka_storage_gi       = var.kafka_storage_gi
+  postgres_instances     = var.postgres_instances
+  postgres_storage_gi    = var.postgres_storage_gi
+  redis_replicas         = var.redis_replicas
+  minio_mode             = var.minio_mode
+  minio_replicas         = var.minio_replicas
+  minio_storage_gi       = var.minio_storage_gi
+  traefik_replicas       = var.traefik_replicas
+  prometheus_retention   = var.prometheus_retention
+  prometheus_storage_gi  = var.prometheus_storage_gi
+  loki_storage_gi        = var.loki_storage_gi
+  argocd_ha              = var.argocd_ha
 }
 
 module "chatfn" {
-  source = "../../modules/chatfn"
+  source = "../modules/chatfn"
   # Its Secrets and Applications are custom resources whose CRDs the platform installs.
   depends_on = [module.platform]
 
-  domain                  = local.domain
+  domain                  = var.domain
   kafka_bootstrap_servers = module.platform.kafka_bootstrap_servers
   postgres_host           = module.platform.postgres_host
   redis_host              = module.platform.redis_host
@@ -57,23 +57,23 @@ module "chatfn" {
   secret_stores           = module.platform.secret_stores
   argocd_namespace        = module.platform.argocd_namespace
   cdn_source_ranges       = local.cdn_cidrs
-  pod_cidr                = "10.42.0.0/16"
+  pod_cidr                = var.pod_cidr
 
   repo_url     = "https://github.com/chatfn/chatfn.git"
-  git_revision = "production" # fast-forwarded to a main commit staging has run (README, Deploy)
+  git_revision = var.git_revision
   llm_base_url = "http://vllm.models.svc:8000/v1"
   admin_emails = ["ops@example.com"]
 
   tuning = {
-    llm_model              = "Qwen2.5-7B-Instruct"
+    llm_model              = var.llm_model
     llm_routes             = {}
-    llm_context_tokens     = 32768
-    llm_max_tokens         = 2048
+    llm_context_tokens     = var.llm_context_tokens
+    llm_max_tokens         = var.llm_max_tokens
     llm_timeout_s          = 60
     system_prompt          = "You are chatfn, a helpful assistant. Answer clearly; use Markdown when it helps."
-    daily_token_budget     = 200000
+    daily_token_budget     = var.daily_token_budget
     access_token_ttl_s     = 900
-    refresh_token_ttl_days = 30
+    refresh_token_ttl_days = var.refresh_token_ttl_days
     oidc_jwks_ttl_s        = 300
     rate_limit_ip          = "600/minute"
     rate_limit_user        = "300/minute"
@@ -84,10 +84,10 @@ module "chatfn" {
 }
 
 module "cdn" {
-  source = "../../modules/cdn"
+  source = "../modules/cdn"
 
   zone_id         = data.cloudflare_zone.cdn.id
-  hostname        = local.domain
+  hostname        = var.domain
   origin_address  = data.kubernetes_service_v1.traefik.status[0].load_balancer[0].ingress[0].ip
   web_origin_host = module.platform.web_origin_host
   service_hosts   = module.platform.service_hosts

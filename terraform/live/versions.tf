@@ -3,10 +3,9 @@ terraform {
 
   # Remote state, locked with S3's own conditional writes (use_lockfile, Terraform >= 1.10).
   # The state holds no secret value: every secret reaches the cluster through External Secrets.
+  # Where each environment's state lives is its backend.hcl (init -backend-config); encryption
+  # and locking are here so that no environment can go without them.
   backend "s3" {
-    bucket       = "chatfn-terraform-state"
-    key          = "staging/terraform.tfstate"
-    region       = "eu-central-1"
     encrypt      = true
     use_lockfile = true
   }
