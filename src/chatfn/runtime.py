@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import gc
 from functools import cache, cached_property
+from typing import TYPE_CHECKING
 
 import httpx
-from openai import AsyncOpenAI
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chatfn.db import create_engine
-from chatfn.llm import llm_client
 from chatfn.redis_client import redis_client
 from chatfn.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
 
 
 class Runtime:
@@ -45,6 +47,10 @@ class Runtime:
 
     def llm_for(self, model: str) -> AsyncOpenAI:
         """The server of `model`: its route in `LLM_ROUTES`, else the default one."""
+        # Imported on first use: the openai SDK takes ~200 ms and ~15 MiB (PSS) to import,
+        # which the functions that never ask a model would pay at each cold start.
+        from chatfn.llm import llm_client
+
         base_url = self.settings.llm_routes.get(model, self.settings.llm_base_url)
         if base_url not in self._llm_clients:
             self._llm_clients[base_url] = llm_client(
