@@ -76,7 +76,7 @@ class TopicChanges:
 
 
 @contextlib.asynccontextmanager
-async def _kafka_admin(bootstrap_servers: str) -> AsyncIterator[AIOKafkaAdminClient]:
+async def kafka_admin(bootstrap_servers: str) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
     await admin.start()
     try:
@@ -85,15 +85,15 @@ async def _kafka_admin(bootstrap_servers: str) -> AsyncIterator[AIOKafkaAdminCli
         await admin.close()
 
 
-async def _partitions(admin: AIOKafkaAdminClient) -> dict[str, int]:
+async def partitions(admin: AIOKafkaAdminClient) -> dict[str, int]:
     # All topics: asking for named ones would make Tansu auto-create those it lacks.
     return {topic["topic"]: len(topic["partitions"]) for topic in await admin.describe_topics()}
 
 
 async def topic_partitions(bootstrap_servers: str) -> dict[str, int]:
     """Every topic Kafka holds, with its partition count."""
-    async with _kafka_admin(bootstrap_servers) as admin:
-        return await _partitions(admin)
+    async with kafka_admin(bootstrap_servers) as admin:
+        return await partitions(admin)
 
 
 async def ensure_topics(
@@ -103,8 +103,8 @@ async def ensure_topics(
     are created, and those in `remake` whose partition count is not `eventing`'s are
     deleted and created again (Tansu auto-creates a missing topic with 4 partitions
     for the first client that asks for it, as after a restart)."""
-    async with _kafka_admin(bootstrap_servers) as admin:
-        existing = await _partitions(admin)
+    async with kafka_admin(bootstrap_servers) as admin:
+        existing = await partitions(admin)
         missing = [name for name in eventing.topics if name not in existing]
         wrong = [
             name
