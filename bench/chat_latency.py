@@ -1,9 +1,11 @@
 """Time to first token through the whole pipeline, against the model server called directly.
 
-With the scripted model (0 ms per token, 64 tokens), at 1, 10 and 50 concurrent chats:
+With the scripted model (64 tokens, `--delay-ms` between them, 0 by default), at 1, 10
+and 50 concurrent chats:
 time from `POST .../messages` to the first `delta` at the SSE client, minus the same
 model server's time to first token called directly in the same run (p50/p99), completed
-chats/s, CPU time per chat of every process of the stack (and of this one, the clients),
+chats/s, CPU time per chat of every process of the stack (and of this one, the clients;
+the stack's `total` leaves the clients out, and `functions` is the six functions' share),
 and each function's peak RSS. Ten warm-up chats come first, printed on their own: a
 function's first chat also opens its connections (the first after start-up took
 220-235 ms, the next ones 40-70), which the percentiles should not count. Then how much
@@ -15,7 +17,7 @@ busy, time to first token is mostly the wait behind the other N - 1 (Little's la
 users do, which shows the latency at a given load. Run:
 
     .venv/bin/python -m bench.chat_latency --chats 200 [--concurrency 1 10 50]
-        [--rates 5 10 20] [--skip-streams]
+        [--rates 5 10 20] [--delay-ms 10] [--skip-streams]
 
 (it starts, or reuses, a stack under `.local/bench`).
 """
@@ -45,7 +47,7 @@ from chatfn.local.stack import Stack, function_names
 from chatfn.redis_client import redis_client
 from chatfn.settings import Settings
 
-DIRECTIVE = "[[script tokens=64 delay_ms=0]] Benchmark question"
+TOKENS = 64
 CONCURRENCY = (1, 10, 50)
 OPEN_STREAMS = 2000
 WARM_UP_CHATS = 10
@@ -85,10 +87,14 @@ def stack_pids(stack: Stack) -> dict[str, int]:
     return running | {"bench": os.getpid()}
 
 
-async def direct_ttft(model: AsyncOpenAI) -> float:
+def directive(delay_ms: int) -> str:
+    return f"[[script tokens={TOKENS} delay_ms={delay_ms}]] Benchmark question"
+
+
+async def direct_ttft(model: AsyncOpenAI, question: str) -> float:
     started = time.perf_counter()
     stream = await model.chat.completions.create(
-        model="scripted", messages=[{"role": "user", "content": DIRECTIVE}], stream=True
+        model="scripted", messages=[{"role": "user", "content": question}], stream=True
     )
     async with stream:
         async for chunk in stream:
@@ -100,7 +106,9 @@ async def direct_ttft(model: AsyncOpenAI) -> float:
     raise RuntimeError("the scripted model sent no token")
 
 
-async def chat_ttft(client: aiohttp.ClientSession, token: str, conversation: str) -> float:
+async def chat_ttft(
+    client: aiohttp.ClientSession, question: str, token: str, conversation: str
+) -> float:
     """POST a message, open its stream, return ms to the first delta (and read to the end)."""
     # Its own client address too, as a real user has: the per-address limit is not measured.
     headers = {
@@ -109,7 +117,7 @@ async def chat_ttft(client: aiohttp.ClientSession, token: str, conversation: str
     }
     started = time.perf_counter()
     async with client.post(f"/api/conversations/{conversation}/messages", headers=headers,
-                           json={"content": DIRECTIVE, "model": "scripted"}) as sent:  # fmt: skip
+                           json={"content": question, "model": "scripted"}) as sent:  # fmt: skip
         # A 429 here is the per-user limit (RATE_LIMIT_USER): fewer --chats, or raise it.
         assert sent.status == 202, f"sending answered {sent.status}: {await sent.text()}"
         accepted = await sent.json()
@@ -208,7 +216,7 @@ async def open_streams(
 
 
 async def main(
-    chats: int, levels: Sequence[int], rates: Sequence[float], skip_streams: bool
+    chats: int, levels: Sequence[int], rates: Sequence[float], delay_ms: int, skip_streams: bool
 ) -> None:
     stack = Stack(Settings(CHATFN_HOME=Path(".local/bench"), CHATFN_PORT=0))
     settings = await stack.up(lambda *_: None)
@@ -216,7 +224,8 @@ async def main(
     model = AsyncOpenAI(base_url=settings.llm_routes["scripted"], api_key="bench", max_retries=0)
     rss = PeakRss(stack)
     watcher = asyncio.create_task(rss.watch())
-    print(f"{chats} chats per level, scripted model: 64 tokens, 0 ms per token; 2 cores")
+    question = directive(delay_ms)
+    print(f"{chats} chats per level, scripted model: {TOKENS} tokens, {delay_ms} ms before each")
     # aiohttp, not httpx, for the chats: httpx's CPU per streamed response would take
     # the 2 cores from the pipeline being measured.
     async with aiohttp.ClientSession(
@@ -230,16 +239,16 @@ async def main(
         accounts = await users(client, max(width for _, _, width in loads))
         # A function's first chat also opens its connections (PostgreSQL, Redis, the model
         # server): shown here, kept out of the percentiles.
-        warm_up = [await chat_ttft(client, *accounts[0]) for _ in range(WARM_UP_CHATS)]
+        warm_up = [await chat_ttft(client, question, *accounts[0]) for _ in range(WARM_UP_CHATS)]
         print("warm-up chats, one at a time: " + ", ".join(f"{ms:.1f}" for ms in warm_up) + " ms")
         print(f"{'chats':>5} | {'direct TTFT p50/p99':>20} | {'chatfn TTFT p50/p99':>20} | "
               f"{'added p50/p99':>16} | chats/s")  # fmt: skip
         for label, run, width in loads:
-            direct, _ = await run(chats, lambda _: direct_ttft(model))
+            direct, _ = await run(chats, lambda _: direct_ttft(model, question))
 
             async def chat(n: int, width: int = width) -> float:
                 token, conversation = accounts[n % width]
-                return await chat_ttft(client, token, conversation)
+                return await chat_ttft(client, question, token, conversation)
 
             cpu = CpuMeter(stack_pids(stack))
             through, rate = await run(chats, chat)
@@ -247,6 +256,8 @@ async def main(
             (d50, d99), (c50, c99) = percentiles(direct), percentiles(through)
             print(f"{label:>5} | {d50:8.1f} / {d99:8.1f} ms | {c50:8.1f} / {c99:8.1f} ms | "
                   f"{c50 - d50:+6.1f} / {c99 - d99:+6.1f} | {rate:6.1f}")  # fmt: skip
+            spent["functions"] = sum(spent[name] for name in function_names())
+            spent["total"] -= spent["bench"]  # the clients are not the stack
             print(" " * 8 + describe({n: ms for n, ms in spent.items() if ms >= 0.5}, "chat"))
     watcher.cancel()
     print(
@@ -267,8 +278,15 @@ if __name__ == "__main__":
     parser.add_argument("--chats", type=int, default=200)
     parser.add_argument("--concurrency", type=int, nargs="*", default=CONCURRENCY)
     parser.add_argument("--rates", type=float, nargs="*", default=(), help="chats a second")
+    parser.add_argument("--delay-ms", type=int, default=0, help="the model's pause per token")
     parser.add_argument("--skip-streams", action="store_true", help="skip the 2,000 streams")
     arguments = parser.parse_args()
     uvloop.run(
-        main(arguments.chats, arguments.concurrency, arguments.rates, arguments.skip_streams)
+        main(
+            arguments.chats,
+            arguments.concurrency,
+            arguments.rates,
+            arguments.delay_ms,
+            arguments.skip_streams,
+        )
     )
