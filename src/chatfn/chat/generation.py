@@ -10,20 +10,28 @@ mid-answer (the redelivered event continues it), and the reader sees one seamles
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, cast
 
-import httpx
 import openai
 import stamina
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, AsyncStream
 from openai.types.chat import ChatCompletionMessageParam
 
 from chatfn.chat.replies import Reply, Written
 
 ATTEMPTS = 3
 STOP_POLL_S = 0.5
+# After the first words, which go out at once, at most one write per window: 20 a
+# second. Nobody reads faster than a few words a second, and 50 ms is three frames of a
+# 60 Hz screen, so the text still flows; it is the interval the Vercel AI SDK's docs give
+# for its UI throttle (`experimental_throttle: 50`, "Maximum update depth exceeded").
+# A model sending 100 tokens a second costs a fifth of the XADDs, SSE events and renders.
+COALESCE_S = 0.05
 FinishReason = Literal["stop", "length", "stopped"]
+Chunk = dict[str, Any]
 
 
 @dataclass
@@ -32,10 +40,6 @@ class Outcome:
     finish_reason: FinishReason
     prompt_tokens: int
     completion_tokens: int
-
-
-class _StoppedWhileSilent(Exception):
-    pass
 
 
 class ModelFailed(Exception):
@@ -48,11 +52,11 @@ class ModelFailed(Exception):
 def _transient(exc: Exception) -> bool:
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code == 429 or exc.status_code >= 500
-    # Connection drops, timeouts and a stream cut short mid-answer.
-    return isinstance(exc, openai.APIConnectionError | openai.APIError | httpx.TransportError)
+    # Connection drops, timeouts and a stream cut short mid-answer (an `error` payload).
+    return isinstance(exc, openai.APIError)
 
 
-def _failure(exc: Exception) -> ModelFailed:
+def _failure(exc: openai.OpenAIError) -> ModelFailed:
     if isinstance(exc, openai.RateLimitError):
         return ModelFailed("rate_limited", "The model is busy right now. Try again shortly.")
     if isinstance(exc, openai.APITimeoutError):
@@ -60,6 +64,49 @@ def _failure(exc: Exception) -> ModelFailed:
     if isinstance(exc, openai.APIStatusError) and exc.status_code < 500:
         return ModelFailed("model_refused", f"The model refused the request ({exc.status_code}).")
     return ModelFailed("model_unavailable", "The model stopped answering. Try again.")
+
+
+class _Arrivals:
+    """The model's words not on the stream yet, and whether its answer is over."""
+
+    def __init__(self) -> None:
+        self.words: list[str] = []
+        self.over = False
+        self._some = asyncio.Event()
+        self._over = asyncio.Event()
+
+    def add(self, word: str) -> None:
+        self.words.append(word)
+        self._some.set()
+
+    def end(self) -> None:
+        self.over = True
+        self._some.set()
+        self._over.set()
+
+    def take(self) -> list[str]:
+        words, self.words = self.words, []
+        if not self.over:
+            self._some.clear()
+        return words
+
+    async def some(self, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` for words or the end; False if neither came."""
+        if self._some.is_set():
+            return True
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._some.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def over_within(self, timeout_s: float) -> None:
+        """Wait up to `timeout_s` for the end of the answer."""
+        if timeout_s > 0 and not self.over:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    await self._over.wait()
 
 
 @dataclass
@@ -77,10 +124,8 @@ class Generation:
             ):
                 with attempt:
                     await self._attempt(messages, outcome)
-        except Exception as exc:
-            if isinstance(exc, openai.OpenAIError | httpx.HTTPError):
-                raise _failure(exc) from exc
-            raise
+        except openai.OpenAIError as exc:
+            raise _failure(exc) from exc
         return outcome
 
     async def _attempt(self, messages: list[ChatCompletionMessageParam], outcome: Outcome) -> None:
@@ -88,75 +133,86 @@ class Generation:
             [{"role": "assistant", "content": outcome.text}] if outcome.text else []
         )
         # The model is read and the stream written side by side: whatever arrives while a
-        # write is under way goes into the next one. A slow model still gets one entry per
-        # token, the first at once; a fast one is not held back by a round trip per token.
-        arrived: asyncio.Queue[str | None] = asyncio.Queue()
-        reader = asyncio.create_task(self._read([*messages, *prefix], arrived, outcome))
-        reader.add_done_callback(lambda _: arrived.put_nowait(None))  # always the last item
+        # write is under way, or within the window after it, goes into the next one.
+        arrivals = _Arrivals()
+        reader = asyncio.create_task(self._read([*messages, *prefix], arrivals, outcome))
+        reader.add_done_callback(lambda _: arrivals.end())
         try:
-            ended = False
-            while not ended:
-                try:
-                    parts = [await self._next(arrived)]
-                except _StoppedWhileSilent:
-                    outcome.finish_reason = "stopped"
-                    return
-                while not arrived.empty():
-                    parts.append(arrived.get_nowait())
-                ended = parts[-1] is None
-                words = [part for part in parts if part is not None]
-                if not words:
-                    continue
-                text = "".join(words)
-                stop = await self.reply.append(text, len(words))
-                outcome.text += text
-                if stop:
-                    outcome.finish_reason = "stopped"
-                    return
+            if await self._write(arrivals, outcome):
+                outcome.finish_reason = "stopped"
+                return
             reader.result()  # the model's failure, if any, once all it sent is on the stream
         finally:
             reader.cancel()
 
-    async def _next(self, arrived: asyncio.Queue[str | None]) -> str | None:
-        """The model's next words. Stop rides along with each write, but a silent model
-        writes nothing: while it is silent, ask every STOP_POLL_S whether the user pressed
-        stop, so stop takes effect within a second whatever the model does."""
-        while arrived.empty():
-            try:
-                async with asyncio.timeout(STOP_POLL_S):
-                    return await arrived.get()
-            except TimeoutError:
-                if await self.reply.stop_requested():
-                    raise _StoppedWhileSilent from None
-        return arrived.get_nowait()
+    async def _write(self, arrivals: _Arrivals, outcome: Outcome) -> bool:
+        """Put the model's words on the stream until its answer is over; True if the user
+        pressed stop. The first words go out the moment they arrive, the rest at most once
+        per COALESCE_S, and the end of the answer at once."""
+        clock = asyncio.get_running_loop().time
+        written_at = -math.inf
+        while True:
+            if not await self._arrival(arrivals):
+                return True
+            await arrivals.over_within(written_at + COALESCE_S - clock())
+            over = arrivals.over  # read before taking: nothing arrives after the end
+            words = arrivals.take()
+            if words:
+                written_at = clock()
+                text = "".join(words)
+                stop = await self.reply.append(text, len(words))
+                outcome.text += text
+                if stop:
+                    return True
+            if over:
+                return False
+
+    async def _arrival(self, arrivals: _Arrivals) -> bool:
+        """Wait for the model's next words; False if the user pressed stop meanwhile. Stop
+        rides along with each write, but a silent model writes nothing: while it is
+        silent, ask every STOP_POLL_S, so stop takes effect within a second whatever the
+        model does."""
+        while not await arrivals.some(STOP_POLL_S):
+            if await self.reply.stop_requested():
+                return False
+        return True
 
     async def _read(
         self,
         messages: list[ChatCompletionMessageParam],
-        arrived: asyncio.Queue[str | None],
+        arrivals: _Arrivals,
         outcome: Outcome,
     ) -> None:
         tokens_before = outcome.completion_tokens
-        stream = await self.client.chat.completions.create(
+        request = self.client.chat.completions.with_streaming_response.create(
             model=self.model,
             messages=messages,
             stream=True,
             stream_options={"include_usage": True},
             max_tokens=max(1, self.reply.settings.llm_max_tokens - outcome.completion_tokens),
         )
-        async with stream:
-            async for chunk in stream:
-                if chunk.usage:  # the last chunk: the server's own count for this attempt
-                    outcome.prompt_tokens = chunk.usage.prompt_tokens
-                    outcome.completion_tokens = tokens_before + chunk.usage.completion_tokens
-                for choice in chunk.choices:
-                    if choice.delta.content:
-                        arrived.put_nowait(choice.delta.content)
-                        outcome.completion_tokens += 1
-                    if choice.finish_reason == "length":
-                        outcome.finish_reason = "length"
+        async with request as response:
+            # The SDK's own SSE decoding and errors (`[DONE]`, an `error` payload, a dropped
+            # connection), but each chunk as the plain dict `json.loads` made: building
+            # its pydantic model per token was most of the CPU this function spent.
+            chunks = await response.parse(to=AsyncStream[object])
+            async for chunk in chunks:
+                _take(cast(Chunk, chunk), arrivals, outcome, tokens_before)
                 if not outcome.text:
                     # Chunks already received are parsed without the loop switching tasks:
                     # without this, a fast model's whole answer is parsed before the first
-                    # token is written. Once it is, writes batch whatever arrived meanwhile.
+                    # words are written. Once they are, writes batch whatever arrived.
                     await asyncio.sleep(0)
+
+
+def _take(chunk: Chunk, arrivals: _Arrivals, outcome: Outcome, tokens_before: int) -> None:
+    """One streamed chunk: its words to write, its finish reason, its usage count."""
+    if usage := chunk.get("usage"):  # the last chunk: the server's count for this attempt
+        outcome.prompt_tokens = usage["prompt_tokens"]
+        outcome.completion_tokens = tokens_before + usage["completion_tokens"]
+    for choice in chunk.get("choices") or ():
+        if content := (choice.get("delta") or {}).get("content"):
+            arrivals.add(content)
+            outcome.completion_tokens += 1
+        if choice.get("finish_reason") == "length":
+            outcome.finish_reason = "length"
