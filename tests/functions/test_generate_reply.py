@@ -13,7 +13,7 @@ from uuid6 import uuid7
 
 from chatfn import runtime
 from chatfn.chat import replies
-from chatfn.chat.generation import COALESCE_S
+from chatfn.chat.generation import ATTEMPTS, COALESCE_S
 from chatfn.events.catalog import MessageSendRequested, new_event
 from chatfn.settings import Settings
 from tests.utils.chat import model_calls, script, words
@@ -128,3 +128,32 @@ async def test_stop_pressed_mid_answer_ends_the_reply_within_one_more_entry(
     assert len(final.text.split()) < TOKENS
     assert stopped["type"] == "io.chatfn.reply.completed"
     assert stopped.data["finish_reason"] == "stopped"
+
+
+async def test_an_error_sent_mid_stream_is_retried_from_where_the_answer_broke(
+    function_env: Settings, name: str
+) -> None:
+    _, sent = await _message_sent(script(id=name, tokens=12, fail_after=5, fail="error"))
+    settings = runtime.current().settings
+
+    async with function_client("generate_reply") as generator:
+        completed = reply_of(await deliver(generator, sent))
+
+    assert completed["type"] == "io.chatfn.reply.completed"
+    assert completed.data["content"] == words(12)
+    assert completed.data["completion_tokens"] == 12  # the broken attempt's 5 counted once
+    assert await model_calls(settings, name) == 2
+
+
+async def test_a_model_that_sends_an_error_every_time_ends_the_reply_unavailable(
+    function_env: Settings, name: str
+) -> None:
+    _, sent = await _message_sent(script(id=name, tokens=3, fail="error"))
+    settings = runtime.current().settings
+
+    async with function_client("generate_reply") as generator:
+        failed = reply_of(await deliver(generator, sent))
+
+    assert failed["type"] == "io.chatfn.reply.failed"
+    assert failed.data["code"] == "model_unavailable"
+    assert await model_calls(settings, name) == ATTEMPTS
