@@ -4,9 +4,8 @@
 # records the digest in knative/kustomization.yaml.
 #
 # Runs as uid 65532 with a read-only root filesystem: every .py is compiled at build time and
-# PYTHONDONTWRITEBYTECODE stops any write at start. The one writable place it needs is /tmp
-# (gunicorn's worker heartbeat file and control socket, tempfile): the Knative Services mount
-# an emptyDir there.
+# PYTHONDONTWRITEBYTECODE stops any write at start. The one writable place it needs is /tmp,
+# for Python's tempfile: the Knative Services mount an emptyDir there.
 
 # An exact patch release, not a floating tag: the same Dockerfile builds the same Python.
 ARG PYTHON_IMAGE=python:3.11.14-slim-trixie
@@ -39,12 +38,9 @@ FROM ${PYTHON_IMAGE}
 
 # The bytecode is precompiled as unchecked-hash (used as it is, whatever the timestamps after
 # COPY): a cold start never compiles, and PYTHONDONTWRITEBYTECODE never writes __pycache__.
-# gunicorn (functions-framework's server) opens a control socket in XDG_RUNTIME_DIR, else
-# in $HOME/.gunicorn/, and HOME is / for a uid with no passwd entry: keep it in /tmp.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    XDG_RUNTIME_DIR=/tmp
+    PYTHONUNBUFFERED=1
 
 COPY --from=builder /opt/venv /opt/venv
 
@@ -58,4 +54,5 @@ RUN python -m compileall -q -j 0 --invalidation-mode unchecked-hash functions mi
 # Numeric, so Kubernetes can check runAsNonRoot without reading /etc/passwd.
 USER 65532:65532
 EXPOSE 8080
-CMD ["functions-framework", "--asgi"]
+# chatfn.serve: each function in one process, functions-framework's app under uvicorn.
+CMD ["chatfn-function"]

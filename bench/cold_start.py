@@ -10,11 +10,11 @@ from one more start). Run:
     .venv/bin/python -m bench.cold_start --runs 5
 
 `--command` starts every function with another command too (its manifest's env unchanged;
-`$(PORT)` expanded from it as Kubernetes does), to compare it with the manifests' own in the
-same run, e.g. uvicorn alone, one process where functions-framework's gunicorn makes two:
+`$(PORT)` expanded from it as Kubernetes does), to compare it with the manifests' own
+(chatfn-function) in the same run, e.g. functions-framework's own, gunicorn's master and
+one uvicorn worker:
 
-    .venv/bin/python -m bench.cold_start --command 'uvicorn --host 0.0.0.0 --port $(PORT)
-      --log-level error --factory functions_framework.aio:create_asgi_app'
+    .venv/bin/python -m bench.cold_start --command 'functions-framework --asgi'
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ def start(image: Image, stack_settings: Settings) -> Iterator[Start]:
         return process, f"http://127.0.0.1:{port}", log
 
     yield start_service
-    for process in started:  # the whole group: gunicorn's worker too
+    for process in started:  # the whole group, should a function start children
         with contextlib.suppress(ProcessLookupError):  # a broken one may be gone already
             os.killpg(process.pid, signal.SIGTERM)
             try:
@@ -169,7 +169,7 @@ BREAKAGES: dict[str, Callable[[dict[str, Any]], None]] = {
     "source typo": lambda s: env_var("FUNCTION_SOURCE")(s).update(value="functions/persist.py"),
     "target typo": lambda s: env_var("FUNCTION_TARGET")(s).update(value="persist_histories"),
     "local mode": lambda s: env_var("CHATFN_MODE")(s).update(value="local"),
-    "command typo": lambda s: container(s).update(command=["functions-framwork", "--asgi"]),
+    "command typo": lambda s: container(s).update(command=["chatfn-functoin"]),
     "secret withheld": withhold_secrets,
     "secret misnamed": rename_secrets,
 }
@@ -228,9 +228,8 @@ async def test_the_migration_job_runs_from_the_runtime_only_install(
 
 @pytest.mark.parametrize("manifest", SERVICES, ids=[path.stem for path in SERVICES])
 def test_a_read_only_root_gets_a_writable_tmp(manifest: Path) -> None:
-    """gunicorn (functions-framework's server) makes its worker heartbeat file in the temp
-    folder, so with a read-only root filesystem a Service with no emptyDir on /tmp never
-    starts a worker."""
+    """With a read-only root filesystem, /tmp (an emptyDir) is the only place Python's
+    tempfile can write a temporary file."""
     pod = yaml.safe_load(manifest.read_text())["spec"]["template"]["spec"]
     spec = pod["containers"][0]
     if not spec.get("securityContext", {}).get("readOnlyRootFilesystem"):

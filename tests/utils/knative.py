@@ -212,10 +212,13 @@ class Image:
         }
 
     def argv(self, workload: dict[str, Any]) -> list[str]:
-        """The manifest's command and args, else the image's CMD, found on the image's PATH."""
+        """The manifest's command and args, else the image's CMD, found on the image's PATH:
+        its /opt/venv/bin holds the locked packages' scripts and chatfn's own (chatfn-function),
+        which here are installed apart, in the site's bin."""
         spec = container(workload)
         command = spec.get("command") or json.loads(final_stage().args_of("CMD")[-1])
         argv = [*command, *spec.get("args", [])]
-        executable = shutil.which(argv[0], path=str(self.venv / "bin"))
+        path = os.pathsep.join(str(folder / "bin") for folder in (self.venv, self.site))
+        executable = shutil.which(argv[0], path=path)
         assert executable, f"{argv[0]} is not in the image"
         return [executable, *argv[1:]]

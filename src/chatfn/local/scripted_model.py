@@ -49,13 +49,14 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-import uvicorn
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+
+import chatfn.serve
 
 MODEL_ID = "scripted"
 DIRECTIVE = re.compile(r"\[\[script\b(?P<settings>[^\]]*)\]\]")
@@ -297,4 +298,4 @@ def create_app() -> Starlette:
 def serve(port: int) -> None:
     app = create_app()
     gc.freeze()  # set up: full collections skip all of it (see chatfn.runtime)
-    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False)
+    chatfn.serve.serve(app, host="127.0.0.1", port=port)

@@ -267,9 +267,9 @@ class Stack:
 
     def _own_programs(self, settings: Settings, ports: dict[str, Ports]) -> list[Program]:
         gateway = [
-            sys.executable, "-m", "uvicorn", "--factory", "chatfn.local.gateway:create_app",
-            "--host", "127.0.0.1", "--port", str(ports[GATEWAY]["http"]), "--no-access-log",
-            "--no-server-header", "--no-date-header",  # the api function sends its own
+            sys.executable, "-m", "chatfn.serve", "--factory", "chatfn.local.gateway:create_app",
+            "--host", "127.0.0.1", "--port", str(ports[GATEWAY]["http"]),
+            "--no-default-headers",  # the api function sends its own
         ]  # fmt: skip
         broker = [
             sys.executable, "-m", "chatfn.local", "broker",
@@ -293,9 +293,9 @@ class Stack:
 
     @staticmethod
     def _function_command(name: str, port: int) -> list[str]:
-        """The function as Knative runs it: functions-framework, ASGI mode, one target."""
+        """The function as Knative runs it (chatfn-function), one target."""
         return [
-            sys.executable, "-m", "functions_framework", "--asgi",
+            sys.executable, "-m", "chatfn.serve",
             "--target", name, "--source", str(FUNCTIONS_DIR / f"{name}.py"),
             "--host", "127.0.0.1", "--port", str(port),
         ]  # fmt: skip

@@ -1,0 +1,118 @@
+"""One function served as its Knative Service runs it: one process, uvicorn, no gunicorn.
+
+`functions-framework --asgi` runs gunicorn with one uvicorn worker: a master process to
+restart the worker and spread load over workers. Knative already does both (one container per
+function, restarted by the kubelet, load spread by queue-proxy and the autoscaler), so the
+master only added a process and ~15 MiB to every function. The app is still built by
+functions-framework's own `create_asgi_app`, from the variables it reads (FUNCTION_TARGET,
+FUNCTION_SOURCE, FUNCTION_SIGNATURE_TYPE, HOST, PORT) with its defaults, so a function's
+code is the same under either:
+
+    chatfn-function                      # or python -m chatfn.serve; options override the env
+    chatfn-function --target api --source functions/api.py --port 8081
+
+uvicorn's own server wakes every 100 ms while idle, about 0.12% of a core per process;
+`SleepingServer` wakes once a second. Every uvicorn the project runs serves through `serve`:
+the functions, and locally the dev gateway (`--factory`) and the scripted model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+from types import FrameType
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp
+
+# gunicorn's keep-alive, which the functions were served with until now (uvicorn's is 5 s).
+FUNCTION_KEEP_ALIVE_S = 2
+SIGNATURE_TYPES = ("http", "event", "cloudevent", "typed")
+
+
+class SleepingServer(uvicorn.Server):
+    """uvicorn's server, its main loop woken once a second or at once to exit, not every
+    100 ms. Each wake does what uvicorn's once-a-second tick does (the Date header, the
+    request limit, the exit check)."""
+
+    tick_s = 1.0  # the Date header's resolution: uvicorn refreshes it once a second anyway
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._woken = asyncio.Event()
+
+    async def main_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        # on_tick does its once-a-second work when its counter is a multiple of 10.
+        while not await self.on_tick(0):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.tick_s):
+                    await self._woken.wait()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Signal handler: exit now, not at the next tick. Runs between two bytecodes of the
+        loop's thread, so the loop is told the thread-safe way."""
+        super().handle_exit(sig, frame)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._woken.set)
+
+
+def serve(app: ASGIApp | str, **options: Any) -> None:
+    """Serve `app` (or the app an import string names) in this process until SIGTERM or
+    SIGINT, then finish the requests in flight. `options` are uvicorn.Config's."""
+    config = uvicorn.Config(app, access_log=False, log_level="warning", **options)
+    SleepingServer(config).run()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chatfn-function", description=__doc__.split("\n")[0])
+    # Left None, functions-framework reads FUNCTION_TARGET, FUNCTION_SOURCE (main.py) and
+    # FUNCTION_SIGNATURE_TYPE (http) itself.
+    parser.add_argument("--target")
+    parser.add_argument("--source")
+    parser.add_argument("--signature-type", choices=SIGNATURE_TYPES)
+    parser.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))  # noqa: S104
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    parser.add_argument(
+        "--factory",
+        metavar="MODULE:CALLABLE",
+        help="serve the ASGI app this returns instead of a function (the local dev gateway)",
+    )
+    parser.add_argument(
+        "--no-default-headers",
+        dest="default_headers",
+        action="store_false",
+        help="no Server and Date headers: the app passes on responses that carry their own",
+    )
+    return parser
+
+
+def function_app(arguments: argparse.Namespace) -> ASGIApp:
+    """The function as functions-framework builds it."""
+    # Imported here: the dev gateway (--factory) has no use for it, nor for the flask it brings.
+    from functions_framework.aio import create_asgi_app
+
+    app: ASGIApp = create_asgi_app(arguments.target, arguments.source, arguments.signature_type)  # type: ignore[no-untyped-call]
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    arguments = _parser().parse_args(argv)
+    options: dict[str, Any] = {
+        "host": arguments.host,
+        "port": arguments.port,
+        "server_header": arguments.default_headers,
+        "date_header": arguments.default_headers,
+    }
+    if arguments.factory:
+        serve(arguments.factory, factory=True, **options)
+    else:
+        serve(function_app(arguments), timeout_keep_alive=FUNCTION_KEEP_ALIVE_S, **options)
+
+
+if __name__ == "__main__":
+    main()
