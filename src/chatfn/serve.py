@@ -47,15 +47,15 @@ class SleepingServer(uvicorn.Server):
 
     async def main_loop(self) -> None:
         self._loop = asyncio.get_running_loop()
-        # on_tick does its once-a-second work when its counter is a multiple of 10.
+        # on_tick does its once-a-second work when its counter is a multiple of 10, as 0 is.
         while not await self.on_tick(0):
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.tick_s):
                     await self._woken.wait()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        """Signal handler: exit now, not at the next tick. Runs between two bytecodes of the
-        loop's thread, so the loop is told the thread-safe way."""
+        """Signal handler: exit now, not at the next tick. The loop may be blocked in its
+        selector until then; call_soon_threadsafe wakes it (its self-pipe), call_soon would not."""
         super().handle_exit(sig, frame)
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._woken.set)
