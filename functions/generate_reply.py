@@ -1,9 +1,10 @@
 """generate_reply: writes the model's answer onto the reply's Redis Stream.
 
 Consumes `io.chatfn.message.sent` and `io.chatfn.reply.regenerated`. Builds the prompt
-from the branch's history, streams the model's answer delta by delta onto
-`reply:{reply_id}` (honouring stop within one delta), and ends the stream with `done` or
-`error`. Replies with `io.chatfn.reply.completed` or `io.chatfn.reply.failed`.
+from the branch's history, streams the model's answer onto `reply:{reply_id}` (the first
+delta at once, then what arrives within each 50 ms window as one entry; honouring stop
+within one entry), and ends the stream with `done` or `error`. Replies with
+`io.chatfn.reply.completed` or `io.chatfn.reply.failed`.
 
 Failover: a lease in Redis keeps a duplicate delivery from calling the model while the
 first is alive (it gets a 503 and the broker retries later). If the process dies
