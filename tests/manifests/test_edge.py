@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import httpx
 import limits
 import pytest
 import yaml
@@ -32,7 +31,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from chatfn import routes
 from chatfn.api.body_limit import MAX_BODY_BYTES
-from chatfn.local.gateway import create_app
+from chatfn.local.gateway import create_app, proxy_client
 from chatfn.local.provision import PROJECT_ROOT
 from chatfn.local.stack import service_name
 from chatfn.settings import Settings
@@ -334,7 +333,7 @@ async def dev_gateway(home: Path) -> AsyncIterator[Starlette]:
     app = create_app(Settings(CHATFN_HOME=home, CHATFN_WEB_DIR=home / "dist"))
     # Nothing listens on port 1: a forwarded request fails at once, naming its function.
     app.state.functions = {route.function: "http://127.0.0.1:1" for route in routes.ROUTES}
-    async with httpx.AsyncClient() as client:
+    async with proxy_client() as client:
         app.state.client = client
         yield app
 
