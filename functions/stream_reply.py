@@ -7,14 +7,14 @@ a heartbeat while the model is quiet. Every event's `id` is its stream entry id,
 reader that reconnects with `Last-Event-ID` gets exactly the rest. The ticket (single
 use, from `api`) names the user; anyone else's reply, or an unknown one, is a 404.
 
-One `Watcher` per process blocks on every open reply at once (see chatfn.chat.watch);
-each reader reads at most a batch of entries and writes them out before reading more,
-so memory per reader is bounded and a slow reader only slows itself.
+One `Watcher` per process blocks on every open reply at once and hands each reader the
+new entries (see chatfn.chat.watch); the entries at hand go out as one write, and a
+reader holds a bounded batch at most, so memory per reader is bounded and a slow reader
+only slows itself.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -42,16 +42,19 @@ def _watcher() -> Watcher:
     return Watcher(runtime.current().redis)
 
 
+def event(entry: replies.Entry) -> str:
+    entry_id, fields = entry
+    # An entry's `data` is the JSON object the event carries, written by json.dumps (so on
+    # one line): passed through as it is, not decoded and encoded again.
+    return f"id: {entry_id}\nevent: {fields['type']}\ndata: {fields.get('data', '{}')}\n\n"
+
+
 async def events(reply_id: UUID, after: str) -> AsyncIterator[str]:
+    """The reply's SSE events; the entries at hand at once go out as one write."""
     stream = replies.stream_key(runtime.current().settings, reply_id)
     try:
-        async for entry in _watcher().entries(stream, after, HEARTBEAT_S):
-            if entry is None:
-                yield ": heartbeat\n\n"
-                continue
-            entry_id, fields = entry
-            data = replies.decode(fields)
-            yield f"id: {entry_id}\nevent: {data.pop('type')}\ndata: {json.dumps(data)}\n\n"
+        async for batch in _watcher().batches(stream, after, HEARTBEAT_S):
+            yield ": heartbeat\n\n" if batch is None else "".join(map(event, batch))
     except RedisError:
         # The response has begun, so no error status can be sent: end the stream and
         # let the reader reconnect with Last-Event-ID.
