@@ -16,10 +16,10 @@ from starlette.types import ASGIApp, Message
 from uuid6 import uuid7
 
 from chatfn import runtime
-from chatfn.chat import replies, tickets
+from chatfn.chat import replies, tickets, watch
 from chatfn.chat.watch import BATCH, BUFFER, Watcher
 from chatfn.settings import Settings, get_settings
-from tests.utils.broker import serving
+from tests.utils.broker import eventually, serving
 from tests.utils.chat import Read, read_stream
 from tests.utils.functions import function_app, function_client
 
@@ -207,3 +207,25 @@ async def test_a_reader_that_stops_reading_holds_a_bounded_buffer_and_later_gets
     assert len(ids) == total + 1
     assert fast_seen == ids
     assert slow_seen == ids
+
+
+async def test_a_stream_first_watched_while_the_xread_blocks_is_picked_up_at_once(
+    redis: Redis, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(watch, "BLOCK_MS", 30_000)  # what "at once" must beat
+    watcher = Watcher(redis)
+    quiet = watcher.batches(f"{name}:quiet", "0-0", heartbeat_s=60)
+    waiting = asyncio.create_task(anext(quiet))
+    await eventually(lambda: bool(watcher.blocking_on), within=5)  # blocking on `quiet` alone
+    await redis.xadd(f"{name}:new", {"type": "done", "data": "{}"})
+
+    new = watcher.batches(f"{name}:new", "0-0", heartbeat_s=60)
+    async with asyncio.timeout(5):
+        picked_up = await anext(new)
+    await new.aclose()
+    await redis.xadd(f"{name}:quiet", {"type": "done", "data": "{}"})
+    await waiting
+    await quiet.aclose()
+
+    assert picked_up is not None
+    assert [fields["type"] for _, fields in picked_up] == ["done"]
