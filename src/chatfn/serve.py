@@ -3,10 +3,10 @@
 `functions-framework --asgi` runs gunicorn with one uvicorn worker: a master process to
 restart the worker and spread load over workers. Knative already does both (one container per
 function, restarted by the kubelet, load spread by queue-proxy and the autoscaler), so the
-master only added a process and ~15 MiB to every function. The app is still built by
-functions-framework's own `create_asgi_app`, from the variables it reads (FUNCTION_TARGET,
-FUNCTION_SOURCE, FUNCTION_SIGNATURE_TYPE, HOST, PORT) with its defaults, so a function's
-code is the same under either:
+master only added a process and 13-19 MiB of PSS (bench.cold_start) to every function. The
+app is still built by functions-framework's own `create_asgi_app`, from the variables it reads
+(FUNCTION_TARGET, FUNCTION_SOURCE, FUNCTION_SIGNATURE_TYPE, HOST, PORT) with its defaults, so
+a function's code is the same under either:
 
     chatfn-function                      # or python -m chatfn.serve; options override the env
     chatfn-function --target api --source functions/api.py --port 8081
@@ -100,8 +100,8 @@ def function_app(arguments: argparse.Namespace) -> ASGIApp:
     return app
 
 
-def main(argv: list[str] | None = None) -> None:
-    arguments = _parser().parse_args(argv)
+def main() -> None:
+    arguments = _parser().parse_args()
     options: dict[str, Any] = {
         "host": arguments.host,
         "port": arguments.port,
