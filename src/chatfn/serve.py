@@ -13,7 +13,8 @@ a function's code is the same under either:
 
 uvicorn's own server wakes every 100 ms while idle, about 0.12% of a core per process;
 `SleepingServer` wakes once a second. Every uvicorn the project runs serves through `serve`:
-the functions, and locally the dev gateway (`--factory`) and the scripted model.
+the functions, and locally the dev gateway and llama.cpp's server (`--factory`), the
+scripted model and the broker.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--factory",
         metavar="MODULE:CALLABLE",
-        help="serve the ASGI app this returns instead of a function (the local dev gateway)",
+        help="serve the ASGI app this returns, not a function (locally: dev gateway, llama.cpp)",
     )
     parser.add_argument(
         "--no-default-headers",

@@ -176,8 +176,8 @@ async def test_a_generate_reply_process_killed_mid_answer_resumes_the_same_reply
         reply_id = accepted["reply_id"]
         first = await read_stream(client, reply_id, accepted["stream_ticket"], deltas=10)
 
-        # The whole process group at once (supervisord gives each program its own): killing
-        # the gunicorn master first or last would let one of them outlive the other.
+        # The whole process group (supervisord gives each program its own): nothing the
+        # function started outlives it.
         os.killpg(os.getpgid(stack.supervisor.processes()["generate_reply"].pid), signal.SIGKILL)
 
         async with asyncio.timeout(60):

@@ -183,7 +183,7 @@ class NoSniff:
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
-    """The ASGI app (`uvicorn --factory chatfn.local.gateway:create_app`)."""
+    """The ASGI app (`python -m chatfn.serve --factory chatfn.local.gateway:create_app`)."""
     settings = settings or get_settings()
 
     @asynccontextmanager

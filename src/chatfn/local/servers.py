@@ -206,10 +206,13 @@ def _prepare_llm(data: Path, ports: Ports, settings: Settings) -> Program:
     }
     # A config file keeps the API key out of argv (`ps`) and out of the supervisor's config.
     config_file = _write_private_json(data / "llama.json", config)
-    return Program(
-        name="llm",
-        command=[sys.executable, "-m", "llama_cpp.server", "--config_file", str(config_file)],
-    )
+    # llama.cpp's app, which reads CONFIG_FILE, served by chatfn.serve rather than its own
+    # `python -m llama_cpp.server`, whose uvicorn wakes ten times a second while idle.
+    command = [
+        sys.executable, "-m", "chatfn.serve", "--factory", "llama_cpp.server.app:create_app",
+        "--host", "127.0.0.1", "--port", str(ports["http"]),
+    ]  # fmt: skip
+    return Program(name="llm", command=command, environment={"CONFIG_FILE": str(config_file)})
 
 
 def _write_private_json(path: Path, content: object) -> Path:

@@ -18,6 +18,7 @@ from chatfn.local.broker.dispatcher import UNORDERED_CONCURRENCY, Dispatcher
 from chatfn.local.broker.ingress import Ingress
 from chatfn.local.broker.link import Link
 from chatfn.local.broker.records import Record, http_headers
+from chatfn.serve import SleepingServer
 
 # Tansu does not implement InitProducerId, so the producer cannot be idempotent;
 # acks=all still means a 202 is only given for a durable write. No linger: aiokafka has
@@ -104,7 +105,7 @@ async def serve(
             )
             for trigger in eventing.triggers
         ]
-        server = uvicorn.Server(
+        server = SleepingServer(  # awake once a second while idle, not ten times
             uvicorn.Config(
                 ingress.app, host="127.0.0.1", port=port, log_level="warning", access_log=False
             )
