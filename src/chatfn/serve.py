@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import os
 from types import FrameType
 from typing import Any
@@ -31,6 +32,10 @@ from starlette.types import ASGIApp
 
 # gunicorn's keep-alive, which the functions were served with until now (uvicorn's is 5 s).
 FUNCTION_KEEP_ALIVE_S = 2
+# How long a client of a function may keep an idle connection: it must give it up first.
+# A POST sent on a connection the function is closing at that moment is lost with it
+# (RFC 9112 section 9.3.1: only idempotent requests may be retried), a 502 at the gateway.
+CLIENT_KEEP_ALIVE_S = FUNCTION_KEEP_ALIVE_S / 2
 SIGNATURE_TYPES = ("http", "event", "cloudevent", "typed")
 
 
@@ -102,6 +107,8 @@ def function_app(arguments: argparse.Namespace) -> ASGIApp:
 
 
 def main() -> None:
+    # A crash in a C extension (a segfault) leaves each thread's Python traceback in the log.
+    faulthandler.enable()
     arguments = _parser().parse_args()
     options: dict[str, Any] = {
         "host": arguments.host,

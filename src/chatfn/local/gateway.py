@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -43,7 +44,10 @@ from chatfn.local.health import check_all
 from chatfn.local.stack import BROKER, Stack, http_health, own_health_paths
 from chatfn.paths import NormalPathsOnly
 from chatfn.problems import Problem
+from chatfn.serve import CLIENT_KEEP_ALIVE_S
 from chatfn.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 # Headers that describe one connection, not the message (RFC 9110 section 7.6.1).
 HOP_BY_HOP = frozenset(
@@ -77,7 +81,11 @@ def proxy_client() -> aiohttp.ClientSession:
     """The client `to_function` forwards with (`app.state.client`); made in a running loop."""
     # No read timeout: reply streams stay open as long as the model writes.
     timeout = aiohttp.ClientTimeout(total=None, connect=10)
-    return aiohttp.ClientSession(timeout=timeout, cookie_jar=aiohttp.DummyCookieJar())
+    # Every open reply stream holds a connection: no cap but the functions' own.
+    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=CLIENT_KEEP_ALIVE_S)
+    return aiohttp.ClientSession(
+        connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+    )
 
 
 async def to_function(request: Request, function: str) -> Response:
@@ -108,7 +116,8 @@ async def to_function(request: Request, function: str) -> Response:
             auto_decompress=False,  # passed on as the function encoded it
             allow_redirects=False,
         )
-    except aiohttp.ClientError:
+    except aiohttp.ClientError as exc:
+        log.warning("%s %s to %s failed: %r", request.method, request.url.path, function, exc)
         detail = f"the {function} function is not answering"
         return Problem(502, detail).response()
     response = StreamingResponse(

@@ -18,7 +18,7 @@ from chatfn.local.broker.dispatcher import UNORDERED_CONCURRENCY, Dispatcher
 from chatfn.local.broker.ingress import Ingress
 from chatfn.local.broker.link import Link
 from chatfn.local.broker.records import Record, http_headers
-from chatfn.serve import SleepingServer
+from chatfn.serve import CLIENT_KEEP_ALIVE_S, SleepingServer
 
 # Tansu does not implement InitProducerId, so the producer cannot be idempotent;
 # acks=all still means a 202 is only given for a durable write. No linger: aiokafka has
@@ -81,7 +81,9 @@ async def serve(
     # milliseconds per request once dozens of connections are open. Replies go straight
     # to the ingress's producer; dead letters through `chatfn.events.emit.publish`, like every
     # function's events.
-    connector = aiohttp.TCPConnector(limit=UNORDERED_CONCURRENCY * 2)
+    connector = aiohttp.TCPConnector(
+        limit=UNORDERED_CONCURRENCY * 2, keepalive_timeout=CLIENT_KEEP_ALIVE_S
+    )
     async with (
         aiohttp.ClientSession(connector=connector) as session,
         httpx.AsyncClient() as client,
