@@ -94,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_false",
         help="no Server and Date headers: the app passes on responses that carry their own",
     )
+    parser.add_argument(
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default="auto",
+        help="the event loop (auto: uvloop where it is installed)",
+    )
     return parser
 
 
@@ -115,6 +121,7 @@ def main() -> None:
         "port": arguments.port,
         "server_header": arguments.default_headers,
         "date_header": arguments.default_headers,
+        "loop": arguments.loop,
     }
     if arguments.factory:
         serve(arguments.factory, factory=True, **options)
