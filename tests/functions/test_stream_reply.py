@@ -215,7 +215,7 @@ async def test_a_stream_first_watched_while_the_xread_blocks_is_picked_up_at_onc
     monkeypatch.setattr(watch, "BLOCK_MS", 30_000)  # what "at once" must beat
     watcher = Watcher(redis)
     quiet = watcher.batches(f"{name}:quiet", "0-0", heartbeat_s=60)
-    waiting = asyncio.create_task(anext(quiet))
+    waiting = asyncio.ensure_future(anext(quiet))  # anext's is an awaitable, not a coroutine
     await eventually(lambda: bool(watcher.blocking_on), within=5)  # blocking on `quiet` alone
     await redis.xadd(f"{name}:new", {"type": "done", "data": "{}"})
 

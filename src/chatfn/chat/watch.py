@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -175,7 +175,7 @@ class Watcher:
 
     async def batches(
         self, stream: str, after: str, heartbeat_s: float
-    ) -> AsyncIterator[Batch | None]:
+    ) -> AsyncGenerator[Batch | None, None]:
         """The stream's entries after `after`, in batches of those at hand, until the
         terminal one; None for each `heartbeat_s` without any. Raises the RedisError that
         stopped the watcher or this reader."""
