@@ -271,7 +271,7 @@ class Stack:
             "--host", "127.0.0.1", "--port", str(ports[GATEWAY]["http"]),
             "--no-default-headers",  # the api function sends its own
             # Under uvloop 0.23 it died of SIGSEGV inside the loop (no Python frame) 3 times in
-            # 8 runs of bench.chat_latency at 50 chats; never on asyncio's own loop.
+            # 8 runs of bench.chat_latency at 50 chats; in none of 6 on asyncio's own loop.
             "--loop", "asyncio",
         ]  # fmt: skip
         broker = [
