@@ -36,8 +36,9 @@ async def server_connection(database_url: str) -> asyncpg.Connection:
     )
 
 
-async def create_database(database_url: str, *, timeout_s: float = 30.0) -> None:
-    """Create the URL's database on a server that may still be starting (embedded PostgreSQL)."""
+async def create_database(database_url: str, *, timeout_s: float = 120.0) -> None:
+    """Create the URL's database on a server that may still be starting (embedded PostgreSQL).
+    After an unclean stop it first replays its WAL: 40 s once here, on a slow disk."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:

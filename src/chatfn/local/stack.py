@@ -37,6 +37,11 @@ BROKER = "broker"
 SCRIPTED_MODEL = "scripted_model"
 FUNCTIONS_DIR = provision.PROJECT_ROOT / "functions"
 FUNCTION_HEALTH_PATH = "/healthz"  # every function answers a GET; `api` has this route
+# A function (or the scripted model) still at work when the stack stops (a reply
+# mid-answer, say) gets this long, then is killed: the broker redelivers the event on the
+# next `up`, and the shorter the functions' wait, the sooner PostgreSQL gets its turn to
+# stop cleanly.
+FUNCTION_STOP_WAIT_S = 5
 DEAD_LETTER_SINK = "dead-letter"  # the KafkaSink in eventing/200-kafka-sink-dead-letter.yaml
 
 
@@ -280,7 +285,7 @@ class Stack:
         ]  # fmt: skip
         functions = [
             Program(name=name, command=self._function_command(name, ports[name]["http"]),
-                    autostart=False, priority=150)
+                    autostart=False, priority=150, stop_wait_s=FUNCTION_STOP_WAIT_S)
             for name in function_names()
         ]  # fmt: skip
         scripted = [
@@ -288,7 +293,13 @@ class Stack:
             "--port", str(ports[SCRIPTED_MODEL]["http"]),
         ]  # fmt: skip
         return [
-            Program(name=SCRIPTED_MODEL, command=scripted, autostart=False, priority=150),
+            Program(
+                name=SCRIPTED_MODEL,
+                command=scripted,
+                autostart=False,
+                priority=150,
+                stop_wait_s=FUNCTION_STOP_WAIT_S,
+            ),
             *functions,
             Program(name=BROKER, command=broker, autostart=False, priority=200),
             Program(name=GATEWAY, command=gateway, autostart=False, priority=300),

@@ -27,7 +27,10 @@ from supervisor.xmlrpc import SupervisorTransport
 from chatfn.local.servers import Program
 
 START_TIMEOUT_S = 15.0
-STOP_TIMEOUT_S = 30.0
+# supervisord stops the gateway, the broker, the functions, then the servers, each group
+# waiting up to its programs' stop wait (15 + 15 + 5 + 15 s at worst): longer, or the
+# servers (PostgreSQL) are killed before they were asked to stop, and recover at next start.
+STOP_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
