@@ -12,9 +12,9 @@ a function's code is the same under either:
     chatfn-function --target api --source functions/api.py --port 8081
 
 uvicorn's own server wakes every 100 ms while idle, about 0.12% of a core per process;
-`SleepingServer` wakes once a second. Every uvicorn the project runs serves through `serve`:
-the functions, and locally the dev gateway and llama.cpp's server (`--factory`), the
-scripted model and the broker.
+`SleepingServer` wakes once a second. Every uvicorn the project runs is one: through `serve`
+the functions, and locally the dev gateway and llama.cpp's server (`--factory`) and the
+scripted model; the local broker makes its own.
 """
 
 from __future__ import annotations

@@ -72,7 +72,6 @@ class _Arrivals:
 
     def __init__(self) -> None:
         self.words: list[str] = []
-        self.over = False
         self._some = asyncio.Event()
         self._over = asyncio.Event()
 
@@ -80,10 +79,13 @@ class _Arrivals:
         self.words.append(word)
         self._some.set()
 
+    @property
+    def over(self) -> bool:
+        return self._over.is_set()
+
     def end(self) -> None:
-        self.over = True
-        self._some.set()
         self._over.set()
+        self._some.set()
 
     def take(self) -> list[str]:
         words, self.words = self.words, []
