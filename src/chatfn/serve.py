@@ -30,6 +30,9 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from chatfn.settings import TelemetrySettings
+from chatfn.telemetry import providers
+
 # gunicorn's keep-alive, which the functions were served with until now (uvicorn's is 5 s).
 FUNCTION_KEEP_ALIVE_S = 2
 # How long a client of a function may keep an idle connection: it must give it up first.
@@ -116,6 +119,10 @@ def main() -> None:
     # A crash in a C extension (a segfault) leaves each thread's Python traceback in the log.
     faulthandler.enable()
     arguments = _parser().parse_args()
+    # Before the app is built: the first request's spans, and the cold start, count.
+    providers.configure(
+        TelemetrySettings(), arguments.target or os.environ.get("FUNCTION_TARGET", "")
+    )
     options: dict[str, Any] = {
         "host": arguments.host,
         "port": arguments.port,

@@ -218,3 +218,28 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+class TelemetrySettings(BaseSettings):
+    """Where a process's traces and metrics go (chatfn.telemetry). Apart from `Settings`,
+    whose checks a function missing a secret fails at its first request: such a process
+    still starts, reports itself on its probe, and is seen in the telemetry doing so."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # OTLP/HTTP base URL of the collector (OpenTelemetry's own variable); empty: no push.
+    otlp_endpoint: str = Field("", alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    # The OTel resource's service.name; empty: the function's FUNCTION_TARGET.
+    service_name: str = Field("", alias="OTEL_SERVICE_NAME")
+    metric_export_interval_ms: int = Field(15_000, alias="OTEL_METRIC_EXPORT_INTERVAL", ge=1000)
+    # Of traces that start here (a request from outside); a continued trace keeps its
+    # caller's decision, so a chat is traced whole or not at all.
+    trace_sample_ratio: float = Field(1.0, alias="OTEL_TRACES_SAMPLER_ARG", ge=0, le=1)
+    traces_dir: Path | None = Field(
+        None, alias="TRACES_DIR", description="local: spans as JSON lines"
+    )
+    metrics_port: int = Field(0, alias="METRICS_PORT", ge=0, le=65535, description="local /metrics")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.otlp_endpoint or self.traces_dir or self.metrics_port)

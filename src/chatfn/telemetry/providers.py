@@ -1,0 +1,95 @@
+"""Installing OpenTelemetry's SDK in a process, where its telemetry has somewhere to go.
+
+Production pushes traces and metrics over OTLP/HTTP to the in-cluster collector
+(`OTEL_EXPORTER_OTLP_ENDPOINT`). Push, not scrape: Knative scales a function to zero
+when idle, and a pod that vanishes between two scrapes takes its last counts with it;
+a pushed export is flushed at SIGTERM (the SDK's exit hook), and a Knative Service may
+declare only one port anyway, the one its routes serve. Locally, each process also
+appends its finished spans to `TRACES_DIR` (read by `chatfn trace`) and serves its
+metrics on `METRICS_PORT` for the local Prometheus.
+
+Nothing set: the SDK is not even imported (~0.15 s at a cold start), and the API's
+no-op tracer and meter stay.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from opentelemetry import metrics, trace
+
+from chatfn.telemetry import instruments
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    from chatfn.settings import TelemetrySettings
+
+# Locally, spans reach the traces file within half a second, for `chatfn trace` and
+# the tests; the collector gets batches at the SDK's default pace (5 s).
+LOCAL_EXPORT_DELAY_MS = 500
+
+
+def configure(settings: TelemetrySettings, service: str) -> bool:
+    """Install tracing and metrics for `service` if they go anywhere; True if they do."""
+    if not settings.enabled:
+        return False
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    name = settings.service_name or service
+    resource = Resource.create({"service.name": name, "service.namespace": "chatfn"})
+    sampler = ParentBased(TraceIdRatioBased(settings.trace_sample_ratio))
+    tracer_provider = TracerProvider(resource=resource, sampler=sampler)
+    for processor in _span_processors(settings, name):
+        tracer_provider.add_span_processor(processor)
+    trace.set_tracer_provider(tracer_provider)
+    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=_readers(settings)))
+    instruments.cold_starts.add(1, {"function": name})
+    return True
+
+
+def _span_processors(settings: TelemetrySettings, name: str) -> list[SpanProcessor]:
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+    processors: list[SpanProcessor] = []
+    if settings.otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        pushed = OTLPSpanExporter(endpoint=f"{settings.otlp_endpoint.rstrip('/')}/v1/traces")
+        processors.append(BatchSpanProcessor(pushed))
+    if settings.traces_dir:
+        # The SDK's console exporter, writing one span's JSON per line to a file of its own.
+        settings.traces_dir.mkdir(parents=True, exist_ok=True)
+        out = Path(settings.traces_dir, f"{name}.jsonl").open("a", encoding="utf-8")  # noqa: SIM115  # the process's life
+        written = ConsoleSpanExporter(
+            service_name=name, out=out, formatter=lambda span: span.to_json(indent=None) + "\n"
+        )
+        processors.append(BatchSpanProcessor(written, schedule_delay_millis=LOCAL_EXPORT_DELAY_MS))
+    return processors
+
+
+def _readers(settings: TelemetrySettings) -> list[MetricReader]:
+    readers: list[MetricReader] = []
+    if settings.otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+        exporter = OTLPMetricExporter(endpoint=f"{settings.otlp_endpoint.rstrip('/')}/v1/metrics")
+        readers.append(
+            PeriodicExportingMetricReader(
+                exporter, export_interval_millis=settings.metric_export_interval_ms
+            )
+        )
+    if settings.metrics_port:
+        # Local only (the `local` extra): prometheus_client's own server, in a thread.
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, addr="127.0.0.1")
+        readers.append(PrometheusMetricReader())
+    return readers
