@@ -44,12 +44,12 @@ resource "kubectl_manifest" "kafka" {
         listeners     = [{ name = "tls", port = 9093, type = "internal", tls = true, authentication = { type = "scram-sha-512" } }]
         authorization = { type = "simple" }
         config = {
-          "default.replication.factor"               = 3
-          "min.insync.replicas"                      = 2
+          "default.replication.factor" = 3
+          "min.insync.replicas"        = 2
           # Kept forever unless a topic says otherwise: the broker's topic is the log of
           # record (eventing/ sets that on it too), and a KafkaSink cannot set its topic's
           # config, so without this dead letters would expire after a week, unreplayed.
-          "log.retention.ms" = -1
+          "log.retention.ms"                         = -1
           "offsets.topic.replication.factor"         = 3
           "transaction.state.log.replication.factor" = 3
           "transaction.state.log.min.isr"            = 2
@@ -58,6 +58,28 @@ resource "kubectl_manifest" "kafka" {
         }
       }
       entityOperator = { topicOperator = {}, userOperator = {} }
+      # Consumer lag and topic offsets (kafka_consumergroup_lag, kafka_topic_partition_current_offset)
+      # for the chat-path dashboard and the lag and dead-letter alerts (observability/). Only
+      # Knative's topics and consumer groups: they are all named knative-...
+      kafkaExporter = { topicRegex = "knative-.*", groupRegex = "knative-.*" }
+    }
+  })
+}
+
+# Strimzi makes no PodMonitor of its own; its Kafka Exporter serves /metrics on the port it
+# names tcp-prometheus.
+resource "kubectl_manifest" "kafka_exporter_pod_monitor" {
+  depends_on = [helm_release.kube_prometheus_stack]
+  yaml_body = yamlencode({
+    apiVersion = "monitoring.coreos.com/v1"
+    kind       = "PodMonitor"
+    metadata   = { name = "kafka-exporter", namespace = kubernetes_namespace_v1.this["monitoring"].metadata[0].name }
+    spec = {
+      namespaceSelector = { matchNames = ["kafka"] }
+      selector = {
+        matchLabels = { "strimzi.io/cluster" = local.kafka_cluster, "strimzi.io/component-type" = "kafka-exporter" }
+      }
+      podMetricsEndpoints = [{ port = "tcp-prometheus", path = "/metrics" }]
     }
   })
 }

@@ -52,3 +52,8 @@ output "argocd_namespace" {
   description = "Where ArgoCD's Applications live."
   value       = helm_release.argocd.namespace
 }
+
+output "otlp_endpoint" {
+  description = "The OpenTelemetry Collector's OTLP/HTTP base URL: OTEL_EXPORTER_OTLP_ENDPOINT of every function."
+  value       = "http://${local.otel_collector}.${helm_release.otel_collector.namespace}:4318"
+}
