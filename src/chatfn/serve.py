@@ -32,6 +32,7 @@ from starlette.types import ASGIApp
 
 from chatfn.settings import TelemetrySettings
 from chatfn.telemetry import providers
+from chatfn.telemetry.logs import configure_logging
 
 # gunicorn's keep-alive, which the functions were served with until now (uvicorn's is 5 s).
 FUNCTION_KEEP_ALIVE_S = 2
@@ -73,7 +74,10 @@ class SleepingServer(uvicorn.Server):
 def serve(app: ASGIApp | str, **options: Any) -> None:
     """Serve `app` (or the app an import string names) in this process until SIGTERM or
     SIGINT, then finish the requests in flight. `options` are uvicorn.Config's."""
-    config = uvicorn.Config(app, access_log=False, log_level="warning", **options)
+    # log_config=None: uvicorn installs no handlers of its own, so its records reach the
+    # root logger's JSON lines (telemetry.logs). No access log: a reply stream's URL
+    # carries its single-use ticket.
+    config = uvicorn.Config(app, log_config=None, access_log=False, log_level="warning", **options)
     SleepingServer(config).run()
 
 
@@ -119,10 +123,12 @@ def main() -> None:
     # A crash in a C extension (a segfault) leaves each thread's Python traceback in the log.
     faulthandler.enable()
     arguments = _parser().parse_args()
+    telemetry = TelemetrySettings()
+    target = arguments.target or os.environ.get("FUNCTION_TARGET", "")
+    # Before the app is built, whose import may log already; named as its spans are.
+    configure_logging(telemetry.service_name or target or "chatfn")
     # Before the app is built: the first request's spans, and the cold start, count.
-    providers.configure(
-        TelemetrySettings(), arguments.target or os.environ.get("FUNCTION_TARGET", "")
-    )
+    providers.configure(telemetry, target)
     options: dict[str, Any] = {
         "host": arguments.host,
         "port": arguments.port,
