@@ -57,6 +57,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 import chatfn.serve
+from chatfn.telemetry.logs import configure_logging
 
 MODEL_ID = "scripted"
 DIRECTIVE = re.compile(r"\[\[script\b(?P<settings>[^\]]*)\]\]")
@@ -296,6 +297,8 @@ def create_app() -> Starlette:
 
 
 def serve(port: int) -> None:
+    # Run by `chatfn scripted-model`, not chatfn.serve's main: its uvicorn logs through here.
+    configure_logging("scripted_model")
     app = create_app()
     gc.freeze()  # set up: full collections skip all of it (see chatfn.runtime)
     chatfn.serve.serve(app, host="127.0.0.1", port=port)
