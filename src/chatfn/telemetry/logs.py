@@ -43,7 +43,11 @@ def configure_logging(service: str, level: int | str = logging.INFO) -> None:
     # On the handler, not on a logger: a logger's filter never sees records that
     # propagate up from its children (uvicorn.error, aiokafka.conn, ...).
     handler.addFilter(_with_context)
-    logging.basicConfig(handlers=[handler], level=level, force=True)
+    root = logging.getLogger()
+    # Replaced, not closed (as basicConfig(force=True) would): a file a replaced handler
+    # writes to may still be its owner's.
+    root.handlers = [handler]
+    root.setLevel(level)
 
 
 @contextmanager
