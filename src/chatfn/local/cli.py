@@ -1,5 +1,5 @@
-"""`chatfn`: run the local stack (`up`, `status`, `down`) and its chores (`migrate`,
-`web publish`)."""
+"""`chatfn`: run the local stack (`up`, `status`, `down`), look into it (`trace`, `events`)
+and do its chores (`migrate`, `web publish`)."""
 
 from __future__ import annotations
 
@@ -16,17 +16,17 @@ from typing import Annotated
 
 import typer
 import uvloop
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from chatfn.local import provision, scripted_model
+from chatfn.local import observe, provision, scripted_model, traces
 from chatfn.local.broker import topics
 from chatfn.local.broker.config import load_eventing
 from chatfn.local.broker.link import QuietRepeats
 from chatfn.local.broker.service import serve
-from chatfn.local.stack import ServiceStatus, Stack, service_name
+from chatfn.local.stack import DEAD_LETTER_SINK, ServiceStatus, Stack, service_name
 from chatfn.settings import get_settings
 from chatfn.storage import s3_client
 from chatfn.web import KEEP_OLD_ASSETS, PruneFailed, prune, publish
@@ -107,28 +107,64 @@ def _status_table(statuses: list[ServiceStatus]) -> Table:
     return table
 
 
+async def _status_view(stack: Stack) -> tuple[bool, RenderableType]:
+    """Whether every part answers, and the table; under it the live figures when the stack
+    runs Prometheus."""
+    statuses = await stack.status()
+    view: RenderableType = _status_table(statuses)
+    if (prometheus_url := stack.prometheus_url()) is not None:
+        dead_letters = stack.eventing.kafka_sinks[DEAD_LETTER_SINK]
+        view = Group(view, await observe.live_report(prometheus_url, dead_letters))
+    return all(s.health.ok for s in statuses), view
+
+
 @app.command()
 def status(
     watch: Annotated[
         bool, typer.Option("--watch", "-w", help="refresh every 2 s until Ctrl-C")
     ] = False,
 ) -> None:
-    """Show what runs where and whether each part answers over its own protocol."""
+    """Show what runs where and whether each part answers over its own protocol, and how
+    chats go when the stack runs Prometheus."""
     stack = Stack(get_settings())
-    statuses = asyncio.run(stack.status())
+    healthy, view = asyncio.run(_status_view(stack))
     if watch:
-        with Live(_status_table(statuses), console=console) as live:
+        with Live(view, console=console) as live:
             try:
                 while True:
                     time.sleep(2)
-                    statuses = asyncio.run(stack.status())
-                    live.update(_status_table(statuses))
+                    healthy, view = asyncio.run(_status_view(stack))
+                    live.update(view)
             except KeyboardInterrupt:
                 pass
     else:
-        console.print(_status_table(statuses))
-    if not all(s.health.ok for s in statuses):
+        console.print(view)
+    if not healthy:
         raise typer.Exit(1)
+
+
+@app.command()
+def trace(
+    reply_id: Annotated[str, typer.Argument(help="the reply's id (or a trace id)")],
+    home: Annotated[
+        Path | None,
+        typer.Option(help="the stack's home, or a folder of traces; default: CHATFN_HOME"),
+    ] = None,
+) -> None:
+    """Print one chat's waterfall: every span recorded for the reply, by every process."""
+    try:
+        found = traces.trace_of(home or get_settings().home, reply_id)
+    except traces.TraceNotFound as exc:
+        console.print(
+            Text.assemble(
+                ("no trace: ", "red"),
+                f"{exc}. Spans are recorded only by processes with TRACES_DIR set, as "
+                "`chatfn up` sets it unless CHATFN_TELEMETRY=0.",
+            )
+        )
+        raise typer.Exit(1) from exc
+    # A fifth of the terminal for the bars: enough to see the hops, room left for the names.
+    console.print(traces.waterfall(found, bar_width=max(12, console.width // 5)))
 
 
 @app.command()
