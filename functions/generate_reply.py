@@ -16,14 +16,16 @@ the fact, under the same event id, so consumers see it once.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from cloudevents.http import CloudEvent
 from functions_framework import aio
 from openai.types.chat import ChatCompletionMessageParam
+from opentelemetry.trace import Span, SpanKind
 
 from chatfn import runtime
 from chatfn.chat import prompt
-from chatfn.chat.generation import Generation, ModelFailed
+from chatfn.chat.generation import Generation, ModelFailed, Outcome
 from chatfn.chat.replies import Lease, Reply, Written
 from chatfn.events.catalog import (
     MessageSent,
@@ -35,6 +37,8 @@ from chatfn.events.catalog import (
     new_event,
 )
 from chatfn.events.consumer import RetryLater, consumes
+from chatfn.telemetry import instruments
+from chatfn.telemetry.tracing import tracer
 
 SOURCE = "chatfn/generate_reply"
 LEASE_S = 5.0
@@ -43,6 +47,7 @@ LEASE_S = 5.0
 @aio.http
 @consumes(MessageSent, ReplyRegenerated)
 async def generate_reply(received: ReceivedEvent[MessageSent | ReplyRegenerated]) -> CloudEvent:
+    started = time.monotonic()
     context = runtime.current()
     request = received.payload
     reply = Reply(context.redis, context.settings, request.reply_id)
@@ -55,13 +60,18 @@ async def generate_reply(received: ReceivedEvent[MessageSent | ReplyRegenerated]
             # Read again under the lease: the previous holder may have finished meanwhile.
             written = await reply.read()
             if written.terminal is None:
-                async with context.sessions() as db:
-                    messages = await prompt.build(
-                        db, context.redis, context.settings,
-                        user_id=request.user_id, message_id=request.message_id,
-                    )  # fmt: skip
+                with tracer.start_as_current_span("db prompt", kind=SpanKind.CLIENT):
+                    async with context.sessions() as db:
+                        messages = await prompt.build(
+                            db, context.redis, context.settings,
+                            user_id=request.user_id, message_id=request.message_id,
+                        )  # fmt: skip
                 generation = Generation(context.llm_for(request.model), reply, request.model)
-                await _generate_holding(lease, generation, messages, written)
+                with tracer.start_as_current_span(
+                    f"chat {request.model}", kind=SpanKind.CLIENT
+                ) as span:
+                    outcome = await _generate_holding(lease, generation, messages, written)
+                    _measure(span, request.model, outcome, started, written.tokens)
         finally:
             await lease.release()
         written = await reply.read()
@@ -73,8 +83,9 @@ async def _generate_holding(
     generation: Generation,
     messages: list[ChatCompletionMessageParam],
     written: Written,
-) -> None:
-    """Generate while renewing the lease; stop at once if the lease is lost."""
+) -> Outcome | None:
+    """Generate while renewing the lease; stop at once if the lease is lost. The
+    outcome, or None if the model failed (the stream says how)."""
     keeper = asyncio.create_task(lease.keep())
     work = asyncio.create_task(generation.run(messages, written))
     done, _ = await asyncio.wait({keeper, work}, return_when=asyncio.FIRST_COMPLETED)
@@ -88,9 +99,30 @@ async def _generate_holding(
         outcome = work.result()
     except ModelFailed as failed:
         await generation.reply.finish("error", code=failed.code, message=failed.message)
-        return
+        return None
     usage = {"prompt_tokens": outcome.prompt_tokens, "completion_tokens": outcome.completion_tokens}
     await generation.reply.finish("done", finish_reason=outcome.finish_reason, usage=usage)
+    return outcome
+
+
+def _measure(
+    span: Span, model: str, outcome: Outcome | None, started: float, tokens_before: int
+) -> None:
+    """The model call's figures, on its span and in the metrics (OpenTelemetry's GenAI
+    attribute names)."""
+    span.set_attribute("gen_ai.operation.name", "chat")
+    span.set_attribute("gen_ai.request.model", model)
+    if outcome is None or outcome.first_written_at is None:
+        return
+    ttft = outcome.first_written_at - started
+    tokens = outcome.completion_tokens - tokens_before
+    span.set_attribute("gen_ai.usage.input_tokens", outcome.prompt_tokens)
+    span.set_attribute("gen_ai.usage.output_tokens", tokens)
+    span.set_attribute("chatfn.time_to_first_token_s", round(ttft, 6))
+    instruments.time_to_first_token.record(ttft, {"model": model})
+    assert outcome.last_written_at is not None  # written with first_written_at
+    if (lasted := outcome.last_written_at - outcome.first_written_at) > 0:
+        instruments.tokens_per_second.record(tokens / lasted, {"model": model})
 
 
 def _fact(received: ReceivedEvent[MessageSent | ReplyRegenerated], written: Written) -> CloudEvent:

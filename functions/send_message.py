@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from cloudevents.http import CloudEvent
 from functions_framework import aio
+from opentelemetry.trace import SpanKind
 
 from chatfn import runtime
 from chatfn.chat import replies
@@ -25,6 +26,8 @@ from chatfn.events.catalog import (
     new_event,
 )
 from chatfn.events.consumer import consumes
+from chatfn.telemetry import instruments
+from chatfn.telemetry.tracing import tracer
 
 SOURCE = "chatfn/send_message"
 
@@ -35,9 +38,12 @@ async def send_message(
     received: ReceivedEvent[MessageSendRequested | ReplyRegenerateRequested],
 ) -> CloudEvent:
     context = runtime.current()
-    async with context.sessions.begin() as db:
-        fact = await decide(db, context.settings, received.payload)
+    with tracer.start_as_current_span("db decide", kind=SpanKind.CLIENT):
+        async with context.sessions.begin() as db:
+            fact = await decide(db, context.settings, received.payload)
     if isinstance(fact, MessageRejected):
+        if fact.reason == "budget_exceeded":
+            instruments.rejections.add(1, {"reason": "budget", "scope": "daily_tokens"})
         reply = replies.Reply(context.redis, context.settings, fact.reply_id)
         await reply.finish("error", code=fact.reason, message=fact.detail)
     return new_event(

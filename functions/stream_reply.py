@@ -22,6 +22,7 @@ from functools import cache
 from uuid import UUID
 
 from functions_framework import aio
+from opentelemetry.trace import SpanKind
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -30,6 +31,8 @@ from chatfn import runtime
 from chatfn.chat import replies, tickets
 from chatfn.chat.watch import Watcher
 from chatfn.problems import Problem, crashed
+from chatfn.telemetry import instruments
+from chatfn.telemetry.tracing import context_of, tracer
 
 log = logging.getLogger(__name__)
 PATH = re.compile(r"^/api/replies/(?P<reply_id>[0-9a-fA-F-]{36})/stream$")
@@ -49,16 +52,30 @@ def event(entry: replies.Entry) -> str:
     return f"id: {entry_id}\nevent: {fields['type']}\ndata: {fields.get('data', '{}')}\n\n"
 
 
-async def events(reply_id: UUID, after: str) -> AsyncIterator[str]:
-    """The reply's SSE events; the entries at hand at once go out as one write."""
+async def events(reply_id: UUID, after: str, traceparent: str | None) -> AsyncIterator[str]:
+    """The reply's SSE events; the entries at hand at once go out as one write. The
+    stream is a span of the trace that asked for the reply."""
     stream = replies.stream_key(runtime.current().settings, reply_id)
+    # Not made current: a context attached in a generator may be detached in another.
+    span = tracer.start_span("sse reply", context_of(traceparent), kind=SpanKind.SERVER)
+    span.set_attribute("chatfn.reply_id", str(reply_id))
+    instruments.open_streams.add(1)
+    sent = 0
     try:
         async for batch in _watcher().batches(stream, after, HEARTBEAT_S):
-            yield ": heartbeat\n\n" if batch is None else "".join(map(event, batch))
+            if batch is None:
+                yield ": heartbeat\n\n"
+                continue
+            sent += len(batch)
+            yield "".join(map(event, batch))
     except RedisError:
         # The response has begun, so no error status can be sent: end the stream and
         # let the reader reconnect with Last-Event-ID.
         log.warning("reply %s: Redis read failed; the reader will reconnect", reply_id)
+    finally:
+        instruments.open_streams.add(-1)
+        span.set_attribute("chatfn.sse.entries", sent)
+        span.end()
 
 
 @aio.http
@@ -88,13 +105,14 @@ async def _open(request: Request) -> Response:
     )
     if user_id is None:
         raise Problem(401, "A fresh stream ticket is needed (POST .../ticket).")
-    if await replies.Reply(context.redis, context.settings, reply_id).owner() != user_id:
+    owner, traceparent = await replies.Reply(context.redis, context.settings, reply_id).opened()
+    if owner != user_id:
         raise Problem(404, "No such reply.")
     after = request.headers.get("last-event-id") or request.query_params.get("lastEventId", "0-0")
     if not ENTRY_ID.match(after):
         raise Problem(400, "Last-Event-ID is not a stream entry id.")
     return StreamingResponse(
-        events(reply_id, after),
+        events(reply_id, after, traceparent),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

@@ -129,6 +129,7 @@ module "chatfn" {
   s3_user                 = module.platform.s3_user
   buckets                 = module.platform.buckets
   keycloak_url            = module.platform.keycloak_url
+  otlp_endpoint           = module.platform.otlp_endpoint
   secret_stores           = module.platform.secret_stores
   argocd_namespace        = module.platform.argocd_namespace
   cdn_source_ranges       = []
@@ -156,5 +157,8 @@ module "chatfn" {
     rate_limit_login       = "10/15minutes"
     rate_limit_register    = "20/hour"
     register_timeout_s     = 10
+    # Every chat traced: the smoke checks may want to look.
+    trace_sample_ratio        = 1
+    metric_export_interval_ms = 15000
   }
 }

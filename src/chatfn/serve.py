@@ -32,6 +32,7 @@ from starlette.types import ASGIApp
 
 from chatfn.settings import TelemetrySettings
 from chatfn.telemetry import providers
+from chatfn.telemetry.http import Telemetry
 from chatfn.telemetry.logs import configure_logging
 
 # gunicorn's keep-alive, which the functions were served with until now (uvicorn's is 5 s).
@@ -128,7 +129,7 @@ def main() -> None:
     # Before the app is built, whose import may log already; named as its spans are.
     configure_logging(telemetry.service_name or target or "chatfn")
     # Before the app is built: the first request's spans, and the cold start, count.
-    providers.configure(telemetry, target)
+    traced = providers.configure(telemetry, target)
     options: dict[str, Any] = {
         "host": arguments.host,
         "port": arguments.port,
@@ -139,7 +140,10 @@ def main() -> None:
     if arguments.factory:
         serve(arguments.factory, factory=True, **options)
     else:
-        serve(function_app(arguments), timeout_keep_alive=FUNCTION_KEEP_ALIVE_S, **options)
+        app = function_app(arguments)
+        if traced:  # else not even the middleware's call per request
+            app = Telemetry(app, telemetry.service_name or target)
+        serve(app, timeout_keep_alive=FUNCTION_KEEP_ALIVE_S, **options)
 
 
 if __name__ == "__main__":

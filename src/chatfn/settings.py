@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     function: str = Field("", alias="FUNCTION_TARGET", exclude=True)
     home: Path = Field(Path(".local"), alias="CHATFN_HOME", description="local stack state")
     port: int = Field(8080, alias="CHATFN_PORT", ge=0, le=65535, description="0: any free port")
+    # Local: every process of the stack records its spans (`chatfn trace`) and serves
+    # /metrics; `CHATFN_PROMETHEUS` also runs a Prometheus scraping them (`chatfn status`).
+    local_telemetry: bool = Field(True, alias="CHATFN_TELEMETRY")
+    local_prometheus: bool = Field(False, alias="CHATFN_PROMETHEUS")
 
     database_url: str = Field("", alias="DATABASE_URL")
     redis_url: str = Field("", alias="REDIS_URL")

@@ -54,6 +54,7 @@ module "chatfn" {
   s3_user                 = module.platform.s3_user
   buckets                 = module.platform.buckets
   keycloak_url            = module.platform.keycloak_url
+  otlp_endpoint           = module.platform.otlp_endpoint
   secret_stores           = module.platform.secret_stores
   argocd_namespace        = module.platform.argocd_namespace
   cdn_source_ranges       = local.cdn_cidrs
@@ -80,6 +81,9 @@ module "chatfn" {
     rate_limit_login       = "10/15minutes"
     rate_limit_register    = "20/hour"
     register_timeout_s     = 10
+    # Pushed every 15 s: a pod scaled to zero flushes its last counts at SIGTERM.
+    trace_sample_ratio        = var.trace_sample_ratio
+    metric_export_interval_ms = 15000
   }
 }
 

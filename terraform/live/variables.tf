@@ -143,6 +143,11 @@ variable "daily_token_budget" {
   type        = number
 }
 
+variable "trace_sample_ratio" {
+  description = "The share of chats traced end to end, 0 to 1 (OTEL_TRACES_SAMPLER_ARG)."
+  type        = number
+}
+
 variable "refresh_token_ttl_days" {
   description = "How long a refresh token lasts, days (REFRESH_TOKEN_TTL_DAYS)."
   type        = number

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from chatfn.local.provision import PROJECT_ROOT
-from chatfn.settings import SECRET_VARIABLES, Settings
+from chatfn.settings import SECRET_VARIABLES, Settings, TelemetrySettings
 
 # Settings neither chatfn-config, chatfn-secrets nor a knative/ manifest sets, each with why.
 NOT_IN_THE_CLUSTER = {
@@ -31,6 +31,11 @@ NOT_IN_THE_CLUSTER = {
     "CHATFN_EVENTING_DIR": "the YAML the local broker obeys",
     "CHATFN_WEB_DIR": "the build the dev gateway serves and an operator publishes",
     "K_SINK": "the SinkBinding sets it in each pod",
+    "CHATFN_TELEMETRY": "whether the local stack records spans and serves /metrics",
+    "CHATFN_PROMETHEUS": "whether the local stack runs a Prometheus",
+    "TRACES_DIR": "the local stack's traces (production pushes them to the collector)",
+    "METRICS_PORT": "the local stack's /metrics (production pushes them to the collector)",
+    "OTEL_SERVICE_NAME": "the function's FUNCTION_TARGET unless set",
 }
 # Root variables no terraform.tfvars sets, each with why: they come from the operator's shell
 # (TF_VAR_...), and a secret never goes to Git.
@@ -236,7 +241,11 @@ def settings_problems(root: Path) -> list[str]:
     chatfn = local_values(folder(root / "terraform" / "modules" / "chatfn"))
     in_config_map, in_secret = set(chatfn["config"]), set(chatfn["secrets"])
     in_manifests = set_by_manifests(root)
-    settings = {str(field.alias) for field in Settings.model_fields.values()}
+    settings = {
+        str(field.alias)
+        for model in (Settings, TelemetrySettings)
+        for field in model.model_fields.values()
+    }
     wanted = settings - set(NOT_IN_THE_CLUSTER)
     return (
         [

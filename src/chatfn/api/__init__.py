@@ -29,6 +29,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
+        # FastAPI's own spans and metrics are off: chatfn.telemetry.http serves every
+        # function alike (one RED series per function, by route or event type), and a
+        # second server span per request, plus three per dependency, endpoint and
+        # serialisation, would cost the chat path without telling more.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.api = Api(runtime)
     problems.install(app)

@@ -16,6 +16,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from chatfn.redis_client import HEALTH_CHECK_INTERVAL_S
 from chatfn.settings import Settings
+from chatfn.telemetry import instruments
 
 
 class Exceeded(Exception):
@@ -57,5 +58,7 @@ class RateLimits:
             raise await self._exceeded(item, identity)
 
     async def _exceeded(self, item: limits.RateLimitItem, identity: tuple[str, ...]) -> Exceeded:
+        # An identity's first part names what is limited ("ip", "user", "login-email" ...).
+        instruments.rejections.add(1, {"reason": "rate_limit", "scope": identity[0]})
         stats = await self.limiter.get_window_stats(item, *identity)
         return Exceeded(retry_after_s=max(1, math.ceil(stats.reset_time - time.time())))

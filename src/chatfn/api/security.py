@@ -13,6 +13,7 @@ import openai
 from cloudevents.http import CloudEvent
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatfn.api.limits import RateLimits
@@ -33,6 +34,7 @@ from chatfn.identity.tokens import (
 from chatfn.models import User
 from chatfn.problems import Problem, unavailable
 from chatfn.runtime import Runtime
+from chatfn.telemetry.tracing import tracer
 
 MODELS_TTL_S = 60.0
 
@@ -74,7 +76,8 @@ class Api:
     async def publish(self, event: CloudEvent, what: str) -> None:
         """Hand `event` to the broker, or answer 503 (retry later) if it will not take it."""
         try:
-            await publish(event, self.settings.k_sink, self.runtime.http)
+            with tracer.start_as_current_span(f"publish {event['type']}", kind=SpanKind.PRODUCER):
+                await publish(event, self.settings.k_sink, self.runtime.http)
         except (SinkRefused, httpx.HTTPError) as exc:
             raise unavailable(f"the event broker did not take {what}") from exc
 

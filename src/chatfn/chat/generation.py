@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import time
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -19,8 +20,10 @@ import openai
 import stamina
 from openai import AsyncOpenAI, AsyncStream
 from openai.types.chat import ChatCompletionMessageParam
+from opentelemetry.trace import SpanKind
 
 from chatfn.chat.replies import Reply, Written
+from chatfn.telemetry.tracing import tracer
 
 ATTEMPTS = 3
 STOP_POLL_S = 0.5
@@ -41,6 +44,9 @@ class Outcome:
     finish_reason: FinishReason
     prompt_tokens: int
     completion_tokens: int
+    # time.monotonic() of this delivery's first and last write, for the telemetry.
+    first_written_at: float | None = None
+    last_written_at: float | None = None
 
 
 class ModelFailed(Exception):
@@ -163,7 +169,16 @@ class Generation:
             if words:
                 written_at = clock()
                 text = "".join(words)
-                stop = await self.reply.append(text, len(words))
+                first = outcome.first_written_at is None
+                with (
+                    tracer.start_as_current_span("redis XADD first delta", kind=SpanKind.CLIENT)
+                    if first
+                    else contextlib.nullcontext()
+                ):
+                    stop = await self.reply.append(text, len(words))
+                outcome.last_written_at = time.monotonic()
+                if first:
+                    outcome.first_written_at = outcome.last_written_at
                 outcome.text += text
                 if stop:
                     return True

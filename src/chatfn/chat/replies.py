@@ -5,7 +5,8 @@
 SSE event id, so a reader that reconnects with `Last-Event-ID` resumes exactly.
 
 Beside it: `reply:{id}:meta` (whose reply it is, written by `api` when it mints the
-id, so a stream can be authorised before PostgreSQL knows the reply), `reply:{id}:stop`
+id, so a stream can be authorised before PostgreSQL knows the reply; and the trace of
+the request that asked for it, which the reader's stream joins), `reply:{id}:stop`
 (the user pressed stop) and `reply:{id}:lease` (which delivery of the event is
 generating; see `Lease`). `Reply` writes them all; `stream_reply` reads many streams at
 once (see chatfn.chat.watch). Everything expires a day after the reply started.
@@ -20,10 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 from uuid import UUID
 
+from opentelemetry import trace
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 from chatfn.redis_client import key
 from chatfn.settings import Settings
+from chatfn.telemetry import instruments
+from chatfn.telemetry.tracing import current_traceparent
 
 TTL_S = 24 * 3600
 TERMINAL = ("done", "error")
@@ -84,16 +89,28 @@ class Reply:
     async def open(self, *, user_id: UUID, conversation_id: UUID) -> None:
         """Say whose reply this is, before PostgreSQL knows it (`api` mints the id)."""
         name = self._part("meta")
+        meta: dict[FieldT, EncodableT] = {
+            "user_id": str(user_id),
+            "conversation_id": str(conversation_id),
+        }
+        if traceparent := current_traceparent():
+            meta["traceparent"] = traceparent
+            trace.get_current_span().set_attribute("chatfn.reply_id", str(self.id))
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                name, mapping={"user_id": str(user_id), "conversation_id": str(conversation_id)}
-            )
+            pipe.hset(name, mapping=meta)
             pipe.expire(name, TTL_S)
             await pipe.execute()
 
     async def owner(self) -> UUID | None:
-        user_id = await self.redis.hget(self._part("meta"), "user_id")
-        return UUID(str(user_id)) if user_id else None
+        user_id, _ = await self.opened()
+        return user_id
+
+    async def opened(self) -> tuple[UUID | None, str | None]:
+        """Whose reply this is, and the trace that asked for it (if it was traced)."""
+        # The client decodes responses (redis-py types them more loosely).
+        meta = await self.redis.hmget(self._part("meta"), ["user_id", "traceparent"])
+        user_id, traceparent = cast(list[str | None], meta)
+        return (UUID(str(user_id)) if user_id else None), traceparent
 
     async def read(self) -> Written:
         written = Written()
@@ -126,8 +143,11 @@ class Reply:
     async def finish(self, kind: Literal["done", "error"], **data: Any) -> bool:
         """End the stream with `kind`; False if it had already ended."""
         keys = (self.stream, self._part("ended"))
-        ended = await self.redis.eval(_FINISH, 2, *keys, kind, json.dumps(data), TTL_S)
-        return bool(ended)
+        ended = bool(await self.redis.eval(_FINISH, 2, *keys, kind, json.dumps(data), TTL_S))
+        if ended:  # counted once, by whoever ended it
+            state = "stopped" if data.get("finish_reason") == "stopped" else kind
+            instruments.replies.add(1, {"state": state, "code": data.get("code", "")})
+        return ended
 
     async def request_stop(self) -> None:
         await self.redis.set(self._part("stop"), 1, ex=TTL_S)

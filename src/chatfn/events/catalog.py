@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
 from uuid6 import uuid7
 
 from chatfn.problems import Problem
+from chatfn.telemetry.tracing import current_traceparent
 from chatfn.text import StoredText
 
 SCHEMA_PREFIX = "urn:chatfn:"
@@ -227,7 +228,8 @@ def new_event(
 ) -> CloudEvent:
     """A CloudEvent carrying `payload`, with a fresh UUIDv7 id and the catalog's attributes.
 
-    `traceparent` continues the caller's trace; without one a new trace starts.
+    The event continues the current span's trace (chatfn.telemetry), else `traceparent`'s
+    (telemetry off: the trace the caller received); with neither a new trace starts.
     `event_id` (see `fact_id`) makes a re-emitted fact a duplicate its consumers skip.
     """
     attributes: dict[str, Any] = {
@@ -239,7 +241,7 @@ def new_event(
         "dataschema": payload.dataschema(),
         "datacontenttype": "application/json",
         "partitionkey": payload.partitionkey(),
-        "traceparent": traceparent or new_traceparent(),
+        "traceparent": current_traceparent() or traceparent or new_traceparent(),
         **(extensions or {}),
     }
     return CloudEvent(attributes, payload.model_dump(mode="json"))

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cloudevents.http import CloudEvent
+from opentelemetry import trace
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -23,6 +24,7 @@ from chatfn.events.catalog import EventRejected, Payload, ReceivedEvent, parse_e
 from chatfn.events.emit import reply
 from chatfn.problems import Problem, crashed
 from chatfn.settings import get_settings
+from chatfn.telemetry.logs import about_event
 
 Handler = Callable[[ReceivedEvent[Any]], Awaitable[CloudEvent | None]]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -45,7 +47,9 @@ def consumes(*accepted: type[Payload]) -> Callable[[Handler], Endpoint]:
             received: ReceivedEvent[Any] | None = None
             try:
                 received = parse_event(request.headers, await request.body(), *accepted)
-                result = await handler(received)
+                _describe(trace.get_current_span(), received)
+                with about_event(received.event["id"], received.event["type"]):
+                    result = await handler(received)
             except EventRejected as exc:
                 return exc.response()
             except RetryLater as exc:
@@ -58,3 +62,13 @@ def consumes(*accepted: type[Payload]) -> Callable[[Handler], Endpoint]:
         return endpoint
 
     return decorate
+
+
+def _describe(span: trace.Span, received: ReceivedEvent[Any]) -> None:
+    """Name the event on its delivery's span (chatfn.telemetry.http made it), so a trace
+    can be found by the reply it produced."""
+    span.set_attribute("cloudevents.event_id", received.event["id"])
+    span.set_attribute("cloudevents.event_type", received.event["type"])
+    span.set_attribute("cloudevents.event_source", received.event["source"])
+    if reply_id := getattr(received.payload, "reply_id", None):
+        span.set_attribute("chatfn.reply_id", str(reply_id))

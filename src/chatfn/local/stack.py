@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import make_url
 
-from chatfn.local import provision
+from chatfn.local import prometheus, provision
 from chatfn.local.broker.config import Eventing, load_eventing
 from chatfn.local.health import CHECKS, Health, check
 from chatfn.local.servers import SERVERS, EmbeddedServer, Ports, Program
@@ -35,6 +35,7 @@ GATEWAY = "gateway"
 BROKER = "broker"
 # A deterministic model beside the real one, as the model `scripted` (tests, benchmarks).
 SCRIPTED_MODEL = "scripted_model"
+PROMETHEUS = "prometheus"
 FUNCTIONS_DIR = provision.PROJECT_ROOT / "functions"
 FUNCTION_HEALTH_PATH = "/healthz"  # every function answers a GET; `api` has this route
 # A function (or the scripted model) still at work when the stack stops (a reply
@@ -84,6 +85,11 @@ def _field_for(env_var: str) -> str:
 def _server_url(settings: Settings, name: str) -> str:
     server = next(s for s in SERVERS if s.name == name)
     return str(getattr(settings, _field_for(server.env_var)))
+
+
+def _metrics_targets(ports: dict[str, Ports]) -> dict[str, str]:
+    """host:port of each traced program's /metrics, by program name."""
+    return {name: f"127.0.0.1:{own['metrics']}" for name, own in ports.items() if "metrics" in own}
 
 
 def _port_is_free(port: int) -> bool:
@@ -145,7 +151,9 @@ class Stack:
         """Last run's ports while they are free (or still ours), fresh free ones otherwise."""
         ours = self.supervisor.running()
         saved = self._saved_ports()
-        own = {name: ("http",) for name in own_health_paths()}
+        own: dict[str, tuple[str, ...]] = {name: ("http",) for name in self._own_paths()}
+        if self.settings.local_telemetry:
+            own |= {name: ("http", "metrics") for name in self._traced()}
         wanted = {s.name: s.port_names for s in self.embedded()} | own
         ports: dict[str, Ports] = {}
         for name, port_names in wanted.items():
@@ -231,7 +239,8 @@ class Stack:
         # The product's own processes start once what they use exists; the functions
         # together, then the broker and the gateway.
         urls = self._own_urls(ports)
-        for group in ([SCRIPTED_MODEL, *function_names()], [BROKER], [GATEWAY]):
+        watch = [PROMETHEUS] if self.settings.local_prometheus else []
+        for group in ([SCRIPTED_MODEL, *function_names()], [BROKER], [GATEWAY], watch):
             for name in group:
                 self.supervisor.start_program(name)
             await asyncio.gather(*(self._wait_http(name, urls[name], started, report)
@@ -270,6 +279,37 @@ class Stack:
         """The local broker's URL (its `/healthz` says whether events are delivered)."""
         return self._own_urls(self._saved_ports()).get(BROKER)
 
+    def prometheus_url(self) -> str | None:
+        """The local Prometheus's URL, when this stack was started with one
+        (`CHATFN_PROMETHEUS`), whatever the caller's own environment says."""
+        ports = self._saved_ports().get(PROMETHEUS)
+        return f"http://127.0.0.1:{ports['http']}" if ports else None
+
+    def metrics_urls(self) -> dict[str, str]:
+        """Each traced process's /metrics, by program name (empty: telemetry is off)."""
+        targets = _metrics_targets(self._saved_ports())
+        return {name: f"http://{target}/metrics" for name, target in targets.items()}
+
+    def _own_paths(self) -> dict[str, str]:
+        """`own_health_paths`, and the local Prometheus's when it runs."""
+        prometheus = {PROMETHEUS: "/-/ready"} if self.settings.local_prometheus else {}
+        return own_health_paths() | prometheus
+
+    @staticmethod
+    def _traced() -> list[str]:
+        """The programs that record spans and serve metrics: what production has too."""
+        return [*function_names(), BROKER]
+
+    def _telemetry(self, name: str, ports: dict[str, Ports]) -> dict[str, str]:
+        """A traced program's telemetry settings (chatfn.settings.TelemetrySettings)."""
+        if "metrics" not in ports.get(name, {}):
+            return {}
+        return {
+            "OTEL_SERVICE_NAME": name,
+            "TRACES_DIR": str(self.home / "traces"),
+            "METRICS_PORT": str(ports[name]["metrics"]),
+        }
+
     def _own_programs(self, settings: Settings, ports: dict[str, Ports]) -> list[Program]:
         gateway = [
             sys.executable, "-m", "chatfn.serve", "--factory", "chatfn.local.gateway:create_app",
@@ -285,6 +325,7 @@ class Stack:
         ]  # fmt: skip
         functions = [
             Program(name=name, command=self._function_command(name, ports[name]["http"]),
+                    environment=self._telemetry(name, ports),
                     autostart=False, priority=150, stop_wait_s=FUNCTION_STOP_WAIT_S)
             for name in function_names()
         ]  # fmt: skip
@@ -301,9 +342,27 @@ class Stack:
                 stop_wait_s=FUNCTION_STOP_WAIT_S,
             ),
             *functions,
-            Program(name=BROKER, command=broker, autostart=False, priority=200),
+            Program(
+                name=BROKER,
+                command=broker,
+                environment=self._telemetry(BROKER, ports),
+                autostart=False,
+                priority=200,
+            ),
             Program(name=GATEWAY, command=gateway, autostart=False, priority=300),
+            *self._prometheus(ports),
         ]
+
+    def _prometheus(self, ports: dict[str, Ports]) -> list[Program]:
+        """Debian's Prometheus scraping every traced process, with observability/'s rules."""
+        if PROMETHEUS not in ports:
+            return []
+        home = self.home / PROMETHEUS
+        home.mkdir(parents=True, exist_ok=True)
+        config = home / "prometheus.yml"
+        config.write_text(prometheus.config(_metrics_targets(ports)))
+        command = prometheus.command(config, home / "data", ports[PROMETHEUS]["http"])
+        return [Program(name=PROMETHEUS, command=command, autostart=False, priority=300)]
 
     @staticmethod
     def _function_command(name: str, port: int) -> list[str]:
@@ -317,7 +376,7 @@ class Stack:
     def _own_urls(self, ports: dict[str, Ports]) -> dict[str, str]:
         return {
             name: f"http://127.0.0.1:{ports[name]['http']}"
-            for name in own_health_paths()
+            for name in self._own_paths()
             if name in ports
         }
 
@@ -350,7 +409,7 @@ class Stack:
     async def _wait_http(self, name: str, url: str, started: float, report: Reporter) -> None:
         report(name, "starting", url)
         deadline = time.monotonic() + 60
-        while not (health := await http_health(url + own_health_paths()[name])).ok:
+        while not (health := await http_health(url + self._own_paths()[name])).ok:
             self._fail_on_crashed({name})
             if time.monotonic() > deadline:
                 raise RuntimeError(self._explain({name}, f"not answering: {health.detail}"))
@@ -396,7 +455,7 @@ class Stack:
                     where=url,
                     embedded=True,
                     process=processes.get(name),
-                    health=await http_health(url + own_health_paths()[name]),
+                    health=await http_health(url + self._own_paths()[name]),
                 )
             )
         return rows

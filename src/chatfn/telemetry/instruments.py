@@ -28,7 +28,7 @@ time_to_first_token = _meter.create_histogram(
     explicit_bucket_boundaries_advisory=_LATENCY_S,
 )
 tokens_per_second = _meter.create_histogram(
-    "chatfn.reply.tokens_per_second",
+    "chatfn.reply.tokens",
     unit="{token}/s",
     description="The model's output rate over one reply, first token to last",
     explicit_bucket_boundaries_advisory=(1, 5, 10, 20, 40, 80, 160, 320, 640),

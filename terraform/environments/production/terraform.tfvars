@@ -26,3 +26,4 @@ llm_context_tokens     = 32768
 llm_max_tokens         = 2048
 daily_token_budget     = 200000
 refresh_token_ttl_days = 30
+trace_sample_ratio     = 0.1

@@ -26,3 +26,4 @@ llm_context_tokens     = 8192
 llm_max_tokens         = 512
 daily_token_budget     = 50000
 refresh_token_ttl_days = 7
+trace_sample_ratio     = 1.0

@@ -96,5 +96,13 @@ variable "tuning" {
     rate_limit_login       = string
     rate_limit_register    = string
     register_timeout_s     = number
+    # Of the traces that start at the edge; a chat is traced whole or not at all.
+    trace_sample_ratio        = number
+    metric_export_interval_ms = number
   })
+}
+
+variable "otlp_endpoint" {
+  description = "The OpenTelemetry Collector's OTLP/HTTP URL, where every function pushes traces and metrics (OTEL_EXPORTER_OTLP_ENDPOINT)."
+  type        = string
 }

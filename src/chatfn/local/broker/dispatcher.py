@@ -38,11 +38,13 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from cloudevents.exceptions import GenericException
+from opentelemetry.trace import SpanKind
 
 from chatfn.events.emit import SinkRefused, forward
 from chatfn.local.broker.config import Destination, Trigger
 from chatfn.local.broker.link import close_client
 from chatfn.local.broker.records import Record, http_headers, http_to_record
+from chatfn.telemetry.tracing import context_of, current_traceparent, tracer
 
 log = logging.getLogger("chatfn.broker")
 
@@ -256,7 +258,25 @@ class Dispatcher:
         headers, attributes = http_headers(record.headers)
         if not self.trigger.filter(attributes):
             return
-        body = record.value or b""
+        # A span of the event's trace, from the moment the record was written: the time it
+        # spent in the log is this hop's. The subscriber continues it (`traceparent`).
+        with tracer.start_as_current_span(
+            f"deliver {attributes.get('type')}",
+            context_of(attributes.get("traceparent")),
+            kind=SpanKind.CLIENT,
+            start_time=record.timestamp * 1_000_000,
+            attributes={
+                "chatfn.trigger": self.trigger.name,
+                "cloudevents.event_id": attributes.get("id", ""),
+                "cloudevents.event_type": attributes.get("type", ""),
+            },
+        ) as span:
+            if traceparent := current_traceparent():
+                headers = headers | {"traceparent": traceparent}
+            outcome = await self._deliver(headers, record.value or b"")
+            span.set_attribute("http.response.status_code", outcome.status or 0)
+
+    async def _deliver(self, headers: dict[str, str], body: bytes) -> Outcome:
         delivery = self.trigger.delivery
         outcome = await self._post(headers, body)
         for retry_number in range(1, delivery.retry + 1):
@@ -267,8 +287,9 @@ class Dispatcher:
         if outcome.delivered:
             if outcome.reply is not None:
                 await self.reingest(outcome.reply)
-            return
-        await self._dead_letter(headers, body, outcome)
+        else:
+            await self._dead_letter(headers, body, outcome)
+        return outcome
 
     async def _post(self, headers: dict[str, str], body: bytes) -> Outcome:
         timeout = aiohttp.ClientTimeout(total=self.trigger.delivery.timeout_s)

@@ -15,10 +15,13 @@ from aiokafka.structs import RecordMetadata
 
 from chatfn.local.broker.config import Destination, Eventing, Ref, load_eventing
 from chatfn.local.broker.dispatcher import UNORDERED_CONCURRENCY, Dispatcher
+from chatfn.local.broker.figures import KafkaFigures
 from chatfn.local.broker.ingress import Ingress
 from chatfn.local.broker.link import Link
 from chatfn.local.broker.records import Record, http_headers
 from chatfn.serve import CLIENT_KEEP_ALIVE_S, SleepingServer
+from chatfn.settings import TelemetrySettings
+from chatfn.telemetry import providers
 
 # Tansu does not implement InitProducerId, so the producer cannot be idempotent;
 # acks=all still means a 202 is only given for a durable write. No linger: aiokafka has
@@ -73,6 +76,7 @@ async def serve(
 ) -> None:
     """Run the ingress on 127.0.0.1:`port` and every Trigger's dispatcher until cancelled,
     in Kafka sessions that start again whenever Kafka comes back (see `link`)."""
+    providers.configure(TelemetrySettings(), "broker")
     eventing = load_eventing(eventing_dir)
     base_url = f"http://127.0.0.1:{port}"
     resolve = resolver(eventing, base_url, functions or {})
@@ -89,12 +93,13 @@ async def serve(
         httpx.AsyncClient() as client,
     ):
         dispatchers: list[Dispatcher] = []
-        ingress = Ingress(
-            eventing,
-            link,
-            status=lambda: link.status(dispatchers),
-            written=lambda record, metadata: tell_subscribed(dispatchers, record, metadata),
-        )
+        figures = KafkaFigures(dispatchers)
+
+        def written(record: Record, metadata: RecordMetadata) -> None:
+            tell_subscribed(dispatchers, record, metadata)
+            figures.written(metadata)
+
+        ingress = Ingress(eventing, link, status=lambda: link.status(dispatchers), written=written)
         dispatchers += [
             Dispatcher(
                 trigger,
