@@ -22,8 +22,8 @@ log = logging.getLogger("chatfn.test")
 def logged() -> Iterator[io.StringIO]:
     """What the root logger writes once configure_logging has set it up (its handler
     redirected from stderr), then the root logger as it was before."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    root, chatfn = logging.getLogger(), logging.getLogger("chatfn")
+    handlers, levels = root.handlers[:], (root.level, chatfn.level)
     configure_logging("test_service")
     (handler,) = root.handlers
     assert isinstance(handler, logging.StreamHandler)
@@ -31,7 +31,8 @@ def logged() -> Iterator[io.StringIO]:
     handler.setStream(out)
     yield out
     root.handlers[:] = handlers
-    root.setLevel(level)
+    root.setLevel(levels[0])
+    chatfn.setLevel(levels[1])
 
 
 def lines(logged: io.StringIO) -> list[dict[str, Any]]:
@@ -39,23 +40,34 @@ def lines(logged: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in logged.getvalue().splitlines()]
 
 
-def test_a_line_is_a_json_object_with_time_level_logger_message_and_service(
+def test_a_line_is_json_with_time_level_logger_message_and_service(
     logged: io.StringIO,
 ) -> None:
     log.info("sent %d events", 3)
-    logging.getLogger("uvicorn.error").warning("from a library")
 
-    first, second = lines(logged)
-    logged_at = datetime.fromisoformat(first.pop("time"))
+    (line,) = lines(logged)
+    logged_at = datetime.fromisoformat(line.pop("time"))
     assert logged_at.utcoffset() == timedelta(0)
     assert abs((datetime.now(UTC) - logged_at).total_seconds()) < 60
-    assert first == {
+    assert line == {
         "level": "INFO",
         "logger": "chatfn.test",
         "message": "sent 3 events",
         "service": "test_service",
     }
-    assert (second["logger"], second["level"]) == ("uvicorn.error", "WARNING")
+
+
+def test_libraries_log_their_warnings_the_same_way_and_not_their_chatter(
+    logged: io.StringIO,
+) -> None:
+    logging.getLogger("httpx").info("HTTP Request: GET http://127.0.0.1/stream?ticket=t")
+    logging.getLogger("uvicorn.error").warning("from uvicorn")
+    logging.getLogger("aiokafka.conn").error("from aiokafka")
+
+    assert [(line["logger"], line["level"], line["service"]) for line in lines(logged)] == [
+        ("uvicorn.error", "WARNING", "test_service"),
+        ("aiokafka.conn", "ERROR", "test_service"),
+    ]
 
 
 def test_a_line_logged_in_a_span_carries_its_trace_and_span_ids(

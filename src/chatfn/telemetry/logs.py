@@ -29,8 +29,10 @@ _RENAMED = {"levelname": "level", "name": "logger", "exc_info": "exception"}
 
 
 def configure_logging(service: str, level: int | str = logging.INFO) -> None:
-    """Send every record at `level` or above to stderr as a JSON line. This replaces the
-    root logger's handlers, so a second call does not print each line twice."""
+    """Send chatfn's records at `level` or above, and every library's warnings and errors,
+    to stderr as JSON lines. Libraries say too much at INFO: httpx a line per request with
+    its URL, casbin its whole policy at each enforcer's start. This replaces the root
+    logger's handlers, so a second call does not print each line twice."""
     handler = logging.StreamHandler()
     handler.setFormatter(
         JsonFormatter(
@@ -47,7 +49,8 @@ def configure_logging(service: str, level: int | str = logging.INFO) -> None:
     # Replaced, not closed (as basicConfig(force=True) would): a file a replaced handler
     # writes to may still be its owner's.
     root.handlers = [handler]
-    root.setLevel(level)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("chatfn").setLevel(level)
 
 
 @contextmanager
