@@ -25,6 +25,8 @@ from chatfn.storage import s3_client
 from tests.utils.isolation import fresh_database, unique_name
 from tests.utils.stack import ensure_stack
 
+pytest_plugins = ["tests.log_secrets"]
+
 TEST_PARTITIONS = 4
 
 

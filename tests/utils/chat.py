@@ -18,6 +18,7 @@ from chatfn.local.broker.config import load_eventing
 from chatfn.models import Feedback, Message
 from chatfn.redis_client import redis_client
 from chatfn.settings import Settings
+from tests.log_secrets import remember_prompt
 from tests.utils.accounts import SignedIn
 from tests.utils.broker import consumed
 
@@ -75,6 +76,7 @@ async def new_conversation(client: httpx.AsyncClient, user: SignedIn) -> str:
 async def send(
     client: httpx.AsyncClient, user: SignedIn, conversation: str, content: str, **extra: Any
 ) -> dict[str, Any]:
+    remember_prompt(content)  # for tests/log_secrets.py
     accepted = await client.post(
         f"/api/conversations/{conversation}/messages",
         headers=user.auth,
