@@ -17,7 +17,7 @@ busy, time to first token is mostly the wait behind the other N - 1 (Little's la
 users do, which shows the latency at a given load. Run:
 
     .venv/bin/python -m bench.chat_latency --chats 200 [--concurrency 1 10 50]
-        [--rates 5 10 20] [--delay-ms 10] [--skip-streams]
+        [--rates 5 10 20] [--delay-ms 10] [--skip-streams] [--telemetry off on]
 
 (it starts, or reuses, a stack under `.local/bench`).
 """
@@ -220,16 +220,45 @@ async def open_streams(
 
 
 async def main(
-    chats: int, levels: Sequence[int], rates: Sequence[float], delay_ms: int, skip_streams: bool
+    chats: int,
+    levels: Sequence[int],
+    rates: Sequence[float],
+    delay_ms: int,
+    skip_streams: bool,
+    telemetry: Sequence[str],
 ) -> None:
-    stack = Stack(Settings(CHATFN_HOME=Path(".local/bench"), CHATFN_PORT=0))
-    settings = await stack.up(lambda *_: None)
+    print(f"{chats} chats per level, scripted model: {TOKENS} tokens, {delay_ms} ms before each")
+    for mode in telemetry:
+        # A changed setting restarts the stack: each mode runs on processes of its own.
+        stack = Stack(
+            Settings(CHATFN_HOME=Path(".local/bench"), CHATFN_PORT=0, CHATFN_TELEMETRY=mode == "on")
+        )
+        settings = await stack.up(lambda *_: None)
+        print(f"telemetry {mode} (traces written, /metrics served)" if mode == "on" else
+              "telemetry off (the SDK not even imported)")  # fmt: skip
+        await measure(stack, settings, chats, levels, rates, delay_ms)
+    if skip_streams:
+        return
+    held, before_mb, with_mb = await open_streams(settings, stack, OPEN_STREAMS)
+    print(
+        f"stream_reply processes, restarted: {' + '.join(f'{mb:.0f}' for mb in before_mb)} MB"
+        f"; holding {held} open streams: {' + '.join(f'{mb:.0f}' for mb in with_mb)} MB"
+    )
+
+
+async def measure(
+    stack: Stack,
+    settings: Settings,
+    chats: int,
+    levels: Sequence[int],
+    rates: Sequence[float],
+    delay_ms: int,
+) -> None:
     gc.freeze()  # this process's own full collections would stall its clients (chatfn.runtime)
     model = AsyncOpenAI(base_url=settings.llm_routes["scripted"], api_key="bench", max_retries=0)
     rss = PeakRss(stack)
     watcher = asyncio.create_task(rss.watch())
     question = directive(delay_ms)
-    print(f"{chats} chats per level, scripted model: {TOKENS} tokens, {delay_ms} ms before each")
     # aiohttp, not httpx, for the chats: httpx's CPU per streamed response would take
     # the 2 cores from the pipeline being measured.
     async with aiohttp.ClientSession(
@@ -268,13 +297,6 @@ async def main(
         "peak RSS, launcher and worker together: "
         + ", ".join(f"{n} {b / 2**20:.0f} MB" for n, b in rss.peak.items())
     )
-    if skip_streams:
-        return
-    held, before_mb, with_mb = await open_streams(settings, stack, OPEN_STREAMS)
-    print(
-        f"stream_reply processes, restarted: {' + '.join(f'{mb:.0f}' for mb in before_mb)} MB"
-        f"; holding {held} open streams: {' + '.join(f'{mb:.0f}' for mb in with_mb)} MB"
-    )
 
 
 if __name__ == "__main__":
@@ -284,6 +306,13 @@ if __name__ == "__main__":
     parser.add_argument("--rates", type=float, nargs="*", default=(), help="chats a second")
     parser.add_argument("--delay-ms", type=int, default=0, help="the model's pause per token")
     parser.add_argument("--skip-streams", action="store_true", help="skip the 2,000 streams")
+    parser.add_argument(
+        "--telemetry",
+        nargs="+",
+        choices=("on", "off"),
+        default=["on"],
+        help="run everything once per mode, in order (off on: its cost, measured in one run)",
+    )
     arguments = parser.parse_args()
     uvloop.run(
         main(
@@ -292,5 +321,6 @@ if __name__ == "__main__":
             arguments.rates,
             arguments.delay_ms,
             arguments.skip_streams,
+            arguments.telemetry,
         )
     )

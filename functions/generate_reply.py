@@ -98,10 +98,14 @@ async def _generate_holding(
     try:
         outcome = work.result()
     except ModelFailed as failed:
-        await generation.reply.finish("error", code=failed.code, message=failed.message)
+        await generation.reply.finish(
+            "error", model=generation.model, code=failed.code, message=failed.message
+        )
         return None
     usage = {"prompt_tokens": outcome.prompt_tokens, "completion_tokens": outcome.completion_tokens}
-    await generation.reply.finish("done", finish_reason=outcome.finish_reason, usage=usage)
+    await generation.reply.finish(
+        "done", model=generation.model, finish_reason=outcome.finish_reason, usage=usage
+    )
     return outcome
 
 

@@ -140,13 +140,15 @@ class Reply:
             _, _, stop = await pipe.execute()
         return bool(stop)
 
-    async def finish(self, kind: Literal["done", "error"], **data: Any) -> bool:
-        """End the stream with `kind`; False if it had already ended."""
+    async def finish(self, kind: Literal["done", "error"], *, model: str = "", **data: Any) -> bool:
+        """End the stream with `kind`; False if it had already ended. `model`, the one that
+        answered (none if the reply never reached one), only labels the count."""
         keys = (self.stream, self._part("ended"))
         ended = bool(await self.redis.eval(_FINISH, 2, *keys, kind, json.dumps(data), TTL_S))
         if ended:  # counted once, by whoever ended it
             state = "stopped" if data.get("finish_reason") == "stopped" else kind
-            instruments.replies.add(1, {"state": state, "code": data.get("code", "")})
+            labels = {"state": state, "code": data.get("code", ""), "model": model}
+            instruments.replies.add(1, labels)
         return ended
 
     async def request_stop(self) -> None:

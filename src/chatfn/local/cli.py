@@ -29,6 +29,7 @@ from chatfn.local.broker.service import serve
 from chatfn.local.stack import DEAD_LETTER_SINK, ServiceStatus, Stack, service_name
 from chatfn.settings import get_settings
 from chatfn.storage import s3_client
+from chatfn.telemetry.logs import configure_logging
 from chatfn.web import KEEP_OLD_ASSETS, PruneFailed, prune, publish
 
 app = typer.Typer(help="chatfn's docker-free local stack.", no_args_is_help=True)
@@ -187,10 +188,9 @@ def broker(
     ),
 ) -> None:
     """Run the local Knative Kafka Broker (ingress and a dispatcher per Trigger) until stopped."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # The broker logs Kafka's changes of state itself: aiokafka's group chatter and the
-    # retries of its clients while Kafka is away would bury them.
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # JSON lines like every function's; libraries at WARNING, so aiokafka's group chatter
+    # and its clients' retries while Kafka is away do not bury the broker's own lines.
+    configure_logging("broker")
     for handler in logging.getLogger().handlers:
         handler.addFilter(QuietRepeats())
     stack = Stack(get_settings())

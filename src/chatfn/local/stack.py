@@ -349,7 +349,13 @@ class Stack:
                 autostart=False,
                 priority=200,
             ),
-            Program(name=GATEWAY, command=gateway, autostart=False, priority=300),
+            Program(
+                name=GATEWAY,
+                command=gateway,
+                environment={"OTEL_SERVICE_NAME": GATEWAY},  # its log lines' service
+                autostart=False,
+                priority=300,
+            ),
             *self._prometheus(ports),
         ]
 

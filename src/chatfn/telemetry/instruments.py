@@ -34,7 +34,9 @@ tokens_per_second = _meter.create_histogram(
     explicit_bucket_boundaries_advisory=(1, 5, 10, 20, 40, 80, 160, 320, 640),
 )
 replies = _meter.create_counter(
-    "chatfn.replies", description="Replies ended, by state (done, stopped, error) and code"
+    "chatfn.replies",
+    description="Replies ended, by state (done, stopped, error), error code and model (empty: "
+    "refused before any model was asked)",
 )
 rejections = _meter.create_counter(
     "chatfn.rejections", description="Requests refused by a rate limit or a token budget"
