@@ -21,6 +21,7 @@ from tests.utils.chat import (
     script,
     send,
 )
+from tests.utils.stack import until_serving
 from tests.utils.waiting import until
 
 SEND = "POST /api/conversations/{conversation_id}/messages"
@@ -147,6 +148,8 @@ async def test_one_chat_moves_each_counter_by_exactly_one(
     destructive_stack: Settings, name: str
 ) -> None:
     stack = Stack(destructive_stack)
+    await until_serving(destructive_stack, name)  # after a test that restarted a server
+    await until(lambda: _settled(stack, {}), within=20)  # that chat's titles included
     before = await scrape(stack)
     await chat(destructive_stack, name, f"{script(tokens=6)} Hello")
     # A process's counts include a request still being answered: titles ends last.
@@ -179,6 +182,7 @@ async def test_a_model_failure_counts_its_error_code(
     destructive_stack: Settings, name: str
 ) -> None:
     stack = Stack(destructive_stack)
+    await until_serving(destructive_stack, name)  # after a test that restarted a server
     before = await scrape(stack)
     await chat(destructive_stack, name, f"{script(id=name, status=400)} Hello")
     after = await scrape(stack)

@@ -51,6 +51,12 @@ def configure_logging(service: str, level: int | str = logging.INFO) -> None:
     root.handlers = [handler]
     root.setLevel(logging.WARNING)
     logging.getLogger("chatfn").setLevel(level)
+    # uvicorn's default config (a uvicorn.Config built without log_config=None) gives its
+    # loggers handlers of their own and stops them propagating: they come back to the root.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        library = logging.getLogger(name)
+        library.handlers, library.propagate = [], True
+        library.setLevel(logging.NOTSET)
 
 
 @contextmanager

@@ -114,7 +114,11 @@ async def serve(
         ]
         server = SleepingServer(  # awake once a second while idle, not ten times
             uvicorn.Config(
-                ingress.app, host="127.0.0.1", port=port, log_level="warning", access_log=False
+                ingress.app,
+                host="127.0.0.1",
+                port=port,
+                access_log=False,
+                log_config=None,  # its lines go through the broker's JSON handler
             )
         )
         gc.freeze()  # set up: full collections skip all of it (see chatfn.runtime)
