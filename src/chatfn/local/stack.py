@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import make_url
 
-from chatfn.local import prometheus, provision
+from chatfn.local import prometheus, provision, traces
 from chatfn.local.broker.config import Eventing, load_eventing
 from chatfn.local.health import CHECKS, Health, check
 from chatfn.local.servers import SERVERS, EmbeddedServer, Ports, Program
@@ -306,7 +306,7 @@ class Stack:
             return {}
         return {
             "OTEL_SERVICE_NAME": name,
-            "TRACES_DIR": str(self.home / "traces"),
+            "TRACES_DIR": str(self.home / traces.FOLDER),
             "METRICS_PORT": str(ports[name]["metrics"]),
         }
 

@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 REPLY_ID = "chatfn.reply_id"
+FOLDER = "traces"  # in a stack's home: where each of its processes appends its spans
 TRACE_ID = re.compile(r"(?:0x)?([0-9a-f]{32})", re.IGNORECASE)
 SERVICE_STYLES = ("cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan")
 
@@ -120,7 +121,7 @@ class Trace:
 def traces_dir(home_or_dir: Path) -> Path:
     """A stack's home keeps its traces in `traces/`; any other folder is taken as the traces
     folder itself."""
-    nested = home_or_dir / "traces"
+    nested = home_or_dir / FOLDER
     return nested if nested.is_dir() else home_or_dir
 
 

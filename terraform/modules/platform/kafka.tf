@@ -66,24 +66,6 @@ resource "kubectl_manifest" "kafka" {
   })
 }
 
-# Strimzi makes no PodMonitor of its own; its Kafka Exporter serves /metrics on the port it
-# names tcp-prometheus.
-resource "kubectl_manifest" "kafka_exporter_pod_monitor" {
-  depends_on = [helm_release.kube_prometheus_stack]
-  yaml_body = yamlencode({
-    apiVersion = "monitoring.coreos.com/v1"
-    kind       = "PodMonitor"
-    metadata   = { name = "kafka-exporter", namespace = kubernetes_namespace_v1.this["monitoring"].metadata[0].name }
-    spec = {
-      namespaceSelector = { matchNames = ["kafka"] }
-      selector = {
-        matchLabels = { "strimzi.io/cluster" = local.kafka_cluster, "strimzi.io/component-type" = "kafka-exporter" }
-      }
-      podMetricsEndpoints = [{ port = "tcp-prometheus", path = "/metrics" }]
-    }
-  })
-}
-
 resource "kubectl_manifest" "kafka_user" {
   depends_on = [kubectl_manifest.kafka]
   yaml_body = yamlencode({

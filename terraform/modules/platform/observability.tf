@@ -170,32 +170,40 @@ resource "kubernetes_config_map_v1" "dashboards" {
 }
 
 locals {
-  # Knative's own metrics (1.18: Prometheus on :9090 by default), by the container port names
-  # of Knative Serving's, Eventing's and eventing-kafka-broker's release manifests.
+  # The pods Prometheus scrapes for metrics of their own: Knative's (1.18: Prometheus on
+  # :9090 by default), by the container port names of Knative Serving's, Eventing's and
+  # eventing-kafka-broker's release manifests, and Strimzi's Kafka Exporter.
   # (The functions' queue-proxies are not scraped: eventing/'s NetworkPolicies admit only
   # Knative into namespace chatfn, and the functions push their own metrics.)
-  knative_pod_monitors = {
+  pod_monitors = {
     knative-serving = {
       namespace = "knative-serving"
-      apps      = ["activator", "autoscaler", "controller", "webhook"]
+      selector  = { matchExpressions = [{ key = "app", operator = "In", values = ["activator", "autoscaler", "controller", "webhook"] }] }
       port      = "metrics"
     }
     knative-eventing = {
       namespace = "knative-eventing"
-      apps      = ["eventing-controller", "eventing-webhook", "kafka-controller", "kafka-webhook-eventing"]
+      selector  = { matchExpressions = [{ key = "app", operator = "In", values = ["eventing-controller", "eventing-webhook", "kafka-controller", "kafka-webhook-eventing"] }] }
       port      = "metrics"
     }
     # The Kafka Broker's data plane: ingress (receiver) and Trigger deliveries (dispatcher).
     kafka-broker-data-plane = {
       namespace = "knative-eventing"
-      apps      = ["kafka-broker-receiver", "kafka-broker-dispatcher"]
+      selector  = { matchExpressions = [{ key = "app", operator = "In", values = ["kafka-broker-receiver", "kafka-broker-dispatcher"] }] }
       port      = "http-metrics"
+    }
+    # Strimzi makes no PodMonitor for its Kafka Exporter (consumer lag, topic offsets),
+    # which serves /metrics on the port it names tcp-prometheus.
+    kafka-exporter = {
+      namespace = "kafka"
+      selector  = { matchLabels = { "strimzi.io/cluster" = local.kafka_cluster, "strimzi.io/component-type" = "kafka-exporter" } }
+      port      = "tcp-prometheus"
     }
   }
 }
 
-resource "kubectl_manifest" "knative_pod_monitors" {
-  for_each   = local.knative_pod_monitors
+resource "kubectl_manifest" "pod_monitors" {
+  for_each   = local.pod_monitors
   depends_on = [helm_release.kube_prometheus_stack]
   yaml_body = yamlencode({
     apiVersion = "monitoring.coreos.com/v1"
@@ -203,7 +211,7 @@ resource "kubectl_manifest" "knative_pod_monitors" {
     metadata   = { name = each.key, namespace = kubernetes_namespace_v1.this["monitoring"].metadata[0].name }
     spec = {
       namespaceSelector   = { matchNames = [each.value.namespace] }
-      selector            = { matchExpressions = [{ key = "app", operator = "In", values = each.value.apps }] }
+      selector            = each.value.selector
       podMetricsEndpoints = [{ port = each.value.port, path = "/metrics" }]
     }
   })
