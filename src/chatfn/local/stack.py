@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from chatfn.local import prometheus, provision, traces
 from chatfn.local.broker.config import Eventing, load_eventing
 from chatfn.local.health import CHECKS, Health, check
-from chatfn.local.servers import SERVERS, EmbeddedServer, Ports, Program
+from chatfn.local.servers import KAFKA_BUCKET, SERVERS, EmbeddedServer, Ports, Program
 from chatfn.local.supervisor import ProcessInfo, Supervisor, render_config
 from chatfn.settings import Settings
 
@@ -211,7 +211,7 @@ class Stack:
             report(server.name, "preparing", display_url(server.url(ports[server.name])))
             data = self.home / server.name
             data.mkdir(parents=True, exist_ok=True)
-            programs.append(server.prepare(data, ports[server.name], self.settings))
+            programs.append(server.prepare(data, ports[server.name], settings))
         programs += self._own_programs(settings, ports)
 
         started = time.monotonic()
@@ -223,6 +223,11 @@ class Stack:
                 report(name, "external", display_url(_server_url(settings, name)))
             else:
                 report(name, "starting", "")
+        if "kafka" in embedded and settings.kafka_storage == "s3":
+            # Tansu keeps its log in S3: it starts once S3 answers and its bucket exists.
+            await self._wait_healthy(settings, started, report, names={"s3"})
+            await provision.create_bucket(settings, KAFKA_BUCKET)
+            self.supervisor.start_program("kafka")
         if "postgres" in embedded:
             await provision.create_database(settings.database_url)
         await self._wait_healthy(settings, started, report)
@@ -233,7 +238,7 @@ class Stack:
         topics = await provision.create_topics(settings.kafka_bootstrap_servers, self.eventing)
         partitions = self.eventing.partitions
         report("topics", "ready", f"{', '.join(topics)} ({partitions} partitions)")
-        await provision.create_bucket(settings)
+        await provision.create_bucket(settings, settings.s3_bucket)
         report("bucket", "ready", settings.s3_bucket)
 
         # The product's own processes start once what they use exists; the functions
