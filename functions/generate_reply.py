@@ -62,10 +62,7 @@ async def generate_reply(received: ReceivedEvent[MessageSent | ReplyRegenerated]
             if written.terminal is None:
                 with tracer.start_as_current_span("db prompt", kind=SpanKind.CLIENT):
                     async with context.sessions() as db:
-                        messages = await prompt.build(
-                            db, context.redis, context.settings,
-                            user_id=request.user_id, message_id=request.message_id,
-                        )  # fmt: skip
+                        messages = await prompt.build(db, context.redis, context.settings, request)
                 generation = Generation(context.llm_for(request.model), reply, request.model)
                 with tracer.start_as_current_span(
                     f"chat {request.model}", kind=SpanKind.CLIENT

@@ -2,10 +2,10 @@
 
 Consumes `io.chatfn.message.send.requested` and `io.chatfn.reply.regenerate.requested`.
 Checks that the conversation and the parent message are the user's and that the daily
-token budget is not spent; creates the conversation on its first message and records the
-message and its pending reply. Replies with `io.chatfn.message.sent` or
-`io.chatfn.reply.regenerated`, or with `io.chatfn.message.rejected`, whose reason also
-ends the reply's stream so the reader is told at once.
+token budget is not spent (chatfn.chat.decide); writes no row. Replies with
+`io.chatfn.message.sent` or `io.chatfn.reply.regenerated`, or with
+`io.chatfn.message.rejected`, whose reason also ends the reply's stream so the reader is
+told at once.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ async def send_message(
 ) -> CloudEvent:
     context = runtime.current()
     with tracer.start_as_current_span("db decide", kind=SpanKind.CLIENT):
-        async with context.sessions.begin() as db:
-            fact = await decide(db, context.settings, received.payload)
+        async with context.sessions() as db:
+            fact = await decide(db, context.redis, context.settings, received.payload)
     if isinstance(fact, MessageRejected):
         if fact.reason == "budget_exceeded":
             instruments.rejections.add(1, {"reason": "budget", "scope": "daily_tokens"})

@@ -157,6 +157,7 @@ module "chatfn" {
     rate_limit_login       = "10/15minutes"
     rate_limit_register    = "20/hour"
     register_timeout_s     = 10
+    projection_wait_s      = 5
     # Every chat traced: the smoke checks may want to look.
     trace_sample_ratio        = 1
     metric_export_interval_ms = 15000

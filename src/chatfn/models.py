@@ -5,6 +5,12 @@ foreign key, so distributing them by `user_id` keeps each user's rows on one nod
 and every join local. Two lookup tables are keyed by what is looked up instead
 (`user_emails` by email, `user_identities` by issuer and subject): their primary
 keys are what make an email or an external identity unique.
+
+Each table has one writer, named in its docstring. Accounts are state-stored (their
+lifecycle is also published as facts); the chat tables are a projection of the event
+log, written by `persist_history` alone (chatfn.chat.projection), which is why they
+hold no foreign key to `users`: `chatfn replay` rebuilds them into an empty database,
+and an account's deletion reaches them as the `io.chatfn.user.deleted` fact.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ def _created_at() -> Mapped[datetime]:
 class ProcessedEvent(Base):
     """A CloudEvent a consumer has handled, written in the same transaction as its effects.
 
+    Writer: every consumer, for itself (chatfn.events.idempotency).
+
     CloudEvents makes (`source`, `id`) unique per event, so a redelivery finds its row;
     `consumer` keeps one function's record from hiding the event from another.
     """
@@ -51,6 +59,9 @@ class ProcessedEvent(Base):
 
 
 class User(Base):
+    """An account. Writers: `register_user` (sign-up) and `api` (sign-in through the
+    OpenID provider, profile, roles, disabling, deletion), each change also a fact."""
+
     __tablename__ = "users"
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
@@ -59,14 +70,13 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(256))
     display_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(16), default="user", server_default="user")
-    # theme, custom_instructions, default_model: what the user set in Settings.
-    preferences: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created_at()
 
 
 class UserEmail(Base):
-    """Claims a normalised email for one user; its primary key makes emails unique."""
+    """Claims a normalised email for one user; its primary key makes emails unique.
+    Writer: `register_user`; `api` when it deletes the account."""
 
     __tablename__ = "user_emails"
 
@@ -75,7 +85,8 @@ class UserEmail(Base):
 
 
 class UserIdentity(Base):
-    """An account at an external OpenID provider, tied to the user it provisioned."""
+    """An account at an external OpenID provider, tied to the user it provisioned.
+    Writer: `api`."""
 
     __tablename__ = "user_identities"
 
@@ -85,7 +96,8 @@ class UserIdentity(Base):
 
 
 class RefreshTokenFamily(Base):
-    """One sign-in: every refresh token rotated from it belongs to this family."""
+    """One sign-in: every refresh token rotated from it belongs to this family.
+    Writer: `api`."""
 
     __tablename__ = "refresh_token_families"
     __table_args__ = (ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),)
@@ -98,7 +110,8 @@ class RefreshTokenFamily(Base):
 
 
 class RefreshToken(Base):
-    """A refresh token, stored as a hash; `used_at` set once it has been rotated."""
+    """A refresh token, stored as a hash; `used_at` set once it has been rotated.
+    Writer: `api`."""
 
     __tablename__ = "refresh_tokens"
     __table_args__ = (
@@ -117,9 +130,10 @@ class RefreshToken(Base):
 
 
 class Conversation(Base):
+    """Writer: `persist_history`, from the conversation and message facts."""
+
     __tablename__ = "conversations"
     __table_args__ = (
-        ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         Index("conversations_by_recency", "user_id", "updated_at"),
         # Trigram indexes serve search: `ILIKE '%words%'` on titles and messages.
         Index("conversations_title_trigrams", "title", postgresql_using="gin",
@@ -138,7 +152,8 @@ class Conversation(Base):
 
 
 class Message(Base):
-    """A node of a conversation's tree: an edit or a regeneration is a sibling (same parent)."""
+    """A node of a conversation's tree: an edit or a regeneration is a sibling (same parent).
+    Writer: `persist_history`, from the message and reply facts."""
 
     __tablename__ = "messages"
     __table_args__ = (
@@ -169,7 +184,8 @@ class Message(Base):
 
 
 class Feedback(Base):
-    """A user's thumbs up or down on a reply, with an optional comment; one per reply."""
+    """A user's thumbs up or down on a reply, with an optional comment; one per reply.
+    Writer: `persist_history`, from `io.chatfn.feedback.given`."""
 
     __tablename__ = "feedback"
     __table_args__ = (
@@ -183,3 +199,14 @@ class Feedback(Base):
     rating: Mapped[str] = mapped_column(String(8))  # up | down
     comment: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = _created_at()
+
+
+class Preferences(Base):
+    """What the user set in Settings: theme, custom_instructions, default_model.
+    Writer: `persist_history`, from `io.chatfn.preferences.changed`."""
+
+    __tablename__ = "preferences"
+
+    user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    values: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    updated_at: Mapped[datetime] = _created_at()

@@ -81,6 +81,7 @@ module "chatfn" {
     rate_limit_login       = "10/15minutes"
     rate_limit_register    = "20/hour"
     register_timeout_s     = 10
+    projection_wait_s      = 5
     # Pushed every 15 s: a pod scaled to zero flushes its last counts at SIGTERM.
     trace_sample_ratio        = var.trace_sample_ratio
     metric_export_interval_ms = 15000

@@ -1,4 +1,5 @@
-"""The sidebar in the browser: rename, pin, delete with undo, the trash, archive, search."""
+"""The sidebar in the browser: rename, pin, delete with undo, the trash (restore, delete for
+good), archive, search."""
 
 from __future__ import annotations
 
@@ -71,6 +72,18 @@ async def test_rename_pin_delete_undo_restore_archive(
     await page.get_by_role("button", name="Unarchive Holiday plans").click()
     await page.get_by_role("button", name="Close", exact=True).click()
     await expect(chats(page)).to_have_count(2)
+
+    # Deleted for good from the trash: the first click arms the button, the second deletes.
+    await menu(page, chat_named(page, "Holiday plans"), "Delete")
+    await page.get_by_role("button", name="Trash & archive").click()
+    await page.get_by_role("button", name="Delete Holiday plans forever").click()
+    await page.get_by_role("button", name="Confirm: delete Holiday plans forever").click()
+    trash = page.get_by_role("region", name="Trash")
+    await expect(trash).to_contain_text("The trash is empty.")
+    await page.reload()
+    await page.get_by_role("button", name="Trash & archive").click()
+    await expect(page.get_by_role("region", name="Trash")).to_contain_text("The trash is empty.")
+    await expect(chats(page)).to_have_count(1)
 
 
 async def test_a_chat_deleted_while_its_title_is_on_the_way_stays_deleted(

@@ -3,7 +3,7 @@ the chat's facts become rows, each event is applied once, a bad one is a final a
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select, update
 from uuid6 import uuid7
 
 from chatfn import runtime
+from chatfn.chat.projection import PROJECTED
 from chatfn.events.catalog import (
     ConversationTitled,
     MessageSendRequested,
@@ -151,8 +152,12 @@ async def test_a_chat_becomes_rows_and_replaying_its_events_rebuilds_the_same_ro
 async def test_a_redelivered_event_writes_nothing_new(function_env: Settings) -> None:
     user_id, conversation_id = await a_user(), uuid7()
     event = fact(sent_in(user_id, conversation_id))
-    # The same id from another source is another event (CloudEvents: source + id).
-    elsewhere = CloudEvent({**event.get_attributes(), "source": "chatfn/elsewhere"}, event.data)
+    # The same id from another source is another event (CloudEvents: source + id); the
+    # projection stamps rows with an event's own time.
+    later = (datetime.fromisoformat(event["time"]) + timedelta(seconds=1)).isoformat()
+    elsewhere = CloudEvent(
+        {**event.get_attributes(), "source": "chatfn/elsewhere", "time": later}, event.data
+    )
 
     async with function_client("persist_history") as client:
         await applied(client, event)
@@ -163,8 +168,8 @@ async def test_a_redelivered_event_writes_nothing_new(function_env: Settings) ->
         other = await updated_at(user_id, conversation_id)
 
     # Applying the fact again would touch the conversation (its upsert sets updated_at).
-    assert redelivered == first
-    assert other > first
+    assert redelivered == first == datetime.fromisoformat(event["time"])
+    assert other == datetime.fromisoformat(later)
     assert await ledger(event) == await ledger(elsewhere) == 1
     projected = await projection(user_id)
     assert len(projected["conversations"]) == 1
@@ -237,9 +242,5 @@ async def test_bad_events_are_final_answers_for_the_dead_letter_sink(
     assert await ledger(nul) == await ledger(long_title) == 0
     assert probe.json() == {
         "function": "persist_history",
-        "consumes": sorted(
-            payload.event_type
-            for payload in (MessageSent, ReplyRegenerated, ReplyCompleted, ReplyFailed,
-                            ConversationTitled)
-        ),
-    }  # fmt: skip
+        "consumes": sorted(payload.event_type for payload in PROJECTED),
+    }

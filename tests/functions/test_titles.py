@@ -12,7 +12,6 @@ from cloudevents.http import CloudEvent
 from uuid6 import uuid7
 
 from chatfn import runtime
-from chatfn.chat import history
 from chatfn.events.catalog import (
     ConversationTitled,
     MessageSent,
@@ -23,6 +22,7 @@ from chatfn.events.catalog import (
 from chatfn.settings import Settings
 from tests.utils.chat import model_calls, model_stats, script
 from tests.utils.functions import a_user, deliver, deliver_malformed, function_client, reply_of
+from tests.utils.projection import project
 from tests.utils.waiting import until
 
 DAY_S = 24 * 3600
@@ -37,13 +37,8 @@ async def a_reply_to(question: str, title: str = "") -> ReplyCompleted:
         user_id=await a_user(), conversation_id=uuid7(), message_id=uuid7(), reply_id=uuid7(),
         content=question, model="scripted", created_conversation=True,
     )  # fmt: skip
-    async with runtime.current().sessions.begin() as db:
-        await history.record_sent(db, sent)
-        if title:
-            await history.record_title(
-                db, ConversationTitled(user_id=sent.user_id, conversation_id=sent.conversation_id,
-                                       title=title),
-            )  # fmt: skip
+    ids = {"user_id": sent.user_id, "conversation_id": sent.conversation_id}
+    await project(sent, *([ConversationTitled(**ids, title=title)] if title else []))
     return ReplyCompleted(
         user_id=sent.user_id, conversation_id=sent.conversation_id, message_id=sent.message_id,
         reply_id=sent.reply_id, content="w0 w1 ", model="scripted", finish_reason="stop",
@@ -102,11 +97,10 @@ async def test_a_redelivery_or_a_later_reply_gets_the_same_fact_without_asking_a
     reply = await a_reply_to(f"{script(id=name, echo=True)} Cats in haiku")
     # A second reply completes before persist_history has written the title.
     later = reply.model_copy(update={"message_id": uuid7(), "reply_id": uuid7()})
-    async with runtime.current().sessions.begin() as db:
-        await history.record_sent(db, MessageSent(
-            **later.model_dump(include={"user_id", "conversation_id", "message_id", "reply_id"}),
-            content="And dogs?", model="scripted",
-        ))  # fmt: skip
+    await project(MessageSent(
+        **later.model_dump(include={"user_id", "conversation_id", "message_id", "reply_id"}),
+        content="And dogs?", model="scripted",
+    ))  # fmt: skip
     event = completion(reply)
 
     async with function_client("titles") as client:

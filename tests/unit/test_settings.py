@@ -80,6 +80,7 @@ def test_a_function_that_never_signs_tokens_starts_without_jwt_secret() -> None:
             "CHATFN_MODE": "production",
             "FUNCTION_TARGET": "persist_history",
             "DATABASE_URL": "postgresql://db/chatfn",
+            "REDIS_URL": "redis://redis:6379/0",
         }
     )
     assert settings.jwt_secret.get_secret_value() == ""

@@ -58,7 +58,7 @@ async def a_user() -> UUID:
     """A user of its own, straight into the functions' database."""
     user_id = uuid7()
     async with runtime.current().sessions.begin() as db:
-        db.add(User(id=user_id, email=f"{user_id}@example.com", display_name="T", preferences={}))
+        db.add(User(id=user_id, email=f"{user_id}@example.com", display_name="T"))
     return user_id
 
 

@@ -8,12 +8,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from chatfn.api.problems import not_found
-from chatfn.api.security import ApiDep, DbDep, requires
+from chatfn.api.security import SOURCE, ApiDep, DbDep, requires
+from chatfn.events.catalog import UserDeleted, UserDisabled, UserEnabled, new_event
 from chatfn.identity.sessions import end_all_sessions
-from chatfn.models import Conversation, Message, User
+from chatfn.models import Conversation, Message, User, UserEmail, UserIdentity
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -112,12 +113,16 @@ async def usage(db: DbDep) -> Usage:
 
 
 async def _set_disabled(db: DbDep, api: ApiDep, user_id: UUID, disabled: bool) -> None:
+    """The account's state, after its fact: an event first, so a failure to publish
+    changes nothing and the admin's retry does it all."""
     user = await db.get(User, user_id)
     if user is None:
         raise not_found("user")
     user.disabled_at = datetime.now(UTC) if disabled else None
     if disabled:
         await end_all_sessions(db, api.runtime.redis, api.settings, user_id)
+    fact = UserDisabled(user_id=user_id) if disabled else UserEnabled(user_id=user_id)
+    await api.publish(new_event(fact, source=SOURCE), "the change")
     await db.commit()
 
 
@@ -134,3 +139,18 @@ async def disable_user(user_id: UUID, db: DbDep, api: ApiDep) -> None:
 async def enable_user(user_id: UUID, db: DbDep, api: ApiDep) -> None:
     """Let a disabled user sign in again."""
     await _set_disabled(db, api, user_id, disabled=False)
+
+
+@router.delete("/users/{user_id}", status_code=204, dependencies=[requires("users", "delete")])
+async def delete_user(user_id: UUID, db: DbDep, api: ApiDep) -> None:
+    """Delete the account; its conversations, messages, feedback and preferences follow
+    (`io.chatfn.user.deleted`, which `persist_history` projects)."""
+    user = await db.get(User, user_id)
+    if user is None:
+        raise not_found("user")
+    await end_all_sessions(db, api.runtime.redis, api.settings, user_id)
+    await api.publish(new_event(UserDeleted(user_id=user_id), source=SOURCE), "the deletion")
+    await db.execute(delete(UserEmail).where(UserEmail.user_id == user_id))
+    await db.execute(delete(UserIdentity).where(UserIdentity.user_id == user_id))
+    await db.delete(user)  # its sessions go with it (ON DELETE CASCADE)
+    await db.commit()

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Cookie, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from uuid6 import uuid7
 
-from chatfn.api.me_endpoints import UserOut
+from chatfn.api.me_endpoints import UserOut, preferences_of
 from chatfn.api.problems import not_authenticated
 from chatfn.api.security import ApiDep, DbDep, PrincipalDep, client_ip
 from chatfn.events import rendezvous
@@ -55,7 +55,9 @@ class SessionOut(BaseModel):
     user: UserOut
 
 
-def _session_response(api: ApiDep, session: Session, response: Response) -> SessionOut:
+async def _session_response(
+    api: ApiDep, db: DbDep, session: Session, response: Response
+) -> SessionOut:
     response.set_cookie(
         REFRESH_COOKIE,
         session.refresh_token,
@@ -68,7 +70,7 @@ def _session_response(api: ApiDep, session: Session, response: Response) -> Sess
     return SessionOut(
         access_token=session.access.token,
         expires_in=session.access.expires_in,
-        user=UserOut.of(session.user),
+        user=UserOut.of(session.user, await preferences_of(api, db, session.user.id)),
     )
 
 
@@ -121,7 +123,7 @@ async def register(
     assert user is not None, "register_user answered before its write committed"
     session = await new_session(db, api.settings, user, request.headers.get("user-agent", ""))
     await db.commit()
-    return _session_response(api, session, response)
+    return await _session_response(api, db, session, response)
 
 
 @router.post("/login", responses={401: {}, 429: {}})
@@ -143,7 +145,7 @@ async def login(
         raise Problem(403, "This account is disabled.", title="Account disabled")
     session = await new_session(db, api.settings, user, request.headers.get("user-agent", ""))
     await db.commit()
-    return _session_response(api, session, response)
+    return await _session_response(api, db, session, response)
 
 
 @router.post("/refresh", responses={401: {}})
@@ -161,7 +163,7 @@ async def refresh(
     except InvalidToken:
         raise not_authenticated() from None
     await db.commit()
-    return _session_response(api, session, response)
+    return await _session_response(api, db, session, response)
 
 
 @router.post("/logout", status_code=204)

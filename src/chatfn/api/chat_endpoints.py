@@ -1,9 +1,12 @@
-"""Conversations, messages and replies: reads from PostgreSQL, writes as command events.
+"""Conversations, messages and replies: reads from PostgreSQL, writes as events.
 
 Sending mints the message and reply ids (UUIDv7), registers the reply's owner in Redis
 and publishes the command; the 202 carries a stream ticket, so the browser can open the
-reply's stream at once. Everything is scoped to the signed-in user: another user's
-conversation, message or reply is a 404, never a 403.
+reply's stream at once. A change to a conversation (create, rename, pin, archive, trash,
+restore, purge) or feedback is a fact `api` decides and publishes; `persist_history`
+writes it, and the answer is the state the fact implies. Reads wait for the user's own
+facts to be projected (`ViewDep`). Everything is scoped to the signed-in user: another
+user's conversation, message or reply is a 404, never a 403.
 """
 
 from __future__ import annotations
@@ -12,27 +15,36 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
+from cloudevents.http import CloudEvent
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, and_, exists, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from uuid6 import uuid7
 
 from chatfn.api.problems import not_found
-from chatfn.api.security import ApiDep, DbDep, PrincipalDep
+from chatfn.api.security import SOURCE, ApiDep, PrincipalDep, ViewDep
 from chatfn.chat import tickets
 from chatfn.events.catalog import (
+    ConversationArchived,
+    ConversationCreated,
+    ConversationPayload,
+    ConversationPinned,
+    ConversationPurged,
+    ConversationRenamed,
+    ConversationRestored,
+    ConversationTrashed,
+    FeedbackGiven,
     MessagePayload,
     MessageSendRequested,
     ReplyRegenerateRequested,
     new_event,
 )
-from chatfn.models import Conversation, Feedback, Message
+from chatfn.models import Conversation, Message
 from chatfn.problems import Problem
 from chatfn.text import StoredText
 
 router = APIRouter(prefix="/api", tags=["chat"])
-SOURCE = "chatfn/api"
 TRASH_DAYS = 30
 
 
@@ -125,30 +137,36 @@ def _after_cursor(query: Select[Conversation], cursor: str | None) -> Select[Con
     return query.where(tuple_(Conversation.updated_at, Conversation.id) < position)
 
 
-async def _owned_conversation(db: DbDep, user_id: UUID, conversation_id: UUID) -> Conversation:
+async def _owned_conversation(
+    db: AsyncSession, user_id: UUID, conversation_id: UUID
+) -> Conversation:
     conversation = await db.get(Conversation, (user_id, conversation_id))
     if conversation is None or conversation.deleted_at is not None:
         raise not_found("conversation")
     return conversation
 
 
+def _time_of(event: CloudEvent) -> datetime:
+    """When a fact happened, as its projection will stamp it."""
+    return datetime.fromisoformat(str(event["time"]))
+
+
 @router.post("/conversations", status_code=201)
 async def create_conversation(
-    principal: PrincipalDep, db: DbDep, body: NewConversation | None = None
+    principal: PrincipalDep, api: ApiDep, body: NewConversation | None = None
 ) -> ConversationOut:
-    conversation = Conversation(
-        user_id=principal.user_id, id=uuid7(), title=(body.title.strip() if body else "")
+    created = ConversationCreated(
+        user_id=principal.user_id, conversation_id=uuid7(), title=body.title.strip() if body else ""
     )
-    db.add(conversation)
-    await db.commit()
-    await db.refresh(conversation)
-    return ConversationOut.of(conversation)
+    at = _time_of(await api.announce(created, principal.user_id))
+    return ConversationOut(id=created.conversation_id, title=created.title, pinned=False,
+                           archived=False, created_at=at, updated_at=at)  # fmt: skip
 
 
 @router.get("/conversations")
 async def list_conversations(
     principal: PrincipalDep,
-    db: DbDep,
+    db: ViewDep,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
     q: Annotated[StoredText | None, Query(max_length=200)] = None,
     archived: bool = False,
@@ -185,7 +203,7 @@ async def list_conversations(
 
 
 @router.get("/conversations/trash")
-async def trash(principal: PrincipalDep, db: DbDep) -> list[ConversationOut]:
+async def trash(principal: PrincipalDep, db: ViewDep) -> list[ConversationOut]:
     """Deleted conversations that can still be restored (for 30 days)."""
     since = datetime.now(UTC) - timedelta(days=TRASH_DAYS)
     rows = await db.scalars(
@@ -200,7 +218,7 @@ async def trash(principal: PrincipalDep, db: DbDep) -> list[ConversationOut]:
 async def read_conversation(
     conversation_id: UUID,
     principal: PrincipalDep,
-    db: DbDep,
+    db: ViewDep,
     cursor: UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> ConversationDetail:
@@ -236,36 +254,64 @@ async def read_conversation(
 
 @router.patch("/conversations/{conversation_id}")
 async def update_conversation(
-    conversation_id: UUID, update: ConversationUpdate, principal: PrincipalDep, db: DbDep
-) -> ConversationOut:
-    conversation = await _owned_conversation(db, principal.user_id, conversation_id)
-    for field, value in update.model_dump(exclude_unset=True, exclude_none=True).items():
-        setattr(conversation, field, value.strip() if isinstance(value, str) else value)
-    await db.commit()
-    await db.refresh(conversation)
-    return ConversationOut.of(conversation)
+    conversation_id: UUID, update: ConversationUpdate, principal: PrincipalDep, api: ApiDep,
+    db: ViewDep,
+) -> ConversationOut:  # fmt: skip
+    """Rename, pin or archive: each field present is a fact of its own."""
+    current = ConversationOut.of(await _owned_conversation(db, principal.user_id, conversation_id))
+    ids = {"user_id": principal.user_id, "conversation_id": conversation_id}
+    changes: dict[str, object] = {}
+    facts: list[ConversationPayload] = []
+    if update.title is not None:
+        changes["title"] = update.title.strip()
+        facts.append(ConversationRenamed(**ids, title=changes["title"]))
+    if update.pinned is not None:
+        changes["pinned"] = update.pinned
+        facts.append(ConversationPinned(**ids, pinned=update.pinned))
+    if update.archived is not None:
+        changes["archived"] = update.archived
+        facts.append(ConversationArchived(**ids, archived=update.archived))
+    for fact in facts:
+        await api.announce(fact, principal.user_id)
+    return current.model_copy(update=changes)
 
 
 @router.delete("/conversations/{conversation_id}", status_code=204)
-async def delete_conversation(conversation_id: UUID, principal: PrincipalDep, db: DbDep) -> None:
+async def delete_conversation(
+    conversation_id: UUID, principal: PrincipalDep, api: ApiDep, db: ViewDep
+) -> None:
     """Move to the trash; restorable for 30 days."""
-    conversation = await _owned_conversation(db, principal.user_id, conversation_id)
-    conversation.deleted_at = datetime.now(UTC)
-    await db.commit()
+    await _owned_conversation(db, principal.user_id, conversation_id)
+    trashed = ConversationTrashed(user_id=principal.user_id, conversation_id=conversation_id)
+    await api.announce(trashed, principal.user_id)
+
+
+async def _in_trash(db: AsyncSession, user_id: UUID, conversation_id: UUID) -> Conversation:
+    conversation = await db.get(Conversation, (user_id, conversation_id))
+    since = datetime.now(UTC) - timedelta(days=TRASH_DAYS)
+    if conversation is None or conversation.deleted_at is None or conversation.deleted_at < since:
+        raise not_found("conversation in the trash")
+    return conversation
 
 
 @router.post("/conversations/{conversation_id}/restore")
 async def restore_conversation(
-    conversation_id: UUID, principal: PrincipalDep, db: DbDep
+    conversation_id: UUID, principal: PrincipalDep, api: ApiDep, db: ViewDep
 ) -> ConversationOut:
-    conversation = await db.get(Conversation, (principal.user_id, conversation_id))
-    since = datetime.now(UTC) - timedelta(days=TRASH_DAYS)
-    if conversation is None or conversation.deleted_at is None or conversation.deleted_at < since:
-        raise not_found("conversation in the trash")
-    conversation.deleted_at = None
-    await db.commit()
-    await db.refresh(conversation)
-    return ConversationOut.of(conversation)
+    conversation = await _in_trash(db, principal.user_id, conversation_id)
+    restored = ConversationRestored(user_id=principal.user_id, conversation_id=conversation_id)
+    await api.announce(restored, principal.user_id)
+    return ConversationOut.of(conversation).model_copy(update={"deleted_at": None})
+
+
+@router.delete("/conversations/trash/{conversation_id}", status_code=204)
+async def purge_conversation(
+    conversation_id: UUID, principal: PrincipalDep, api: ApiDep, db: ViewDep
+) -> None:
+    """Delete a conversation in the trash for good, with its messages and feedback."""
+    await _in_trash(db, principal.user_id, conversation_id)
+    purged = ConversationPurged(user_id=principal.user_id, conversation_id=conversation_id)
+    await api.announce(purged, principal.user_id)
 
 
 async def _command(api: ApiDep, payload: MessagePayload, user_id: UUID) -> Accepted:
@@ -280,7 +326,7 @@ async def _command(api: ApiDep, payload: MessagePayload, user_id: UUID) -> Accep
 
 @router.post("/conversations/{conversation_id}/messages", status_code=202)
 async def send(
-    conversation_id: UUID, body: NewMessage, principal: PrincipalDep, api: ApiDep, db: DbDep
+    conversation_id: UUID, body: NewMessage, principal: PrincipalDep, api: ApiDep, db: ViewDep
 ) -> Accepted:
     """Send a message (a new sibling of an earlier one when it edits it: same `parent_id`).
     The reply streams from `GET /api/replies/{reply_id}/stream?ticket=...`."""
@@ -303,7 +349,7 @@ async def regenerate(
     message_id: UUID,
     principal: PrincipalDep,
     api: ApiDep,
-    db: DbDep,
+    db: ViewDep,
     body: Regenerate | None = None,
 ) -> Accepted:
     """A new answer to the question behind `message_id` (a reply, or the question itself),
@@ -356,18 +402,18 @@ class FeedbackIn(BaseModel):
 
 
 @router.post("/messages/{message_id}/feedback", status_code=204)
-async def feedback(message_id: UUID, body: FeedbackIn, principal: PrincipalDep, db: DbDep) -> None:
+async def feedback(
+    message_id: UUID, body: FeedbackIn, principal: PrincipalDep, api: ApiDep, db: ViewDep
+) -> None:
     """Thumbs up or down on a reply; sending again replaces the earlier rating."""
     message = await db.get(Message, (principal.user_id, message_id))
     if message is None or message.role != "assistant":
         raise not_found("reply")
-    values = {"rating": body.rating, "comment": body.comment.strip()}
-    await db.execute(
-        insert(Feedback)
-        .values(user_id=principal.user_id, message_id=message_id, **values)
-        .on_conflict_do_update(index_elements=["user_id", "message_id"], set_=values)
-    )
-    await db.commit()
+    given = FeedbackGiven(
+        user_id=principal.user_id, conversation_id=message.conversation_id,
+        message_id=message_id, rating=body.rating, comment=body.comment.strip(),
+    )  # fmt: skip
+    await api.announce(given, principal.user_id)
 
 
 class ModelOut(BaseModel):

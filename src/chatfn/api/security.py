@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chatfn.api.limits import RateLimits
 from chatfn.api.problems import not_authenticated
 from chatfn.chat.replies import Reply
+from chatfn.events import pending
+from chatfn.events.catalog import Payload, UserProvisioned, new_event
 from chatfn.events.emit import SinkRefused, publish
 from chatfn.identity import accounts
 from chatfn.identity.oidc import oidc_verifier
@@ -37,6 +40,8 @@ from chatfn.runtime import Runtime
 from chatfn.telemetry.tracing import tracer
 
 MODELS_TTL_S = 60.0
+SOURCE = "chatfn/api"
+log = logging.getLogger(__name__)
 
 
 class Api:
@@ -72,6 +77,25 @@ class Api:
 
     def reply(self, reply_id: UUID) -> Reply:
         return Reply(self.runtime.redis, self.settings, reply_id)
+
+    async def announce(self, fact: Payload, user_id: UUID) -> CloudEvent:
+        """Publish a fact `api` decided (a rename, the trash...) for the projection; the
+        user's next read waits for it (chatfn.events.pending)."""
+        event = new_event(fact, source=SOURCE)
+        redis, settings = self.runtime.redis, self.settings
+        await pending.expect(redis, settings, user_id, event["id"])
+        try:
+            await self.publish(event, "the change")
+        except Problem:
+            await pending.projected(redis, settings, user_id, event["id"])  # it never will be
+            raise
+        return event
+
+    async def caught_up(self, user_id: UUID) -> None:
+        """Wait (bounded) until the projection holds the user's own facts."""
+        redis, settings = self.runtime.redis, self.settings
+        if not await pending.caught_up(redis, settings, user_id, settings.projection_wait_s):
+            log.warning("a read went ahead of its user's changes: persist_history is late")
 
     async def publish(self, event: CloudEvent, what: str) -> None:
         """Hand `event` to the broker, or answer 503 (retry later) if it will not take it."""
@@ -123,8 +147,14 @@ async def _user_id(db: AsyncSession, api: Api, claims: AccessClaims) -> UUID:
             return UUID(claims.subject)
         except ValueError:
             raise not_authenticated() from None
+
     # A token of the OpenID provider: its subject is provisioned as a user on first sight.
-    user = await accounts.provision_identity(db, claims)
+    async def announce(user: User) -> None:
+        fact = UserProvisioned(user_id=user.id, issuer=claims.issuer,
+                               display_name=user.display_name)  # fmt: skip
+        await api.publish(new_event(fact, source=SOURCE), "the new account")
+
+    user = await accounts.provision_identity(db, claims, announce)
     if user.disabled_at is not None:
         raise not_authenticated()
     return user.id
@@ -159,6 +189,16 @@ async def current_user(principal: PrincipalDep, db: DbDep) -> User:
 
 
 UserDep = Annotated[User, Depends(current_user)]
+
+
+async def get_view(principal: PrincipalDep, api: ApiDep) -> AsyncIterator[AsyncSession]:
+    """A session on the projection that holds the user's own changes."""
+    await api.caught_up(principal.user_id)
+    async with api.runtime.sessions() as session:
+        yield session
+
+
+ViewDep = Annotated[AsyncSession, Depends(get_view)]
 
 
 def requires(obj: str, action: str) -> Any:  # FastAPI's Depends() is typed Any

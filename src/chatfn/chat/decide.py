@@ -1,13 +1,17 @@
 """Deciding what a user may send: ownership of the conversation and of the parent
-message, and the daily token budget. `send_message` runs `decide` in its transaction."""
+message, and the daily token budget. `send_message` runs `decide`; it writes no row
+(the chat tables are `persist_history`'s): its fact is the whole outcome."""
 
 from __future__ import annotations
 
+import json
 from uuid import UUID
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatfn.chat import history
+from chatfn.chat.replies import Reply
 from chatfn.events.catalog import (
     MessagePayload,
     MessageRejected,
@@ -21,65 +25,83 @@ from chatfn.settings import Settings
 
 Decision = MessageSent | ReplyRegenerated | MessageRejected
 IDS = {"user_id", "conversation_id", "message_id", "reply_id"}
+DECISIONS: dict[str, type[Decision]] = {
+    fact.event_type: fact for fact in (MessageSent, ReplyRegenerated, MessageRejected)
+}
 
 
 async def decide(
-    db: AsyncSession, settings: Settings, request: MessageSendRequested | ReplyRegenerateRequested
+    db: AsyncSession,
+    redis: Redis,
+    settings: Settings,
+    request: MessageSendRequested | ReplyRegenerateRequested,
 ) -> Decision:
-    """The fact `request` leads to, with its rows written. A request decided before (its
-    reply row exists) gets the same fact again and writes nothing new."""
+    """The fact `request` leads to. A request decided before gets the same fact again
+    (kept beside its reply), though the budget or the history may have changed since."""
+    fact = await _decision(db, redis, settings, request)
+    recorded = json.loads(
+        await Reply(redis, settings, request.reply_id).decided(
+            json.dumps({"type": fact.event_type, "data": fact.model_dump(mode="json")})
+        )
+    )
+    return DECISIONS[recorded["type"]].model_validate(recorded["data"])
+
+
+async def _decision(
+    db: AsyncSession,
+    redis: Redis,
+    settings: Settings,
+    request: MessageSendRequested | ReplyRegenerateRequested,
+) -> Decision:
     model = request.model or settings.llm_model
-    decided_before = await db.get(Message, (request.user_id, request.reply_id)) is not None
     conversation = await db.get(Conversation, (request.user_id, request.conversation_id))
+    if conversation is not None and conversation.deleted_at is not None:
+        return _rejected(request, "not_found", "the conversation is in the trash")
     if isinstance(request, MessageSendRequested):
-        if not decided_before:
-            refused = await _refusal(db, settings, request, request.parent_id, "assistant")
-            if refused:
-                return refused
-        sent = MessageSent(
+        if request.parent_id is not None and not await _is_reply_in_conversation(
+            db, redis, settings, request, request.parent_id
+        ):
+            return _rejected(request, "not_found", "no such message in this conversation")
+        fact: Decision = MessageSent(
             **request.model_dump(include=IDS | {"parent_id", "content"}),
             model=model,
             created_conversation=conversation is None,
         )
-        await history.record_sent(db, sent)
-        return sent
-    if not decided_before:
-        refused = await _refusal(db, settings, request, request.message_id, "user")
-        if refused:
-            return refused
-    regenerated = ReplyRegenerated(**request.model_dump(include=IDS), model=model)
-    await history.record_regenerated(db, regenerated)
-    return regenerated
-
-
-async def _refusal(
-    db: AsyncSession,
-    settings: Settings,
-    request: MessagePayload,
-    parent_id: UUID | None,
-    parent_role: str,
-) -> MessageRejected | None:
-    """Why `request` may not go ahead, or None. `parent_id`, when given, must be a
-    `parent_role` message of the same conversation (None starts a new root: the first
-    message, or an edit of it)."""
-
-    def rejected(reason: str, detail: str) -> MessageRejected:
-        return MessageRejected.model_validate(
-            request.model_dump(include=IDS) | {"reason": reason, "detail": detail}
-        )
-
-    conversation = await db.get(Conversation, (request.user_id, request.conversation_id))
-    if conversation is not None and conversation.deleted_at is not None:
-        return rejected("not_found", "the conversation is in the trash")
-    if parent_id is not None:
-        parent = await db.get(Message, (request.user_id, parent_id))
-        if (
-            parent is None
-            or parent.conversation_id != request.conversation_id
-            or parent.role != parent_role
-        ):
-            return rejected("not_found", "no such message in this conversation")
+    else:
+        question = await db.get(Message, (request.user_id, request.message_id))
+        if not _in_conversation(question, request, "user"):
+            return _rejected(request, "not_found", "no such message in this conversation")
+        fact = ReplyRegenerated(**request.model_dump(include=IDS), model=model)
     budget = settings.daily_token_budget
     if budget and await history.tokens_used_today(db, request.user_id) >= budget:
-        return rejected("budget_exceeded", f"the daily budget of {budget} tokens is used up")
-    return None
+        return _rejected(
+            request, "budget_exceeded", f"the daily budget of {budget} tokens is used up"
+        )
+    return fact
+
+
+def _rejected(request: MessagePayload, reason: str, detail: str) -> MessageRejected:
+    return MessageRejected.model_validate(
+        request.model_dump(include=IDS) | {"reason": reason, "detail": detail}
+    )
+
+
+def _in_conversation(message: Message | None, request: MessagePayload, role: str) -> bool:
+    return (
+        message is not None
+        and message.conversation_id == request.conversation_id
+        and message.role == role
+    )
+
+
+async def _is_reply_in_conversation(
+    db: AsyncSession, redis: Redis, settings: Settings, request: MessagePayload, parent_id: UUID
+) -> bool:
+    """Whether `parent_id` is a reply of the request's conversation: in PostgreSQL, or, when
+    the user answers faster than the projection, as `api` opened it in Redis."""
+    parent = await db.get(Message, (request.user_id, parent_id))
+    if parent is not None:
+        return _in_conversation(parent, request, "assistant")
+    return await Reply(redis, settings, parent_id).belongs_to(
+        request.user_id, request.conversation_id
+    )

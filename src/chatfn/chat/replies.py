@@ -6,9 +6,10 @@ SSE event id, so a reader that reconnects with `Last-Event-ID` resumes exactly.
 
 Beside it: `reply:{id}:meta` (whose reply it is, written by `api` when it mints the
 id, so a stream can be authorised before PostgreSQL knows the reply; and the trace of
-the request that asked for it, which the reader's stream joins), `reply:{id}:stop`
-(the user pressed stop) and `reply:{id}:lease` (which delivery of the event is
-generating; see `Lease`). `Reply` writes them all; `stream_reply` reads many streams at
+the request that asked for it, which the reader's stream joins), `reply:{id}:decision`
+(what `send_message` decided, so a redelivered command is decided the same way),
+`reply:{id}:stop` (the user pressed stop) and `reply:{id}:lease` (which delivery of the
+event is generating; see `Lease`). `Reply` writes them all; `stream_reply` reads many streams at
 once (see chatfn.chat.watch). Everything expires a day after the reply started.
 """
 
@@ -104,6 +105,18 @@ class Reply:
     async def owner(self) -> UUID | None:
         user_id, _ = await self.opened()
         return user_id
+
+    async def belongs_to(self, user_id: UUID, conversation_id: UUID) -> bool:
+        """Whether `api` opened this reply for `user_id` in `conversation_id`."""
+        meta = await self.redis.hmget(self._part("meta"), ["user_id", "conversation_id"])
+        return cast(list[str | None], meta) == [str(user_id), str(conversation_id)]
+
+    async def decided(self, decision: str) -> str:
+        """`decision` (a fact, serialised), unless one was recorded before: then that one.
+        The first decision on a command stands, whatever a redelivery would decide now."""
+        earlier = await self.redis.set(self._part("decision"), decision, nx=True, ex=TTL_S,
+                                       get=True)  # fmt: skip
+        return cast(str | None, earlier) or decision
 
     async def opened(self) -> tuple[UUID | None, str | None]:
         """Whose reply this is, and the trace that asked for it (if it was traced)."""

@@ -82,6 +82,47 @@ class UserRegistered(Payload):
     display_name: StoredText
 
 
+class UserLifecyclePayload(Payload):
+    """A fact about an account (no credential material: the log is kept forever)."""
+
+    partition_field = "user_id"
+
+    user_id: UUID
+
+
+class UserProvisioned(UserLifecyclePayload):
+    """An account created on its first sign-in through the OpenID provider."""
+
+    event_type = "io.chatfn.user.provisioned"
+
+    issuer: StoredText = Field(max_length=512)
+    display_name: StoredText
+
+
+class UserDisabled(UserLifecyclePayload):
+    event_type = "io.chatfn.user.disabled"
+
+
+class UserEnabled(UserLifecyclePayload):
+    event_type = "io.chatfn.user.enabled"
+
+
+class UserDeleted(UserLifecyclePayload):
+    """The account is gone; every projection drops what it holds of the user."""
+
+    event_type = "io.chatfn.user.deleted"
+
+
+class PreferencesChanged(UserLifecyclePayload):
+    """What the user changed in Settings; fields absent were left as they were."""
+
+    event_type = "io.chatfn.preferences.changed"
+
+    theme: Literal["light", "dark", "system"] | None = None
+    custom_instructions: StoredText | None = Field(None, max_length=4000)
+    default_model: ModelName | None = None
+
+
 class UserRegisterRejected(Payload):
     event_type = "io.chatfn.user.register.rejected"
     partition_field = "user_id"
@@ -179,12 +220,80 @@ class ConversationTitled(Payload):
     title: Title
 
 
+class ConversationPayload(Payload):
+    """A fact about one conversation, decided by `api` (the user asked for it)."""
+
+    partition_field = "conversation_id"
+
+    user_id: UUID
+    conversation_id: UUID
+
+
+class ConversationCreated(ConversationPayload):
+    event_type = "io.chatfn.conversation.created"
+
+    title: Title = ""
+
+
+class ConversationRenamed(ConversationPayload):
+    event_type = "io.chatfn.conversation.renamed"
+
+    title: Title
+
+
+class ConversationPinned(ConversationPayload):
+    """Pinned (`pinned`) or unpinned."""
+
+    event_type = "io.chatfn.conversation.pinned"
+
+    pinned: bool
+
+
+class ConversationArchived(ConversationPayload):
+    """Archived (`archived`) or brought back from the archive."""
+
+    event_type = "io.chatfn.conversation.archived"
+
+    archived: bool
+
+
+class ConversationTrashed(ConversationPayload):
+    """Moved to the trash, restorable for 30 days from the event's time."""
+
+    event_type = "io.chatfn.conversation.trashed"
+
+
+class ConversationRestored(ConversationPayload):
+    event_type = "io.chatfn.conversation.restored"
+
+
+class ConversationPurged(ConversationPayload):
+    """Deleted for good, with its messages and feedback."""
+
+    event_type = "io.chatfn.conversation.purged"
+
+
+class FeedbackGiven(ConversationPayload):
+    """A thumbs up or down on a reply; a later one replaces it."""
+
+    event_type = "io.chatfn.feedback.given"
+
+    message_id: UUID
+    rating: Literal["up", "down"]
+    comment: StoredText = Field("", max_length=2000)
+
+
 CATALOG: dict[str, type[Payload]] = {
     payload.event_type: payload
     for payload in (
         UserRegisterRequested,
         UserRegistered,
         UserRegisterRejected,
+        UserProvisioned,
+        UserDisabled,
+        UserEnabled,
+        UserDeleted,
+        PreferencesChanged,
         MessageSendRequested,
         MessageSent,
         MessageRejected,
@@ -193,6 +302,14 @@ CATALOG: dict[str, type[Payload]] = {
         ReplyCompleted,
         ReplyFailed,
         ConversationTitled,
+        ConversationCreated,
+        ConversationRenamed,
+        ConversationPinned,
+        ConversationArchived,
+        ConversationTrashed,
+        ConversationRestored,
+        ConversationPurged,
+        FeedbackGiven,
     )
 }
 
@@ -209,6 +326,10 @@ def fact_id(payload_type: type[Payload], entity: UUID) -> str:
 TERMINAL: dict[str, str] = {
     MessageRejected.event_type: "the reader learns it from the reply's stream, which "
     "send_message ends with the reason; nothing else changes",
+    UserProvisioned.event_type: "an account's lifecycle, for the log and for integrations: "
+    "accounts are state-stored (register_user and api write them)",
+    UserDisabled.event_type: "as io.chatfn.user.provisioned",
+    UserEnabled.event_type: "as io.chatfn.user.provisioned",
 }
 
 

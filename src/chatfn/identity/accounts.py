@@ -13,6 +13,7 @@ forever: `api` leaves it in Redis under the new user's id for a few minutes, and
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 from redis.asyncio import Redis
@@ -74,7 +75,6 @@ async def register(
             password_hash=password_hash,
             display_name=command.display_name,
             role="admin" if email in settings.admin_emails else "user",
-            preferences={},
         )
         db.add(existing)
     return UserRegistered(
@@ -89,8 +89,12 @@ async def user_by_email(db: AsyncSession, email: str) -> User | None:
     return None if claim is None else await db.get(User, claim)
 
 
-async def provision_identity(db: AsyncSession, claims: AccessClaims) -> User:
-    """The user behind an OpenID provider's token, created the first time it is seen.
+async def provision_identity(
+    db: AsyncSession, claims: AccessClaims, announce: Callable[[User], Awaitable[None]]
+) -> User:
+    """The user behind an OpenID provider's token, created the first time it is seen;
+    `announce` publishes the new account's fact before it is committed (if it cannot,
+    the account is not created, and the next request tries again).
 
     The provider's email is kept for display but never claimed: an account here with
     that email stays a separate account, so a provider cannot take one over.
@@ -102,8 +106,7 @@ async def provision_identity(db: AsyncSession, claims: AccessClaims) -> User:
     if user_id is None:
         email = normalize_email(str(claims.claims.get("email", "")))
         name = claims.claims.get("name") or claims.claims.get("preferred_username") or email
-        user = User(id=uuid7(), email=email, display_name=str(name or "You")[:100], role="user",
-                    preferences={})  # fmt: skip
+        user = User(id=uuid7(), email=email, display_name=str(name or "You")[:100], role="user")
         db.add(user)
         await db.flush()
         identity = insert(UserIdentity).values(
@@ -114,6 +117,7 @@ async def provision_identity(db: AsyncSession, claims: AccessClaims) -> User:
             await db.rollback()
             user_id = await db.scalar(lookup)
         else:
+            await announce(user)
             await db.commit()
             user_id = user.id
     provisioned = await db.get(User, user_id)

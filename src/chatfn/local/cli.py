@@ -1,5 +1,5 @@
 """`chatfn`: run the local stack (`up`, `status`, `down`), look into it (`trace`, `events`)
-and do its chores (`migrate`, `web publish`)."""
+and do its chores (`migrate`, `replay`, `web publish`)."""
 
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from chatfn.local import observe, provision, scripted_model, traces
+from chatfn.local import observe, provision, replay, scripted_model, traces
 from chatfn.local.broker import topics
 from chatfn.local.broker.config import load_eventing
 from chatfn.local.broker.link import QuietRepeats
 from chatfn.local.broker.service import serve
 from chatfn.local.stack import DEAD_LETTER_SINK, ServiceStatus, Stack, service_name
-from chatfn.settings import get_settings
+from chatfn.settings import asyncpg_url, get_settings
 from chatfn.storage import s3_client
 from chatfn.telemetry.logs import configure_logging
 from chatfn.web import KEEP_OLD_ASSETS, PruneFailed, prune, publish
@@ -326,6 +326,38 @@ def serve_scripted_model(
 ) -> None:
     """Serve the deterministic scripted OpenAI-compatible model for tests and benchmarks."""
     scripted_model.serve(port)
+
+
+@app.command("replay")
+def replay_log(
+    into: Annotated[str, typer.Option(help="an empty PostgreSQL database, as a URL")],
+    topic: Annotated[
+        str | None, typer.Option(help="default: the Broker's topic as eventing/ names it")
+    ] = None,
+) -> None:
+    """Rebuild the chat tables (conversations, messages, feedback, preferences) from
+    offset 0 of the event log into an empty database, migrated first."""
+    settings = Stack(get_settings()).resolved()
+    topic = topic or load_eventing(settings.eventing_dir).topic
+    started = time.monotonic()
+    try:
+        replayed = asyncio.run(
+            replay.replay(asyncpg_url(into), settings.kafka_bootstrap_servers, topic)
+        )
+    except (replay.NotEmpty, LookupError, TimeoutError) as exc:
+        console.print(f"[red]not replayed:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    for event_type, count in sorted(replayed.applied.items()):
+        console.print(f"{count:>9,}  {event_type}", highlight=False)
+    console.print(
+        f"{sum(replayed.applied.values()):,} facts applied in {time.monotonic() - started:.1f} s; "
+        f"{replayed.duplicates} duplicates skipped, {replayed.unreadable} unreadable, "
+        f"{replayed.other:,} other events passed by",
+        highlight=False,
+    )
+    if replayed.failed:  # dead-lettered when they were live, most likely: `chatfn events dlq`
+        console.print(f"[yellow]{len(replayed.failed)} refused by the database:[/yellow] "
+                      f"{', '.join(replayed.failed[:20])}", highlight=False)  # fmt: skip
 
 
 @app.command()

@@ -46,6 +46,7 @@ locals {
     RATE_LIMIT_REGISTER     = var.tuning.rate_limit_register
     TRUSTED_PROXIES         = join(",", local.trusted_proxies)
     REGISTER_TIMEOUT_S      = tostring(var.tuning.register_timeout_s)
+    PROJECTION_WAIT_S       = tostring(var.tuning.projection_wait_s)
     # Traces and metrics are pushed to the platform's collector (chatfn.telemetry).
     OTEL_EXPORTER_OTLP_ENDPOINT = var.otlp_endpoint
     OTEL_METRIC_EXPORT_INTERVAL = tostring(var.tuning.metric_export_interval_ms)

@@ -96,6 +96,8 @@ variable "tuning" {
     rate_limit_login       = string
     rate_limit_register    = string
     register_timeout_s     = number
+    # How long a read waits for its user's own changes to reach the projection.
+    projection_wait_s = number
     # Of the traces that start at the edge; a chat is traced whole or not at all.
     trace_sample_ratio        = number
     metric_export_interval_ms = number

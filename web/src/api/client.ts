@@ -304,6 +304,11 @@ export function deleteConversation(conversationId: string): Promise<void> {
   return request("DELETE", `/api/conversations/${id(conversationId)}`);
 }
 
+/** Deletes a chat in the trash for good, with its messages. */
+export function purgeConversation(conversationId: string): Promise<void> {
+  return request("DELETE", `/api/conversations/trash/${id(conversationId)}`);
+}
+
 export function restoreConversation(conversationId: string): Promise<Conversation> {
   return request("POST", `/api/conversations/${id(conversationId)}/restore`);
 }

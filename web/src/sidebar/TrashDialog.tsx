@@ -25,6 +25,10 @@ export function TrashDialog({ open, onClose, onRestored }: Props) {
     setDeleted((items) => items?.filter((c) => c.id !== conversation.id) ?? null);
     onRestored(restored);
   };
+  const purge = async (conversation: Conversation) => {
+    await api.purgeConversation(conversation.id);
+    setDeleted((items) => items?.filter((c) => c.id !== conversation.id) ?? null);
+  };
   const unarchive = async (conversation: Conversation) => {
     const restored = await api.updateConversation(conversation.id, { archived: false });
     setArchived((items) => items?.filter((c) => c.id !== conversation.id) ?? null);
@@ -36,7 +40,7 @@ export function TrashDialog({ open, onClose, onRestored }: Props) {
       <section aria-labelledby="trash-heading" className="shelf">
         <h3 id="trash-heading">Trash</h3>
         <p className="hint">Deleted chats stay here for 30 days.</p>
-        <Shelf items={deleted} empty="The trash is empty." action="Restore" onAction={restore} />
+        <Shelf items={deleted} empty="The trash is empty." action="Restore" onAction={restore} onPurge={purge} />
       </section>
       <section aria-labelledby="archive-heading" className="shelf">
         <h3 id="archive-heading">Archived</h3>
@@ -46,19 +50,43 @@ export function TrashDialog({ open, onClose, onRestored }: Props) {
   );
 }
 
-function Shelf({ items, empty, action, onAction }: { items: Conversation[] | null; empty: string; action: string; onAction(c: Conversation): void }) {
+interface ShelfProps {
+  items: Conversation[] | null;
+  empty: string;
+  action: string;
+  onAction(c: Conversation): void;
+  /** Deleting for good asks once more: the first click only arms the button. */
+  onPurge?(c: Conversation): void;
+}
+
+function Shelf({ items, empty, action, onAction, onPurge }: ShelfProps) {
+  const [armed, setArmed] = useState<string | null>(null);
   if (items === null) return <p className="hint">Loading…</p>;
   if (items.length === 0) return <p className="hint">{empty}</p>;
   return (
     <ul className="shelf-list">
-      {items.map((c) => (
-        <li key={c.id}>
-          <span>{c.title || "New chat"}</span>
-          <button type="button" onClick={() => onAction(c)} aria-label={`${action} ${c.title || "New chat"}`}>
-            {action}
-          </button>
-        </li>
-      ))}
+      {items.map((c) => {
+        const title = c.title || "New chat";
+        return (
+          <li key={c.id}>
+            <span>{title}</span>
+            <button type="button" onClick={() => onAction(c)} aria-label={`${action} ${title}`}>
+              {action}
+            </button>
+            {onPurge && (
+              <button
+                type="button"
+                className="danger-button"
+                onClick={() => (armed === c.id ? onPurge(c) : setArmed(c.id))}
+                onBlur={() => setArmed(null)}
+                aria-label={armed === c.id ? `Confirm: delete ${title} forever` : `Delete ${title} forever`}
+              >
+                {armed === c.id ? "Confirm delete" : "Delete forever"}
+              </button>
+            )}
+          </li>
+        );
+      })}
     </ul>
   );
 }

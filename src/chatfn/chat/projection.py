@@ -1,0 +1,229 @@
+"""The chat tables' one writer: each chat fact applied to PostgreSQL (`persist_history`).
+
+Every write is keyed by ids the fact carries and stamped with the event's own `time`,
+never the clock's, so applying a fact twice, or replaying the whole topic into an empty
+database (`chatfn replay`), gives the same rows. An edit is a `message.sent` whose parent
+already has a child; a stopped reply is a `reply.completed` with `finish_reason: stopped`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, get_args
+from uuid import UUID
+
+from sqlalchemy import delete, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chatfn.events.catalog import (
+    ConversationArchived,
+    ConversationCreated,
+    ConversationPinned,
+    ConversationPurged,
+    ConversationRenamed,
+    ConversationRestored,
+    ConversationTitled,
+    ConversationTrashed,
+    FeedbackGiven,
+    MalformedEvent,
+    MessageSent,
+    PreferencesChanged,
+    ReceivedEvent,
+    ReplyCompleted,
+    ReplyFailed,
+    ReplyRegenerated,
+    UserDeleted,
+)
+from chatfn.models import Conversation, Feedback, Message, Preferences
+
+Projected = (
+    MessageSent | ReplyRegenerated | ReplyCompleted | ReplyFailed | ConversationTitled
+    | ConversationCreated | ConversationRenamed | ConversationPinned | ConversationArchived
+    | ConversationTrashed | ConversationRestored | ConversationPurged | FeedbackGiven
+    | PreferencesChanged | UserDeleted
+)  # fmt: skip
+PROJECTED: tuple[type[Projected], ...] = get_args(Projected)
+
+
+def event_time(received: ReceivedEvent[Any]) -> datetime:
+    """When the fact happened: the CloudEvent's `time`, which every chatfn event carries."""
+    try:
+        return datetime.fromisoformat(str(received.event["time"]))
+    except (KeyError, ValueError):
+        raise MalformedEvent("a chat fact needs its `time` (RFC 3339)") from None
+
+
+async def apply(db: AsyncSession, received: ReceivedEvent[Projected]) -> None:
+    at = event_time(received)
+    match received.payload:
+        case MessageSent() as sent:
+            await _sent(db, sent, at)
+        case ReplyRegenerated() as regenerated:
+            await _regenerated(db, regenerated, at)
+        case ReplyCompleted() | ReplyFailed() as finished:
+            await _finished(db, finished, at)
+        case ConversationTitled() as titled:
+            await _titled(db, titled)
+        case ConversationCreated() as created:
+            await _created(db, created, at)
+        case ConversationRenamed(title=title) as fact:
+            await _set(db, fact, title=title)
+        case ConversationPinned(pinned=pinned) as fact:
+            await _set(db, fact, pinned=pinned)
+        case ConversationArchived(archived=archived) as fact:
+            await _set(db, fact, archived=archived)
+        case ConversationTrashed() as fact:
+            await _set(db, fact, deleted_at=at)
+        case ConversationRestored() as fact:
+            await _set(db, fact, deleted_at=None)
+        case ConversationPurged() as purged:
+            # Its messages and their feedback go with it (foreign keys, ON DELETE CASCADE).
+            await db.execute(
+                delete(Conversation).where(
+                    Conversation.user_id == purged.user_id,
+                    Conversation.id == purged.conversation_id,
+                )
+            )
+        case FeedbackGiven() as given:
+            await _feedback(db, given, at)
+        case PreferencesChanged() as changed:
+            await _preferences(db, changed, at)
+        case UserDeleted(user_id=user_id):
+            await db.execute(delete(Conversation).where(Conversation.user_id == user_id))
+            await db.execute(delete(Preferences).where(Preferences.user_id == user_id))
+
+
+async def _created(db: AsyncSession, created: ConversationCreated, at: datetime) -> None:
+    row = {"user_id": created.user_id, "id": created.conversation_id, "title": created.title}
+    await db.execute(
+        insert(Conversation)
+        .values(**row, created_at=at, updated_at=at)
+        .on_conflict_do_nothing(index_elements=["user_id", "id"])
+    )
+
+
+async def _sent(db: AsyncSession, sent: MessageSent, at: datetime) -> None:
+    """The conversation (created on its first message if it was not yet), the user's
+    message and its pending reply."""
+    await db.execute(
+        insert(Conversation)
+        .values(user_id=sent.user_id, id=sent.conversation_id, created_at=at, updated_at=at)
+        .on_conflict_do_update(index_elements=["user_id", "id"], set_={"updated_at": at})
+    )
+    question = _message_row(sent, sent.message_id, sent.parent_id, at, role="user",
+                            content=sent.content, status="complete")  # fmt: skip
+    reply = _message_row(sent, sent.reply_id, sent.message_id, at, role="assistant",
+                         status="streaming")  # fmt: skip
+    await db.execute(
+        insert(Message)
+        .values([question, reply])
+        .on_conflict_do_nothing(index_elements=["user_id", "id"])
+    )
+
+
+async def _regenerated(db: AsyncSession, regenerated: ReplyRegenerated, at: datetime) -> None:
+    reply = _message_row(regenerated, regenerated.reply_id, regenerated.message_id, at,
+                         role="assistant", status="streaming")  # fmt: skip
+    await db.execute(
+        insert(Message).values(reply).on_conflict_do_nothing(index_elements=["user_id", "id"])
+    )
+    await _touch(db, regenerated.user_id, regenerated.conversation_id, at)
+
+
+def _message_row(
+    fact: MessageSent | ReplyRegenerated,
+    message_id: UUID,
+    parent_id: UUID | None,
+    at: datetime,
+    *,
+    role: str,
+    status: str,
+    content: str = "",
+) -> dict[str, object]:
+    """A message of the conversation `fact` is about, with every column an insert sets (the
+    rows of one multi-row insert must name the same columns)."""
+    return {
+        "user_id": fact.user_id,
+        "id": message_id,
+        "conversation_id": fact.conversation_id,
+        "parent_id": parent_id,
+        "role": role,
+        "content": content,
+        "model": fact.model,
+        "status": status,
+        "created_at": at,
+    }
+
+
+async def _finished(db: AsyncSession, finished: ReplyCompleted | ReplyFailed, at: datetime) -> None:
+    """A reply's final text, status and token counts."""
+    if isinstance(finished, ReplyCompleted):
+        status = "stopped" if finished.finish_reason == "stopped" else "complete"
+        tokens = {
+            "prompt_tokens": finished.prompt_tokens,
+            "completion_tokens": finished.completion_tokens,
+        }
+    else:
+        status, tokens = "failed", {}
+    await db.execute(
+        update(Message)
+        .where(Message.user_id == finished.user_id, Message.id == finished.reply_id)
+        .values(content=finished.content, status=status, **tokens)
+    )
+    await _touch(db, finished.user_id, finished.conversation_id, at)
+
+
+async def _titled(db: AsyncSession, titled: ConversationTitled) -> None:
+    """A generated title, unless the user has named the conversation meanwhile."""
+    await db.execute(
+        update(Conversation)
+        .where(
+            Conversation.user_id == titled.user_id,
+            Conversation.id == titled.conversation_id,
+            Conversation.title == "",
+        )
+        .values(title=titled.title)
+    )
+
+
+async def _set(
+    db: AsyncSession,
+    fact: ConversationRenamed | ConversationPinned | ConversationArchived
+    | ConversationTrashed | ConversationRestored,
+    **values: object,
+) -> None:  # fmt: skip
+    await db.execute(
+        update(Conversation)
+        .where(Conversation.user_id == fact.user_id, Conversation.id == fact.conversation_id)
+        .values(**values)
+    )
+
+
+async def _touch(db: AsyncSession, user_id: UUID, conversation_id: UUID, at: datetime) -> None:
+    await db.execute(
+        update(Conversation)
+        .where(Conversation.user_id == user_id, Conversation.id == conversation_id)
+        .values(updated_at=at)
+    )
+
+
+async def _feedback(db: AsyncSession, given: FeedbackGiven, at: datetime) -> None:
+    values = {"rating": given.rating, "comment": given.comment}
+    await db.execute(
+        insert(Feedback)
+        .values(user_id=given.user_id, message_id=given.message_id, created_at=at, **values)
+        .on_conflict_do_update(index_elements=["user_id", "message_id"], set_=values)
+    )
+
+
+async def _preferences(db: AsyncSession, changed: PreferencesChanged, at: datetime) -> None:
+    """Merged into what was set before (`jsonb ||`): a change names only what changed."""
+    changes = changed.model_dump(exclude={"user_id"}, exclude_none=True)
+    statement = insert(Preferences).values(user_id=changed.user_id, values=changes, updated_at=at)
+    merged = Preferences.values.op("||")(statement.excluded["values"])
+    await db.execute(
+        statement.on_conflict_do_update(
+            index_elements=["user_id"], set_={"values": merged, "updated_at": at}
+        )
+    )

@@ -1,0 +1,137 @@
+"""`chatfn replay`: rebuild the chat tables from the event log, offset 0 to its end.
+
+The chat tables are a projection (chatfn.chat.projection): every chat fact in the topic
+is applied again, in its partition's order, by the same code `persist_history` runs, with
+the same idempotency ledger, into a database that holds no chat rows yet. Facts of other
+kinds pass by. An account's deletion is the one fact whose partition (the user's) differs
+from what it removes (the conversations'), so deletions are applied once more at the end:
+whatever order the partitions were read in, a deleted user ends with nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from alembic import command
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from chatfn.chat import projection
+from chatfn.events.catalog import EventRejected, ReceivedEvent, UserDeleted, parse_event
+from chatfn.events.idempotency import first_delivery
+from chatfn.local.broker.topics import LoggedEvent
+from chatfn.local.provision import alembic_config
+from chatfn.models import Conversation, Feedback, Message, Preferences, ProcessedEvent
+
+CONSUMER = "persist_history"  # the ledger's rows are the function's own, as if it had run
+PROJECTED_TYPES = {fact.event_type for fact in projection.PROJECTED}
+CHAT_TABLES = (Conversation, Message, Feedback, Preferences)
+STALL_S = 30  # a partition that gives no record for this long is reported, not waited on
+
+
+class NotEmpty(Exception):
+    """The target database already holds chat rows: a replay would mix two histories."""
+
+
+@dataclass
+class Replayed:
+    applied: Counter[str] = field(default_factory=Counter)  # by event type
+    duplicates: int = 0  # the same event twice in the log (a producer's retry)
+    unreadable: int = 0  # a chat fact that does not parse: the broker dead-lettered it too
+    failed: list[str] = field(default_factory=list)  # ids of facts the database refused
+    other: int = 0  # events that are not chat facts
+
+
+async def replay(database_url: str, bootstrap_servers: str, topic: str) -> Replayed:
+    """Migrate `database_url` to the head, then apply every chat fact of `topic` to it."""
+    await asyncio.to_thread(command.upgrade, alembic_config(database_url), "head")
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, max_poll_records=500
+    )
+    replayed = Replayed()
+    try:
+        await _refuse_unless_empty(sessions)
+        await consumer.start()
+        deleted: list[ReceivedEvent[projection.Projected]] = []
+        for partition in await _partitions(consumer, topic):
+            async for batch in _batches(consumer, partition):
+                async with sessions.begin() as db:
+                    for logged in batch:
+                        await _apply(db, logged, replayed, deleted)
+        async with sessions.begin() as db:
+            for deletion in deleted:
+                await projection.apply(db, deletion)
+    finally:
+        await consumer.stop()
+        await engine.dispose()
+    return replayed
+
+
+async def _refuse_unless_empty(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as db:
+        for table in (*CHAT_TABLES, ProcessedEvent):
+            if await db.scalar(select(func.count()).select_from(table)):
+                raise NotEmpty(f"the table {table.__tablename__} is not empty")
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    await consumer.topics()  # a consumer without a subscription knows partitions only after this
+    found = consumer.partitions_for_topic(topic)
+    if not found:
+        raise LookupError(f"no topic {topic!r} at the bootstrap servers")
+    return [TopicPartition(topic, number) for number in sorted(found)]
+
+
+async def _batches(
+    consumer: AIOKafkaConsumer, partition: TopicPartition
+) -> AsyncIterator[list[LoggedEvent]]:
+    """The partition's records from its first to the last one written before we began."""
+    consumer.assign([partition])
+    await consumer.seek_to_beginning(partition)
+    end = (await consumer.end_offsets([partition]))[partition]
+    while (position := await consumer.position(partition)) < end:
+        fetched = await consumer.getmany(partition, timeout_ms=STALL_S * 1000)
+        records = [r for r in fetched.get(partition, []) if r.offset < end]
+        if not records and await consumer.position(partition) == position:
+            raise TimeoutError(f"{partition} gave nothing for {STALL_S} s at offset {position}")
+        if records:
+            yield [LoggedEvent.of(record) for record in records]
+
+
+async def _apply(
+    db: AsyncSession,
+    logged: LoggedEvent,
+    replayed: Replayed,
+    deleted: list[ReceivedEvent[projection.Projected]],
+) -> None:
+    event_type = logged.attributes.get("type", "")
+    if event_type not in PROJECTED_TYPES:
+        replayed.other += 1
+        return
+    try:
+        received = parse_event(logged.http_headers(), logged.value, *projection.PROJECTED)
+    except EventRejected:
+        replayed.unreadable += 1
+        return
+    try:
+        # A savepoint each: a fact the database refuses (as it did live, where the event
+        # then went to the dead-letter sink) leaves the others of its batch applied.
+        async with db.begin_nested():
+            if not await first_delivery(db, received, consumer=CONSUMER):
+                replayed.duplicates += 1
+                return
+            await projection.apply(db, received)
+    except DBAPIError:
+        replayed.failed.append(received.event["id"])
+        return
+    replayed.applied[event_type] += 1
+    if isinstance(received.payload, UserDeleted):
+        deleted.append(received)
