@@ -283,6 +283,49 @@ class FeedbackGiven(ConversationPayload):
     comment: StoredText = Field("", max_length=2000)
 
 
+# --- webhooks ---------------------------------------------------------------------------
+# An endpoint's URL and secret never travel in an event: a URL may itself be a credential
+# (a chat platform's incoming-webhook URL is), and the log is kept forever.
+
+
+class WebhookEndpointPayload(Payload):
+    partition_field = "user_id"
+
+    user_id: UUID
+    endpoint_id: UUID
+
+
+class WebhookEndpointSaved(WebhookEndpointPayload):
+    """An endpoint registered or changed (its URL, events, description, pause)."""
+
+    event_type = "io.chatfn.webhook.endpoint.saved"
+
+    event_types: list[str]
+    scope: Literal["user", "instance"]
+    paused: bool
+
+
+class WebhookEndpointDeleted(WebhookEndpointPayload):
+    event_type = "io.chatfn.webhook.endpoint.deleted"
+
+
+class WebhookTestRequested(WebhookEndpointPayload):
+    """Send `io.chatfn.webhook.tested` to the endpoint now, as delivery `delivery_id`."""
+
+    event_type = "io.chatfn.webhook.test.requested"
+
+    delivery_id: UUID
+
+
+class WebhookResendRequested(WebhookEndpointPayload):
+    """Deliver again, as `delivery_id`, the event of an earlier delivery `resend_of`."""
+
+    event_type = "io.chatfn.webhook.resend.requested"
+
+    delivery_id: UUID
+    resend_of: UUID
+
+
 CATALOG: dict[str, type[Payload]] = {
     payload.event_type: payload
     for payload in (
@@ -310,6 +353,10 @@ CATALOG: dict[str, type[Payload]] = {
         ConversationRestored,
         ConversationPurged,
         FeedbackGiven,
+        WebhookEndpointSaved,
+        WebhookEndpointDeleted,
+        WebhookTestRequested,
+        WebhookResendRequested,
     )
 }
 
@@ -330,6 +377,9 @@ TERMINAL: dict[str, str] = {
     "accounts are state-stored (register_user and api write them)",
     UserDisabled.event_type: "as io.chatfn.user.provisioned",
     UserEnabled.event_type: "as io.chatfn.user.provisioned",
+    WebhookEndpointSaved.event_type: "an endpoint's lifecycle, for the log: endpoints are "
+    "state-stored by api, since they hold a signing secret",
+    WebhookEndpointDeleted.event_type: "as io.chatfn.webhook.endpoint.saved",
 }
 
 
