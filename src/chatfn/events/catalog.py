@@ -326,6 +326,19 @@ class WebhookResendRequested(WebhookEndpointPayload):
     resend_of: UUID
 
 
+# --- schedules --------------------------------------------------------------------------
+
+
+class PingTick(Payload):
+    """A tick of a Knative PingSource (eventing/300-pingsource-*.yaml), in Knative's own
+    envelope: no dataschema, no traceparent. Its data names the work it is for."""
+
+    event_type = "dev.knative.sources.ping"
+    partition_field = "sweep"
+
+    sweep: str
+
+
 CATALOG: dict[str, type[Payload]] = {
     payload.event_type: payload
     for payload in (
@@ -357,6 +370,7 @@ CATALOG: dict[str, type[Payload]] = {
         WebhookEndpointDeleted,
         WebhookTestRequested,
         WebhookResendRequested,
+        PingTick,
     )
 }
 
@@ -380,6 +394,8 @@ TERMINAL: dict[str, str] = {
     WebhookEndpointSaved.event_type: "an endpoint's lifecycle, for the log: endpoints are "
     "state-stored by api, since they hold a signing secret",
     WebhookEndpointDeleted.event_type: "as io.chatfn.webhook.endpoint.saved",
+    PingTick.event_type: "for now: the webhooks function's Trigger webhooks-sweep, which "
+    "retries due deliveries at each tick, is on its way; remove this entry when it lands",
 }
 
 
