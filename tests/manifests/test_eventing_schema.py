@@ -19,6 +19,7 @@ import yaml
 from cloudcoil.apimachinery import ObjectMeta
 from cloudcoil.models.knative_eventing.eventing.v1 import Broker, Trigger
 from cloudcoil.models.knative_eventing.eventing.v1alpha1 import EventPolicy
+from cloudcoil.models.knative_eventing.sources.v1 import PingSource
 from cloudcoil.models.kubernetes.core.v1 import ConfigMap, Namespace
 from cloudcoil.models.kubernetes.networking.v1 import NetworkPolicy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -86,6 +87,7 @@ SCHEMAS: dict[tuple[str, str], type[BaseModel]] = {
     ("eventing.knative.dev/v1", "Trigger"): Trigger,
     ("eventing.knative.dev/v1alpha1", "KafkaSink"): KafkaSink,
     ("eventing.knative.dev/v1alpha1", "EventPolicy"): EventPolicy,
+    ("sources.knative.dev/v1", "PingSource"): PingSource,
     ("networking.k8s.io/v1", "NetworkPolicy"): NetworkPolicy,
 }
 # DeliverySpec fields the Knative webhook takes (knative.dev/eventing pkg/apis/duck/v1
@@ -353,6 +355,7 @@ BREAKAGES: dict[str, list[tuple[str, str, str]]] = {
         ("200-kafka-sink-dead-letter.yaml", "numPartitions", "numPartition"),
         ("200-kafka-sink-dead-letter.yaml", "contentMode: binary", "contentMode: json"),
         ("200-broker.yaml", "deadLetterSink", "deadLetterSnk"),
+        ("300-pingsource-webhooks-sweep.yaml", "contentType", "contenType"),
         ("oidc/400-eventpolicy-titles.yaml", "  from:", "  form:"),
         ("500-networkpolicy-functions.yaml", "policyTypes", "policyType"),
         ("100-namespace.yaml", "kind: Namespace", "kind: Namespaces"),

@@ -204,6 +204,7 @@ def broker(
                 port=port,
                 # Triggers name a function by its Knative Service name.
                 functions={service_name(n): url for n, url in stack.function_urls().items()},
+                ping_every_s=settings.ping_every_s,
             )
         )
 

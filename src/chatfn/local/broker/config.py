@@ -1,17 +1,21 @@
 """The Knative resources in `eventing/` that the local broker obeys.
 
-Only the fields a Kafka Broker's data plane acts on are modelled; everything else in
-the YAML (labels, annotations we do not use) is ignored. Trigger delivery settings
-fall back field by field to the Broker's, as Knative does.
+Only the fields a Kafka Broker's data plane (and a PingSource's adapter) acts on are
+modelled; everything else in the YAML (labels, annotations we do not use) is ignored.
+Trigger delivery settings fall back field by field to the Broker's, as Knative does.
+A PingSource's data is checked as Knative's webhook checks it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import base64
+import binascii
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import isodate
 import yaml
@@ -61,6 +65,40 @@ class TriggerSpec(_Spec):
     filters: list[dict[str, Any]] | None = None
     subscriber: Destination
     delivery: DeliverySpec = Field(default_factory=DeliverySpec)
+
+
+class CeOverrides(_Spec):
+    # Knative's rule for extension names (knative.dev/pkg duck/v1 CloudEventOverrides).
+    extensions: dict[Annotated[str, Field(pattern="^[a-zA-Z0-9]+$")], str] = Field(
+        default_factory=dict
+    )
+
+
+class PingSourceSpec(_Spec):
+    schedule: str = "* * * * *"  # Knative's default
+    timezone: str | None = None
+    content_type: str | None = Field(None, alias="contentType")
+    data: str | None = None
+    data_base64: str | None = Field(None, alias="dataBase64")
+    sink: Destination
+    ce_overrides: CeOverrides = Field(default_factory=CeOverrides, alias="ceOverrides")
+
+    def body(self) -> bytes:
+        """The event's data as the adapter sends it: `data` as given, `dataBase64` decoded;
+        refused where Knative's webhook refuses the resource."""
+        if self.data and self.data_base64:
+            raise ValueError("data and dataBase64 are mutually exclusive")
+        if self.data_base64:
+            try:
+                body = base64.b64decode(self.data_base64, validate=True)
+            except binascii.Error as exc:
+                raise ValueError(f"dataBase64 is not base64: {exc}") from exc
+        else:
+            body = (self.data or "").encode()
+        json_data = body and self.content_type == "application/json"
+        if json_data and not isinstance(json.loads(body), dict):
+            raise ValueError("JSON data must be an object")
+        return body
 
 
 def _seconds(duration: str | None, default: float) -> float:
@@ -117,12 +155,30 @@ class Trigger:
 
 
 @dataclass(frozen=True)
+class PingSource:
+    name: str
+    namespace: str
+    schedule: str
+    timezone: str | None
+    content_type: str | None
+    data: bytes
+    sink: Destination
+    extensions: Mapping[str, str]
+
+    @property
+    def source(self) -> str:
+        """The `source` of its events, as Knative names it."""
+        return f"/apis/v1/namespaces/{self.namespace}/pingsources/{self.name}"
+
+
+@dataclass(frozen=True)
 class Eventing:
     namespace: str
     broker: str
     partitions: int
     triggers: list[Trigger]
     kafka_sinks: dict[str, str]  # KafkaSink name -> topic
+    pings: list[PingSource]
 
     @property
     def topic(self) -> str:
@@ -183,4 +239,24 @@ def load_eventing(folder: Path) -> Eventing:
         partitions=partitions,
         triggers=triggers,
         kafka_sinks=sinks,
+        pings=[_ping_source(document) for document in by_kind.get("PingSource", [])],
+    )
+
+
+def _ping_source(document: dict[str, Any]) -> PingSource:
+    meta = Metadata.model_validate(document["metadata"])
+    spec = PingSourceSpec.model_validate(document["spec"])
+    try:
+        data = spec.body()
+    except ValueError as exc:
+        raise ValueError(f"PingSource {meta.name}: {exc}") from exc
+    return PingSource(
+        name=meta.name,
+        namespace=meta.namespace,
+        schedule=spec.schedule,
+        timezone=spec.timezone,
+        content_type=spec.content_type,
+        data=data,
+        sink=spec.sink,
+        extensions=spec.ce_overrides.extensions,
     )

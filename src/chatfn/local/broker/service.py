@@ -1,4 +1,5 @@
-"""The local broker process: one ingress and one dispatcher per Trigger, in one event loop."""
+"""The local broker process: one ingress, one dispatcher per Trigger and the PingSources, in
+one event loop."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from chatfn.local.broker.dispatcher import UNORDERED_CONCURRENCY, Dispatcher
 from chatfn.local.broker.figures import KafkaFigures
 from chatfn.local.broker.ingress import Ingress
 from chatfn.local.broker.link import Link
+from chatfn.local.broker.pings import Pings
 from chatfn.local.broker.records import Record, http_headers
 from chatfn.serve import CLIENT_KEEP_ALIVE_S, SleepingServer
 from chatfn.settings import TelemetrySettings
@@ -73,9 +75,11 @@ async def serve(
     bootstrap_servers: str,
     port: int,
     functions: Mapping[str, str] | None = None,
+    ping_every_s: float = 0.0,
 ) -> None:
-    """Run the ingress on 127.0.0.1:`port` and every Trigger's dispatcher until cancelled,
-    in Kafka sessions that start again whenever Kafka comes back (see `link`)."""
+    """Run the ingress on 127.0.0.1:`port`, every Trigger's dispatcher and every PingSource
+    (each `ping_every_s` if above 0, else on its schedule) until cancelled, in Kafka
+    sessions that start again whenever Kafka comes back (see `link`)."""
     providers.configure(TelemetrySettings(), "broker")
     eventing = load_eventing(eventing_dir)
     base_url = f"http://127.0.0.1:{port}"
@@ -100,6 +104,7 @@ async def serve(
             figures.written(metadata)
 
         ingress = Ingress(eventing, link, status=lambda: link.status(dispatchers), written=written)
+        pings = Pings(eventing, ingress.write, ping_every_s)
         dispatchers += [
             Dispatcher(
                 trigger,
@@ -122,4 +127,4 @@ async def serve(
             )
         )
         gc.freeze()  # set up: full collections skip all of it (see chatfn.runtime)
-        await asyncio.gather(server.serve(), link.run(dispatchers))
+        await asyncio.gather(server.serve(), link.run(dispatchers), pings.run())
