@@ -38,8 +38,11 @@ def stack_settings() -> Settings:
     with FileLock(home / "up.lock"):
         # Kafka in memory: ten times faster per event than on S3, and the shared stack
         # needs no log across restarts (the destructive stack keeps the S3 default).
+        # Webhook receivers in tests listen on 127.0.0.2, exempted here on purpose while
+        # 127.0.0.1 stays refused (tests/utils/receivers.py).
         return ensure_stack(
-            Settings(CHATFN_HOME=home, CHATFN_PORT=0, CHATFN_KAFKA_STORAGE="memory")
+            Settings(CHATFN_HOME=home, CHATFN_PORT=0, CHATFN_KAFKA_STORAGE="memory",
+                     WEBHOOK_ALLOWED_NETWORKS="127.0.0.2/32")  # fmt: skip
         )
 
 

@@ -158,6 +158,9 @@ module "chatfn" {
     rate_limit_register    = "20/hour"
     register_timeout_s     = 10
     projection_wait_s      = 5
+    webhook_timeout_s              = 15
+    webhook_inline_retry_s         = 10
+    webhook_disable_after_failures = 20
     # Every chat traced: the smoke checks may want to look.
     trace_sample_ratio        = 1
     metric_export_interval_ms = 15000

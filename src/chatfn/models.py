@@ -29,8 +29,9 @@ from sqlalchemy import (
     Text,
     Uuid,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chatfn.db import Base
@@ -210,3 +211,87 @@ class Preferences(Base):
     user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
     values: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     updated_at: Mapped[datetime] = _created_at()
+
+
+class WebhookEndpoint(Base):
+    """Where a user (or, with scope `instance`, an admin for everyone) wants facts POSTed.
+    Writer: `api`: state-stored like an account, since it holds the signing secret (and the
+    URL, which may itself be a credential); its lifecycle is published as facts without
+    either. `previous_secret` still signs until `previous_valid_until` after a rotation."""
+
+    __tablename__ = "webhook_endpoints"
+
+    user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16), default="user", server_default="user")
+    url: Mapped[str] = mapped_column(String(2048))
+    event_types: Mapped[list[str]] = mapped_column(ARRAY(String(128)))
+    description: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    secret: Mapped[str] = mapped_column(String(128))
+    previous_secret: Mapped[str | None] = mapped_column(String(128))
+    previous_valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # When its owner last resumed it: a disabling before this no longer holds.
+    resumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created_at()
+
+
+class WebhookDelivery(Base):
+    """One event on its way to one endpoint, with the exact body that is signed.
+    Writer: `webhooks`. An event gets one delivery per endpoint however often it is
+    delivered to the function (the unique index); a resend is a delivery of its own."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("webhook_deliveries_once", "user_id", "endpoint_id", "event_source", "event_id",
+              unique=True, postgresql_where=text("resend_of IS NULL")),
+        Index("webhook_deliveries_by_endpoint", "user_id", "endpoint_id", "created_at"),
+        Index("webhook_deliveries_due", "next_attempt_at",
+              postgresql_where=text("state = 'retrying'")),
+    )  # fmt: skip
+
+    user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    endpoint_id: Mapped[UUID] = mapped_column(Uuid)
+    event_source: Mapped[str] = mapped_column(String(512))
+    event_id: Mapped[str] = mapped_column(String(256))
+    event_type: Mapped[str] = mapped_column(String(256))
+    body: Mapped[str] = mapped_column(Text)
+    resend_of: Mapped[UUID | None] = mapped_column(Uuid)
+    # pending -> delivered | retrying -> ... -> delivered | failed
+    state: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created_at()
+
+
+class WebhookAttempt(Base):
+    """One POST of a delivery: what came back, how fast. Writer: `webhooks`."""
+
+    __tablename__ = "webhook_attempts"
+
+    user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    delivery_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = _created_at()
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(300))
+    excerpt: Mapped[str] = mapped_column(String(600), default="", server_default="")
+
+
+class WebhookHealth(Base):
+    """How an endpoint has been answering lately; disabled after too many failures in a
+    row (`WEBHOOK_DISABLE_AFTER_FAILURES`) or a 410. Writer: `webhooks`."""
+
+    __tablename__ = "webhook_health"
+
+    user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    endpoint_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    failures_in_a_row: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_reason: Mapped[str | None] = mapped_column(String(300))

@@ -55,6 +55,7 @@ NEEDS: dict[str, frozenset[str]] = {
     "persist_history": _DATABASE_AND_REDIS,
     "stream_reply": frozenset({"REDIS_URL"}),
     "titles": _DATABASE_AND_REDIS | _MODEL,
+    "webhooks": frozenset({"DATABASE_URL"}),
 }
 OPTIONAL = frozenset({"JWT_PREVIOUS_SECRET"})
 
@@ -154,6 +155,22 @@ class Settings(BaseSettings):
         description="how long a read waits for the user's own changes to be projected",
     )  # fmt: skip
 
+    # Outbound webhooks (chatfn.webhooks): every address a receiver resolves to must be
+    # public, save the CIDRs listed here on purpose (the test stack's receivers).
+    webhook_allowed_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="WEBHOOK_ALLOWED_NETWORKS",
+        description="CIDRs a webhook may reach although they are not public",
+    )  # fmt: skip
+    webhook_timeout_s: float = Field(15.0, alias="WEBHOOK_TIMEOUT_S", gt=0, le=60)
+    webhook_inline_retry_s: float = Field(
+        10.0, alias="WEBHOOK_INLINE_RETRY_S", ge=0,
+        description="a retry due sooner than this waits in the same request, not for the sweep",
+    )  # fmt: skip
+    webhook_disable_after_failures: int = Field(
+        20, alias="WEBHOOK_DISABLE_AFTER_FAILURES", ge=1,
+        description="failed attempts in a row (over several events) that disable an endpoint",
+    )  # fmt: skip
+
     def as_environment(self) -> dict[str, str]:
         """These settings as the environment variables that produce them, for child processes."""
         environment = {}
@@ -165,6 +182,8 @@ class Settings(BaseSettings):
                 value = value.get_secret_value()
             elif isinstance(value, set):
                 value = ",".join(sorted(value))
+            elif isinstance(value, list):
+                value = ",".join(value)
             elif isinstance(value, dict):
                 value = ",".join(f"{k}={v}" for k, v in sorted(value.items()))
             environment[info.alias or name.upper()] = str(value)
@@ -175,6 +194,13 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return {email.strip().lower() for email in value.split(",") if email.strip()}
+        return value
+
+    @field_validator("webhook_allowed_networks", mode="before")
+    @classmethod
+    def _cidrs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [cidr.strip() for cidr in value.split(",") if cidr.strip()]
         return value
 
     @field_validator("llm_routes", mode="before")

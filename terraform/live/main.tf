@@ -82,6 +82,9 @@ module "chatfn" {
     rate_limit_register    = "20/hour"
     register_timeout_s     = 10
     projection_wait_s      = 5
+    webhook_timeout_s              = 15
+    webhook_inline_retry_s         = 10
+    webhook_disable_after_failures = 20
     # Pushed every 15 s: a pod scaled to zero flushes its last counts at SIGTERM.
     trace_sample_ratio        = var.trace_sample_ratio
     metric_export_interval_ms = 15000

@@ -12,9 +12,9 @@ import asyncio
 import re
 import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,68 +24,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from multidict import CIMultiDict
 
 from chatfn.webhooks.sender import DeliveryPolicy, Lookup, URLRefused, check_url, deliver
 from chatfn.webhooks.signing import new_secret, sign
+from tests.utils.receivers import ALLOWED, receiving
 
-ALLOWED = "127.0.0.2"
 POLICY = DeliveryPolicy(
     allow_http=True, allowed_networks=[f"{ALLOWED}/32"], connect_timeout=2, total_timeout=5
 )
 BODY = b'{"type":"message.sent","data":{"id":"0190"}}'
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass(frozen=True)
-class Seen:
-    host: str  # the Host header
-    headers: CIMultiDict[str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    address: str
-    port: int
-    seen: list[Seen] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.address}:{self.port}/hook"
-
-
-async def answer_ok(request: web.Request) -> web.StreamResponse:
-    return web.Response(text="thanks")
-
-
-@asynccontextmanager
-async def receiving(
-    address: str,
-    handler: Handler = answer_ok,
-    port: int = 0,
-    tls: ssl.SSLContext | None = None,
-) -> AsyncIterator[Receiver]:
-    """An HTTP server on `address` that records each request, then answers with `handler`."""
-    sock = socket.socket()
-    sock.bind((address, port))
-    receiver = Receiver(address, sock.getsockname()[1])
-
-    async def record(request: web.Request) -> web.StreamResponse:
-        seen = Seen(request.host, CIMultiDict(request.headers), await request.read())
-        receiver.seen.append(seen)
-        return await handler(request)
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", record)
-    # Cancelled when the client hangs up, so a slow handler does not hold up cleanup.
-    runner = web.AppRunner(app, handler_cancellation=True)
-    await runner.setup()
-    await web.SockSite(runner, sock, ssl_context=tls).start()
-    try:
-        yield receiver
-    finally:
-        await runner.cleanup()
 
 
 def lookup_answering(*answers: Sequence[str]) -> tuple[Lookup, list[str]]:

@@ -16,6 +16,7 @@ from chatfn.api import (
     event_endpoints,
     me_endpoints,
     problems,
+    webhook_endpoints,
 )
 from chatfn.api.body_limit import BodyLimit
 from chatfn.api.security import Api, limit_ip
@@ -37,7 +38,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.api = Api(runtime)
     problems.install(app)
-    routers = (auth_endpoints, me_endpoints, chat_endpoints, admin_endpoints)
+    routers = (auth_endpoints, me_endpoints, chat_endpoints, admin_endpoints, webhook_endpoints)
     for router in (module.router for module in routers):
         app.include_router(router, dependencies=[Depends(limit_ip)])
     app.include_router(event_endpoints.router)

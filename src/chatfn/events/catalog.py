@@ -394,8 +394,6 @@ TERMINAL: dict[str, str] = {
     WebhookEndpointSaved.event_type: "an endpoint's lifecycle, for the log: endpoints are "
     "state-stored by api, since they hold a signing secret",
     WebhookEndpointDeleted.event_type: "as io.chatfn.webhook.endpoint.saved",
-    PingTick.event_type: "for now: the webhooks function's Trigger webhooks-sweep, which "
-    "retries due deliveries at each tick, is on its way; remove this entry when it lands",
 }
 
 

@@ -47,6 +47,11 @@ locals {
     TRUSTED_PROXIES         = join(",", local.trusted_proxies)
     REGISTER_TIMEOUT_S      = tostring(var.tuning.register_timeout_s)
     PROJECTION_WAIT_S       = tostring(var.tuning.projection_wait_s)
+    # Outbound webhooks: no private network is exempted in a cluster.
+    WEBHOOK_ALLOWED_NETWORKS       = ""
+    WEBHOOK_TIMEOUT_S              = tostring(var.tuning.webhook_timeout_s)
+    WEBHOOK_INLINE_RETRY_S         = tostring(var.tuning.webhook_inline_retry_s)
+    WEBHOOK_DISABLE_AFTER_FAILURES = tostring(var.tuning.webhook_disable_after_failures)
     # Traces and metrics are pushed to the platform's collector (chatfn.telemetry).
     OTEL_EXPORTER_OTLP_ENDPOINT = var.otlp_endpoint
     OTEL_METRIC_EXPORT_INTERVAL = tostring(var.tuning.metric_export_interval_ms)

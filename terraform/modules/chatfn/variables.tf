@@ -98,6 +98,11 @@ variable "tuning" {
     register_timeout_s     = number
     # How long a read waits for its user's own changes to reach the projection.
     projection_wait_s = number
+    # Outbound webhooks: a receiver's time to answer, the retries that wait in the request,
+    # and the failed attempts in a row that disable an endpoint.
+    webhook_timeout_s              = number
+    webhook_inline_retry_s         = number
+    webhook_disable_after_failures = number
     # Of the traces that start at the edge; a chat is traced whole or not at all.
     trace_sample_ratio        = number
     metric_export_interval_ms = number
