@@ -75,3 +75,56 @@ export interface Problem {
   status: number;
   detail?: string;
 }
+
+// --- outbound webhooks -----------------------------------------------------------------
+
+export interface WebhookEventType {
+  type: string;
+  description: string;
+  version: number;
+}
+
+export type EndpointState = "active" | "paused" | "disabled";
+
+export interface Endpoint {
+  id: string;
+  url: string;
+  event_types: string[];
+  description: string;
+  /** "disabled": chatfn stopped after repeated failures; `paused: false` re-enables it. */
+  state: EndpointState;
+  disabled_reason: string | null;
+  created_at: string;
+  secret_rotated_at: string | null;
+}
+
+/** The answer to a create: the signing secret, this once and never again. */
+export interface CreatedEndpoint extends Endpoint {
+  secret: string;
+}
+
+export interface RotatedSecret {
+  secret: string;
+  /** Until then chatfn signs with the old secret as well. */
+  previous_valid_until: string | null;
+}
+
+export interface DeliveryAttempt {
+  at: string;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+  /** The start of the receiver's answer: untrusted text, never markup. */
+  excerpt: string;
+}
+
+export interface Delivery {
+  id: string;
+  event_id: string;
+  event_type: string;
+  state: "pending" | "retrying" | "delivered" | "failed";
+  attempts: number;
+  next_attempt_at: string | null;
+  created_at: string;
+  last_attempt: DeliveryAttempt | null;
+}

@@ -4,11 +4,16 @@ import type {
   Conversation,
   ConversationDetail,
   ConversationPage,
+  CreatedEndpoint,
+  Delivery,
+  Endpoint,
   Model,
   Preferences,
   Problem,
+  RotatedSecret,
   Session,
   User,
+  WebhookEventType,
 } from "../types";
 import { backoffMs, sleep } from "./backoff";
 
@@ -27,6 +32,11 @@ export class ApiError extends Error {
     this.detail = detail;
     if (retryAfter !== undefined) this.retryAfter = retryAfter;
   }
+}
+
+/** What to tell the user about a failed call: the server's own words when it gave some. */
+export function failureText(error: unknown, fallback: string): string {
+  return error instanceof ApiError ? error.detail || error.title : fallback;
 }
 
 const OFFLINE = "You appear to be offline, or chatfn cannot be reached. Try again in a moment.";
@@ -345,4 +355,57 @@ export function feedback(messageId: string, rating: "up" | "down", comment = "")
 
 export function models(): Promise<Model[]> {
   return request("GET", "/api/models");
+}
+
+// --- outbound webhooks -----------------------------------------------------------------
+
+export function webhookEventTypes(): Promise<WebhookEventType[]> {
+  return request("GET", "/api/webhooks/event-types");
+}
+
+export function listEndpoints(): Promise<Endpoint[]> {
+  return request("GET", "/api/webhooks");
+}
+
+export interface EndpointFields {
+  url: string;
+  event_types: string[];
+  description: string;
+}
+
+/** A 422 means the URL was refused (not https, or a private address); its detail says why. */
+export function createEndpoint(fields: EndpointFields): Promise<CreatedEndpoint> {
+  return request("POST", "/api/webhooks", fields);
+}
+
+/** `paused: false` also re-enables an endpoint chatfn disabled after repeated failures. */
+export function updateEndpoint(
+  endpointId: string,
+  changes: Partial<EndpointFields> & { paused?: boolean },
+): Promise<Endpoint> {
+  return request("PATCH", `/api/webhooks/${id(endpointId)}`, changes);
+}
+
+export function deleteEndpoint(endpointId: string): Promise<void> {
+  return request("DELETE", `/api/webhooks/${id(endpointId)}`);
+}
+
+/** A new signing secret; the old one is still signed with for `overlapHours` (0..168). */
+export function rotateEndpointSecret(endpointId: string, overlapHours: number): Promise<RotatedSecret> {
+  return request("POST", `/api/webhooks/${id(endpointId)}/rotate-secret`, { overlap_hours: overlapHours });
+}
+
+/** Sends an io.chatfn.webhook.tested event to the endpoint now. */
+export function testEndpoint(endpointId: string): Promise<{ delivery_id: string }> {
+  return request("POST", `/api/webhooks/${id(endpointId)}/test`);
+}
+
+/** The most recent deliveries, newest first. */
+export function listDeliveries(endpointId: string, limit = 20): Promise<Delivery[]> {
+  return request("GET", `/api/webhooks/${id(endpointId)}/deliveries${query({ limit: String(limit) })}`);
+}
+
+/** A new delivery of the same event. */
+export function resendDelivery(deliveryId: string): Promise<{ delivery_id: string }> {
+  return request("POST", `/api/webhooks/deliveries/${id(deliveryId)}/resend`);
 }
