@@ -7,6 +7,7 @@ import { preloadMarkdown } from "./chat/MessageItem";
 import type { ChatController } from "./chat/useChat";
 import { SettingsDialog } from "./settings/SettingsDialog";
 import { ShortcutsDialog, useShortcuts } from "./settings/Shortcuts";
+import { useDisabledEndpoints } from "./settings/useDisabledEndpoints";
 import { TrashDialog } from "./sidebar/TrashDialog";
 import { Sidebar } from "./sidebar/Sidebar";
 import { useConversations } from "./sidebar/useConversations";
@@ -57,6 +58,7 @@ function Workspace({ user, onUser }: { user: User; onUser(user: User | null): vo
   const composerRef = useRef<HTMLTextAreaElement>(null);
   const searchRef = useRef<HTMLInputElement>(null);
   const chatRef = useRef<ChatController>(null);
+  const disabledEndpoints = useDisabledEndpoints();
 
   useEffect(() => {
     preloadMarkdown();
@@ -157,6 +159,7 @@ function Workspace({ user, onUser }: { user: User; onUser(user: User | null): vo
         onArchive={(c) => void archive(c)}
         onDelete={(c) => void remove(c)}
         onOpenSettings={() => setDialog("settings")}
+        settingsAlert={disabledEndpoints.alert}
         onOpenTrash={() => setDialog("trash")}
         onOpenShortcuts={() => setDialog("shortcuts")}
         onLogout={() => void logout(false)}
@@ -182,12 +185,17 @@ function Workspace({ user, onUser }: { user: User; onUser(user: User | null): vo
         open={dialog === "settings"}
         user={user}
         models={models}
-        onClose={() => setDialog(null)}
+        onClose={() => {
+          setDialog(null);
+          disabledEndpoints.refresh();
+        }}
         onSaved={(saved) => {
           onUser(saved);
           if (saved.preferences.default_model) setModel(saved.preferences.default_model);
         }}
         onLogoutEverywhere={() => void logout(true)}
+        disabledEndpoints={disabledEndpoints.count}
+        onEndpoints={disabledEndpoints.seen}
       />
       <TrashDialog open={dialog === "trash"} onClose={() => setDialog(null)} onRestored={list.upsert} />
       <ShortcutsDialog open={dialog === "shortcuts"} onClose={() => setDialog(null)} />

@@ -20,6 +20,8 @@ interface Props {
   onArchive(conversation: Conversation): void;
   onDelete(conversation: Conversation): void;
   onOpenSettings(): void;
+  /** Something in Settings needs the user ("1 webhook endpoint disabled"): a dot on its entry. */
+  settingsAlert: string | null;
   onOpenTrash(): void;
   onOpenShortcuts(): void;
   onLogout(): void;
@@ -87,8 +89,14 @@ export function Sidebar(props: Props) {
         <button type="button" className="sidebar-footer-button" onClick={props.onOpenShortcuts}>
           <Keyboard size={16} aria-hidden="true" /> Keyboard shortcuts
         </button>
-        <button type="button" className="sidebar-footer-button" onClick={props.onOpenSettings}>
+        <button type="button" className="sidebar-footer-button" onClick={props.onOpenSettings} title={props.settingsAlert ?? undefined}>
           <Settings size={16} aria-hidden="true" /> Settings
+          {props.settingsAlert && (
+            <>
+              <span className="alert-dot" aria-hidden="true" />
+              <span className="visually-hidden"> ({props.settingsAlert})</span>
+            </>
+          )}
         </button>
         <div className="sidebar-user">
           <span className="avatar" aria-hidden="true">
