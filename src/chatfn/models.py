@@ -295,3 +295,18 @@ class WebhookHealth(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     disabled_reason: Mapped[str | None] = mapped_column(String(300))
+
+
+class InboundIntegration(Base):
+    """An integration (a bot, a ticketing system) allowed to post messages into its user's
+    conversations through `/api/inbound/{id}`, each post signed with `secret` (Standard
+    Webhooks). Writer: `api`, state-stored since it holds the secret."""
+
+    __tablename__ = "inbound_integrations"
+    __table_args__ = (Index("inbound_integrations_by_id", "id"),)
+
+    user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = _created_at()

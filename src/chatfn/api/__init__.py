@@ -14,6 +14,7 @@ from chatfn.api import (
     auth_endpoints,
     chat_endpoints,
     event_endpoints,
+    inbound_endpoints,
     me_endpoints,
     problems,
     webhook_endpoints,
@@ -38,7 +39,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.api = Api(runtime)
     problems.install(app)
-    routers = (auth_endpoints, me_endpoints, chat_endpoints, admin_endpoints, webhook_endpoints)
+    routers = (
+        auth_endpoints, me_endpoints, chat_endpoints, admin_endpoints, webhook_endpoints,
+        inbound_endpoints,
+    )  # fmt: skip
     for router in (module.router for module in routers):
         app.include_router(router, dependencies=[Depends(limit_ip)])
     app.include_router(event_endpoints.router)

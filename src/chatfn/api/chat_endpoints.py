@@ -137,7 +137,7 @@ def _after_cursor(query: Select[Conversation], cursor: str | None) -> Select[Con
     return query.where(tuple_(Conversation.updated_at, Conversation.id) < position)
 
 
-async def _owned_conversation(
+async def owned_conversation(
     db: AsyncSession, user_id: UUID, conversation_id: UUID
 ) -> Conversation:
     conversation = await db.get(Conversation, (user_id, conversation_id))
@@ -223,7 +223,7 @@ async def read_conversation(
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> ConversationDetail:
     """The message tree, oldest first, paged by `cursor` (the last message id of a page)."""
-    conversation = await _owned_conversation(db, principal.user_id, conversation_id)
+    conversation = await owned_conversation(db, principal.user_id, conversation_id)
     in_conversation = and_(
         Message.user_id == principal.user_id, Message.conversation_id == conversation_id
     )
@@ -258,7 +258,7 @@ async def update_conversation(
     db: ViewDep,
 ) -> ConversationOut:  # fmt: skip
     """Rename, pin or archive: each field present is a fact of its own."""
-    current = ConversationOut.of(await _owned_conversation(db, principal.user_id, conversation_id))
+    current = ConversationOut.of(await owned_conversation(db, principal.user_id, conversation_id))
     ids = {"user_id": principal.user_id, "conversation_id": conversation_id}
     changes: dict[str, object] = {}
     facts: list[ConversationPayload] = []
@@ -281,7 +281,7 @@ async def delete_conversation(
     conversation_id: UUID, principal: PrincipalDep, api: ApiDep, db: ViewDep
 ) -> None:
     """Move to the trash; restorable for 30 days."""
-    await _owned_conversation(db, principal.user_id, conversation_id)
+    await owned_conversation(db, principal.user_id, conversation_id)
     trashed = ConversationTrashed(user_id=principal.user_id, conversation_id=conversation_id)
     await api.announce(trashed, principal.user_id)
 
@@ -314,7 +314,7 @@ async def purge_conversation(
     await api.announce(purged, principal.user_id)
 
 
-async def _command(api: ApiDep, payload: MessagePayload, user_id: UUID) -> Accepted:
+async def send_command(api: ApiDep, payload: MessagePayload, user_id: UUID) -> Accepted:
     """Register the reply's owner, publish the command, and hand out the first ticket."""
     reply_id, conversation_id = payload.reply_id, payload.conversation_id
     redis, settings = api.runtime.redis, api.settings
@@ -330,8 +330,8 @@ async def send(
 ) -> Accepted:
     """Send a message (a new sibling of an earlier one when it edits it: same `parent_id`).
     The reply streams from `GET /api/replies/{reply_id}/stream?ticket=...`."""
-    await _owned_conversation(db, principal.user_id, conversation_id)
-    await _known_model(api, body.model)
+    await owned_conversation(db, principal.user_id, conversation_id)
+    await known_model(api, body.model)
     command = MessageSendRequested(
         user_id=principal.user_id,
         conversation_id=conversation_id,
@@ -341,7 +341,7 @@ async def send(
         content=body.content,
         model=body.model,
     )
-    return await _command(api, command, principal.user_id)
+    return await send_command(api, command, principal.user_id)
 
 
 @router.post("/messages/{message_id}/regenerate", status_code=202)
@@ -356,13 +356,13 @@ async def regenerate(
     by the model that gave the reply unless another is asked for."""
     message = await db.get(Message, (principal.user_id, message_id))
     model = body.model if body else None
-    await _known_model(api, model)
+    await known_model(api, model)
     if message is not None and message.role == "assistant" and message.parent_id is not None:
         model = model or message.model
         message = await db.get(Message, (principal.user_id, message.parent_id))
     if message is None or message.role != "user":
         raise not_found("message")
-    await _owned_conversation(db, principal.user_id, message.conversation_id)
+    await owned_conversation(db, principal.user_id, message.conversation_id)
     command = ReplyRegenerateRequested(
         user_id=principal.user_id,
         conversation_id=message.conversation_id,
@@ -370,7 +370,7 @@ async def regenerate(
         reply_id=uuid7(),
         model=model or None,
     )
-    return await _command(api, command, principal.user_id)
+    return await send_command(api, command, principal.user_id)
 
 
 async def _owned_reply(api: ApiDep, user_id: UUID, reply_id: UUID) -> None:
@@ -426,7 +426,7 @@ async def models(principal: PrincipalDep, api: ApiDep) -> list[ModelOut]:
     return [ModelOut(id=model) for model in await api.models()]
 
 
-async def _known_model(api: ApiDep, model: str | None) -> None:
+async def known_model(api: ApiDep, model: str | None) -> None:
     """A model asked for by name must be one `/api/models` lists (None: the default)."""
     if model is not None and model not in await api.models():
         raise Problem(
