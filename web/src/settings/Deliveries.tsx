@@ -20,6 +20,12 @@ const STATES: Record<Delivery["state"], [label: string, tone: Tone]> = {
   failed: ["Failed", "danger"],
 };
 
+// A delivery about to change (not tried yet, or retried within the minute) is looked at
+// again this often while the list is open, so a test send is seen to arrive.
+const FOLLOW_MS = 3000;
+const changingSoon = (d: Delivery) =>
+  d.state === "pending" || (d.state === "retrying" && d.next_attempt_at !== null && Date.parse(d.next_attempt_at) - Date.now() < 60_000);
+
 /** An endpoint's last 20 deliveries, loaded when the reader opens them. */
 export function Deliveries({ endpointId, url, refreshKey }: Props) {
   const [open, setOpen] = useState(false);
@@ -40,6 +46,12 @@ export function Deliveries({ endpointId, url, refreshKey }: Props) {
   useEffect(() => {
     if (open) void load();
   }, [open, refreshKey, load]);
+
+  useEffect(() => {
+    if (!open || !items?.some(changingSoon)) return;
+    const timer = window.setTimeout(() => void load(), FOLLOW_MS);
+    return () => window.clearTimeout(timer);
+  }, [open, items, load]);
 
   const resend = async (delivery: Delivery) => {
     try {
@@ -126,7 +138,13 @@ function DeliveryItem({ delivery, onResend }: { delivery: Delivery; onResend(del
       </div>
       {delivery.state === "retrying" && delivery.next_attempt_at && (
         <p className="hint delivery-next">
-          Next attempt <Time iso={delivery.next_attempt_at} />
+          {Date.parse(delivery.next_attempt_at) > Date.now() ? (
+            <>
+              Next attempt <Time iso={delivery.next_attempt_at} />
+            </>
+          ) : (
+            "Next attempt any moment now"
+          )}
         </p>
       )}
       {last && (last.error || last.excerpt) && (

@@ -197,4 +197,27 @@ describe("Recent deliveries", () => {
     expect(within(list).getAllByRole("listitem")).toHaveLength(2);
     expect(screen.getByText("io.chatfn.reply.completed was sent again as a new delivery.")).toBeTruthy();
   });
+
+  it("follow a test send until it has arrived", async () => {
+    serve([endpoint("e1")]);
+    let deliveries: Delivery[] = [];
+    routes["GET /api/webhooks/e1/deliveries?limit=20"] = () => [200, deliveries];
+    routes["POST /api/webhooks/e1/test"] = () => {
+      deliveries = [delivery("t1", { event_type: "io.chatfn.webhook.tested", state: "pending", attempts: 0 })];
+      setTimeout(() => {
+        const at = new Date().toISOString();
+        deliveries = [{ ...deliveries[0]!, state: "delivered", attempts: 1, last_attempt: { at, status_code: 204, latency_ms: 12, error: null, excerpt: "" } }];
+      }, 500);
+      return [202, { delivery_id: "t1" }];
+    };
+    render(<Integrations onEndpoints={() => undefined} />);
+    fireEvent.click(await screen.findByRole("button", { name: "Recent deliveries to https://hooks.example.com/e1" }));
+    await screen.findByText(/Nothing sent yet/);
+    fireEvent.click(screen.getByRole("button", { name: "Send test to https://hooks.example.com/e1" }));
+
+    const list = await screen.findByRole("list", { name: "Recent deliveries" });
+    expect(within(list).getByText("Pending")).toBeTruthy();
+    await within(list).findByText("Delivered", {}, { timeout: 5000 });
+    expect(within(list).getByText("HTTP 204")).toBeTruthy();
+  });
 });
