@@ -11,6 +11,7 @@ sweep (a PingSource's tick every minute).
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,7 +32,7 @@ from chatfn.webhooks import facts, schedule, sender, signing
 Sessions = async_sessionmaker[AsyncSession]
 LEASE_MARGIN_S = 10.0  # beyond the attempt's own timeout, before another may claim it
 SWEEP_BATCH = 200
-CONCURRENCY = 16  # attempts in flight per request: one slow receiver must not hold the rest
+ATTEMPTS_IN_FLIGHT = 32  # per process: more would only wait for database connections
 PENDING_GRACE = timedelta(minutes=1)  # a first attempt the sweep takes over (its request died)
 USER_AGENT = "chatfn-webhooks/1"
 OWN_SOURCE = "chatfn/webhooks"
@@ -195,88 +196,120 @@ async def due(sessions: Sessions) -> list[Key]:
         return [Key(*row) for row in rows.all()]
 
 
+def _gate() -> asyncio.Semaphore:
+    """The attempts this process has in flight, whatever the requests that asked for them:
+    a burst of events must queue here rather than for the database's connections."""
+    loop = asyncio.get_running_loop()
+    if loop not in _GATES:
+        _GATES[loop] = asyncio.Semaphore(ATTEMPTS_IN_FLIGHT)
+    return _GATES[loop]
+
+
+_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def deliver_all(sessions: Sessions, settings: Settings, keys: Iterable[Key]) -> None:
-    gate = asyncio.Semaphore(CONCURRENCY)
-
-    async def one(key: Key) -> None:
-        async with gate:
-            await deliver(sessions, settings, key)
-
+    """Attempt each delivery that is due (claimed together), each until it is delivered,
+    given up, or its next attempt is further off than `WEBHOOK_INLINE_RETRY_S`."""
+    ready = await _claim(sessions, settings, list(keys))
     async with asyncio.TaskGroup() as group:
-        for key in keys:
-            group.create_task(one(key))
+        for endpoint, delivery in ready:
+            group.create_task(_settle(sessions, settings, endpoint, delivery))
 
 
-async def deliver(sessions: Sessions, settings: Settings, key: Key) -> None:
-    """Attempt the delivery until it is delivered, given up, or its next attempt is further
-    off than `WEBHOOK_INLINE_RETRY_S` (the sweep takes it then)."""
-    while (claimed := await _claim(sessions, settings, key)) is not None:
-        endpoint, delivery = claimed
-        body = delivery.body.encode()
-        headers = signing.sign(delivery.event_id, body, *_secrets(endpoint))
-        headers |= {"content-type": "application/json", "user-agent": USER_AGENT}
-        attempt = await sender.deliver(endpoint.url, headers, body, policy(settings))
-        number = delivery.attempts + 1
-        delay = schedule.next_attempt_delay(number, attempt)
-        await _record(sessions, settings, endpoint, delivery, number, attempt, delay)
+async def _settle(
+    sessions: Sessions, settings: Settings, endpoint: WebhookEndpoint, delivery: WebhookDelivery
+) -> None:
+    while True:
+        async with _gate():
+            delay = await _attempt(sessions, settings, endpoint, delivery)
         if delay is None or delay > settings.webhook_inline_retry_s:
-            return
+            return  # done, or the sweep's
         await asyncio.sleep(delay)
+        again = await _claim(sessions, settings, [Key(delivery.user_id, delivery.id)])
+        if not again:
+            return  # someone else took it meanwhile
+        [(endpoint, delivery)] = again
+
+
+async def _attempt(
+    sessions: Sessions, settings: Settings, endpoint: WebhookEndpoint, delivery: WebhookDelivery
+) -> float | None:
+    """POST it once, signed, and record how it went; seconds until the next attempt."""
+    body = delivery.body.encode()
+    headers = signing.sign(delivery.event_id, body, *_secrets(endpoint))
+    headers |= {"content-type": "application/json", "user-agent": USER_AGENT}
+    attempt = await sender.deliver(endpoint.url, headers, body, policy(settings))
+    number = delivery.attempts + 1
+    delay = schedule.next_attempt_delay(number, attempt)
+    await _record(sessions, settings, endpoint, delivery, number, attempt, delay)
+    return delay
 
 
 def _secrets(endpoint: WebhookEndpoint) -> list[str]:
     """The secret, and the one it replaced while the rotation's overlap lasts."""
-    overlapping = endpoint.previous_valid_until and endpoint.previous_valid_until > datetime.now(
-        UTC
-    )
+    until = endpoint.previous_valid_until
+    overlapping = until is not None and until > datetime.now(UTC)
     previous = [endpoint.previous_secret] if overlapping and endpoint.previous_secret else []
     return [endpoint.secret, *previous]
 
 
 async def _claim(
-    sessions: Sessions, settings: Settings, key: Key
-) -> tuple[WebhookEndpoint, WebhookDelivery] | None:
-    """The delivery, leased to this attempt, with its endpoint; None when it is not due, is
-    leased to another, is over, or its endpoint is paused or disabled (a test or a resend,
-    which its owner asked for now, goes anyway)."""
+    sessions: Sessions, settings: Settings, keys: list[Key]
+) -> list[tuple[WebhookEndpoint, WebhookDelivery]]:
+    """The deliveries of `keys` that are due and not leased to another attempt, leased to
+    this one, each with its endpoint. One whose endpoint is paused or disabled is left for
+    later (a test or a resend, which its owner asked for now, goes anyway); one whose
+    endpoint is gone is over."""
+    if not keys:
+        return []
     lease = timedelta(seconds=settings.webhook_timeout_s + LEASE_MARGIN_S)
     async with sessions.begin() as db:
-        delivery = await db.scalar(
-            update(WebhookDelivery)
-            .where(
-                WebhookDelivery.user_id == key.user_id,
-                WebhookDelivery.id == key.id,
-                WebhookDelivery.state.in_(("pending", "retrying")),
-                WebhookDelivery.next_attempt_at <= func.now(),
-                or_(
-                    WebhookDelivery.leased_until.is_(None),
-                    WebhookDelivery.leased_until < func.now(),
-                ),
+        claimed = (
+            await db.scalars(
+                update(WebhookDelivery)
+                .where(
+                    tuple_(WebhookDelivery.user_id, WebhookDelivery.id).in_(
+                        [(key.user_id, key.id) for key in keys]
+                    ),
+                    WebhookDelivery.state.in_(("pending", "retrying")),
+                    WebhookDelivery.next_attempt_at <= func.now(),
+                    or_(
+                        WebhookDelivery.leased_until.is_(None),
+                        WebhookDelivery.leased_until < func.now(),
+                    ),
+                )
+                .values(leased_until=func.now() + lease)
+                .returning(WebhookDelivery)
             )
-            .values(leased_until=func.now() + lease)
-            .returning(WebhookDelivery)
+        ).all()
+        if not claimed:
+            return []
+        wanted = {(delivery.user_id, delivery.endpoint_id) for delivery in claimed}
+        found = await db.execute(
+            select(WebhookEndpoint, WebhookHealth)
+            .outerjoin(WebhookHealth, health_of_endpoint())
+            .where(tuple_(WebhookEndpoint.user_id, WebhookEndpoint.id).in_(wanted))
         )
-        if delivery is None:
-            return None
-        endpoint = await db.get(WebhookEndpoint, (key.user_id, delivery.endpoint_id))
-        if endpoint is None:  # deleted since: nothing to send it to
-            delivery.state, delivery.leased_until = "failed", None
-            return None
-        asked_for_now = delivery.event_type == facts.TESTED or delivery.resend_of is not None
-        if not asked_for_now and not await _deliverable(db, endpoint):
-            delivery.leased_until = None
-            return None
-        return endpoint, delivery
-
-
-async def _deliverable(db: AsyncSession, endpoint: WebhookEndpoint) -> bool:
-    if endpoint.paused:
-        return False
-    health = await db.get(WebhookHealth, (endpoint.user_id, endpoint.id))
-    return still_enabled(endpoint, health)
+        endpoints = {(e.user_id, e.id): (e, h) for e, h in found.tuples().all()}
+        ready = []
+        for delivery in claimed:
+            endpoint, health = endpoints.get((delivery.user_id, delivery.endpoint_id), (None, None))
+            if endpoint is None:
+                delivery.state, delivery.leased_until = "failed", None
+                continue
+            asked_for_now = delivery.event_type == facts.TESTED or delivery.resend_of is not None
+            if not asked_for_now and (endpoint.paused or not still_enabled(endpoint, health)):
+                delivery.leased_until = None
+                continue
+            ready.append((endpoint, delivery))
+        return ready
 
 
 def still_enabled(endpoint: WebhookEndpoint, health: WebhookHealth | None) -> bool:
+    """Never disabled, or resumed by its owner since it was."""
     if health is None or health.disabled_at is None:
         return True
     return endpoint.resumed_at is not None and endpoint.resumed_at > health.disabled_at
@@ -323,14 +356,23 @@ async def _judge(
 ) -> None:
     """Count the endpoint's failures in a row (afresh once its owner resumed it) and
     disable it after too many, or at once when it answers 410 Gone."""
+    if attempt.error is None:
+        # A row only once it has failed: a success writes nothing unless it ends a streak.
+        await db.execute(
+            update(WebhookHealth)
+            .where(
+                WebhookHealth.user_id == endpoint.user_id,
+                WebhookHealth.endpoint_id == endpoint.id,
+                WebhookHealth.failures_in_a_row > 0,
+            )
+            .values(failures_in_a_row=0, last_success_at=now)
+        )
+        return
     health = await db.get(WebhookHealth, (endpoint.user_id, endpoint.id), with_for_update=True)
     if health is None:
         health = WebhookHealth(user_id=endpoint.user_id, endpoint_id=endpoint.id,
                                failures_in_a_row=0)  # fmt: skip
         db.add(health)
-    if attempt.error is None:
-        health.failures_in_a_row, health.last_success_at = 0, now
-        return
     resumed = endpoint.resumed_at is not None and (
         health.last_failure_at is None or endpoint.resumed_at > health.last_failure_at
     )
