@@ -76,8 +76,8 @@ async def test_rename_pin_delete_undo_restore_archive(
     # Deleted for good from the trash: the first click arms the button, the second deletes.
     await menu(page, chat_named(page, "Holiday plans"), "Delete")
     await page.get_by_role("button", name="Trash & archive").click()
-    await page.get_by_role("button", name="Delete Holiday plans forever").click()
-    await page.get_by_role("button", name="Confirm: delete Holiday plans forever").click()
+    await page.get_by_role("button", name="Delete forever Holiday plans").click()
+    await page.get_by_role("button", name="Confirm delete: Holiday plans").click()
     trash = page.get_by_role("region", name="Trash")
     await expect(trash).to_contain_text("The trash is empty.")
     await page.reload()

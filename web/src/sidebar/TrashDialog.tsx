@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import * as api from "../api/client";
 import type { Conversation } from "../types";
+import { ConfirmButton } from "../ui/ConfirmButton";
 import { Dialog } from "../ui/Dialog";
 
 interface Props {
@@ -55,12 +56,11 @@ interface ShelfProps {
   empty: string;
   action: string;
   onAction(c: Conversation): void;
-  /** Deleting for good asks once more: the first click only arms the button. */
+  /** Deleting for good asks once more (ConfirmButton). */
   onPurge?(c: Conversation): void;
 }
 
 function Shelf({ items, empty, action, onAction, onPurge }: ShelfProps) {
-  const [armed, setArmed] = useState<string | null>(null);
   if (items === null) return <p className="hint">Loading…</p>;
   if (items.length === 0) return <p className="hint">{empty}</p>;
   return (
@@ -74,15 +74,7 @@ function Shelf({ items, empty, action, onAction, onPurge }: ShelfProps) {
               {action}
             </button>
             {onPurge && (
-              <button
-                type="button"
-                className="danger-button"
-                onClick={() => (armed === c.id ? onPurge(c) : setArmed(c.id))}
-                onBlur={() => setArmed(null)}
-                aria-label={armed === c.id ? `Confirm: delete ${title} forever` : `Delete ${title} forever`}
-              >
-                {armed === c.id ? "Confirm delete" : "Delete forever"}
-              </button>
+              <ConfirmButton label="Delete forever" confirmLabel="Confirm delete" subject={title} onConfirm={() => onPurge(c)} />
             )}
           </li>
         );
