@@ -41,8 +41,12 @@ def stack_settings() -> Settings:
         # Webhook receivers in tests listen on 127.0.0.2, exempted here on purpose while
         # 127.0.0.1 stays refused (tests/utils/receivers.py).
         return ensure_stack(
-            Settings(CHATFN_HOME=home, CHATFN_PORT=0, CHATFN_KAFKA_STORAGE="memory",
-                     WEBHOOK_ALLOWED_NETWORKS="127.0.0.2/32")  # fmt: skip
+            Settings(
+                CHATFN_HOME=home,
+                CHATFN_PORT=0,
+                CHATFN_KAFKA_STORAGE="memory",
+                WEBHOOK_ALLOWED_NETWORKS="127.0.0.2/32",
+            )
         )
 
 

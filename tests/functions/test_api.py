@@ -5,19 +5,25 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import httpx
 import pytest
 from functions_framework.aio import create_asgi_app
 from jose import jwt
+from sqlalchemy import update
+from uuid6 import uuid7
 
 from chatfn import runtime
+from chatfn.events.catalog import ConversationCreated, ConversationTrashed, PingTick, new_event
 from chatfn.local.stack import FUNCTIONS_DIR
+from chatfn.models import Conversation
 from chatfn.settings import Settings, get_settings
-from tests.utils.broker import serving
-from tests.utils.functions import function_client, signed_in_user
+from tests.utils.broker import Subscriber, serving
+from tests.utils.functions import a_user, deliver, function_client, signed_in_user
 from tests.utils.jwt_attacks import local_attacks
+from tests.utils.projection import project
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:
@@ -204,3 +210,31 @@ async def test_a_body_without_a_length_is_cut_off_at_the_cap(function_env: Setti
     assert answer.status_code == 413
     assert answer.headers["content-type"] == "application/problem+json"
     assert sent <= 17  # read up to the cap (1 MiB), no further
+
+
+async def test_the_daily_trash_sweep_purges_what_has_been_in_the_trash_for_30_days(
+    function_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_id = await a_user()
+    old, recent, kept = uuid7(), uuid7(), uuid7()
+    ids = [{"user_id": user_id, "conversation_id": c} for c in (old, recent, kept)]
+    await project(*(ConversationCreated(**i) for i in ids),
+                  *(ConversationTrashed(**i) for i in ids[:2]))  # fmt: skip
+    async with runtime.current().sessions.begin() as db:  # as if `old` went 31 days ago
+        month_ago = datetime.now(UTC) - timedelta(days=31)
+        await db.execute(
+            update(Conversation).where(Conversation.id == old).values(deleted_at=month_ago)
+        )
+    ping = "/apis/v1/namespaces/chatfn/pingsources/trash-sweep"
+    tick = new_event(PingTick(sweep="trash"), source=ping)
+
+    async with Subscriber().running() as broker:
+        configure(monkeypatch, K_SINK=broker.url)
+        async with function_client("api") as client:
+            swept = [await deliver(client, tick, path="/events/trash-sweep") for _ in range(2)]
+
+    assert [answer.status_code for answer in swept] == [202, 202]
+    purges = [e for e in broker.received if e.data["user_id"] == str(user_id)]
+    assert {e["type"] for e in purges} == {"io.chatfn.conversation.purged"}
+    assert {e.data["conversation_id"] for e in purges} == {str(old)}
+    assert len({e["id"] for e in purges}) == 1  # two ticks, one fact: the second a duplicate

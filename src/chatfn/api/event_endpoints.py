@@ -4,6 +4,9 @@
   `...register.rejected` here; each is handed to whichever `api` instance waits for its
   `correlationid` (see rendezvous). Read like every function's events (`consumes`): a
   bad one is a final 4xx, so the broker dead-letters it instead of retrying it.
+- `/events/trash-sweep`: the daily PingSource tick; conversations in the trash for 30
+  days are deleted for good, each as an `io.chatfn.conversation.purged` fact (one id per
+  conversation, so a second tick before the first is projected changes nothing).
 - `/events/dead-letter`: the dead-letter sink of the Triggers on a reply's way
   (`send_message`, `generate_reply`). The reply the event was for ends now, with an
   `undeliverable` error, instead of leaving its reader waiting forever; then the event
@@ -13,6 +16,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -20,21 +24,29 @@ import httpx
 from cloudevents.exceptions import GenericException
 from cloudevents.http import from_http
 from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
 
-from chatfn.api.security import Api, ApiDep
+from chatfn.api.chat_endpoints import TRASH_DAYS
+from chatfn.api.security import SOURCE, Api, ApiDep
 from chatfn.events import rendezvous
 from chatfn.events.catalog import (
+    ConversationPurged,
     MalformedEvent,
+    PingTick,
     ReceivedEvent,
     UserRegistered,
     UserRegisterRejected,
+    fact_id,
+    new_event,
 )
 from chatfn.events.consumer import consumes
 from chatfn.events.emit import DEAD_LETTER_TOKEN, SinkRefused, bearer, forward
+from chatfn.models import Conversation
 from chatfn.problems import unavailable
 
 router = APIRouter(prefix="/events", include_in_schema=False)
 UNDELIVERABLE = "We could not process this message. Try sending it again."
+SWEEP_BATCH = 5000  # conversations purged a tick; more wait for the next day
 
 
 @router.post("/register-result")
@@ -50,6 +62,24 @@ async def register_result(request: Request, api: ApiDep) -> Response:
         await rendezvous.deliver_result(api.runtime.redis, api.settings, correlation, result)
 
     return await register_result(request)
+
+
+@router.post("/trash-sweep")
+async def trash_sweep(request: Request, api: ApiDep) -> Response:
+    @consumes(PingTick)
+    async def trash_sweep(received: ReceivedEvent[PingTick]) -> None:
+        async with api.runtime.sessions() as db:
+            expired = (await db.execute(
+                select(Conversation.user_id, Conversation.id)
+                .where(Conversation.deleted_at < datetime.now(UTC) - timedelta(days=TRASH_DAYS))
+                .limit(SWEEP_BATCH)
+            )).tuples().all()  # fmt: skip
+        for user_id, conversation_id in expired:
+            purged = ConversationPurged(user_id=user_id, conversation_id=conversation_id)
+            event_id = fact_id(ConversationPurged, conversation_id)
+            await api.publish(new_event(purged, source=SOURCE, event_id=event_id), "the purge")
+
+    return await trash_sweep(request)
 
 
 @router.post("/dead-letter", status_code=202)
