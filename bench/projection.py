@@ -10,7 +10,8 @@ way sign-up waits for register_user. Run:
 
     .venv/bin/python -m bench.projection --rounds 200
 
-(it starts, or reuses, a stack under `.local/bench`).
+(it starts, or reuses, a stack under `--home`, `.local/bench-projection` by default, without
+rate limits; `CHATFN_KAFKA_STORAGE=memory` in the environment keeps its Kafka in memory).
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ from chatfn.settings import Settings
 SETTLE_S = 0.05  # between rounds, so each idle read finds nothing pending
 
 
-async def main(rounds: int) -> None:
-    settings = await Stack(Settings(CHATFN_HOME=Path(".local/bench"), CHATFN_PORT=0)).up(
-        lambda *_: None
-    )
+async def main(rounds: int, home: Path) -> None:
+    # A stack of its own: three requests a round would soon meet the per-user limit.
+    unlimited = Settings(CHATFN_HOME=home, CHATFN_PORT=0, RATE_LIMIT_USER="100000/minute",
+                         RATE_LIMIT_IP="100000/minute")  # fmt: skip
+    settings = await Stack(unlimited).up(lambda *_: None)
     gc.freeze()
     redis = redis_client(settings)
     headers = {"x-forwarded-for": f"198.19.{uuid.uuid4().int % 250}.1"}
@@ -60,7 +62,8 @@ async def main(rounds: int) -> None:
             renamed = time.perf_counter()
             listed = (await client.get("/api/conversations")).raise_for_status().json()
             read = time.perf_counter()
-            assert listed["conversations"][0]["title"] == f"t{n}"  # the author sees it
+            seen = listed["conversations"][0]["title"]
+            assert seen == f"t{n}", f"round {n}: the list says {seen!r}"  # the author sees it
             await asyncio.sleep(SETTLE_S)
             if not await pending.caught_up(redis, settings, user_id, 0):
                 waits += 1
@@ -74,7 +77,8 @@ async def main(rounds: int) -> None:
     renames.sort(), after.sort(), idle.sort()
     after_p50, idle_p50 = statistics.median(after), statistics.median(idle)
     added = after_p50 - idle_p50
-    print(f"{rounds} rounds, one user, 2 cores; gateway {settings.port}")
+    print(f"{rounds} rounds, one user, 2 cores, Kafka on {settings.kafka_storage}; "
+          f"gateway {settings.port}")  # fmt: skip
     print(f"rename (PATCH)              {summary(renames)}")
     print(f"list right after it         {summary(after)}")
     print(f"list, nothing pending       {summary(idle)}   (baseline)")
@@ -88,4 +92,6 @@ async def main(rounds: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
-    asyncio.run(main(parser.parse_args().rounds))
+    parser.add_argument("--home", type=Path, default=Path(".local/bench-projection"))
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.rounds, arguments.home))
