@@ -9,7 +9,7 @@ import remarkMath from "remark-math";
 import rehypeKatex from "rehype-katex";
 import rehypeHighlight from "rehype-highlight";
 import "katex/dist/katex.min.css";
-import { useCopy } from "../ui/useCopy";
+import { CopyButton } from "../ui/CopyButton";
 import "./markdown.css";
 
 type HastElement = NonNullable<ExtraProps["node"]>;
@@ -76,20 +76,6 @@ function hastText(node: HastChild): string {
   return node.type === "element" ? node.children.map(hastText).join("") : "";
 }
 
-function CopyButton({ text }: { text: string }) {
-  const [copied, copy] = useCopy();
-  return (
-    <>
-      <button type="button" className="md-copy" aria-label="Copy code" onClick={() => copy(text)}>
-        {copied ? "Copied" : "Copy"}
-      </button>
-      <span className="visually-hidden" role="status">
-        {copied ? "Copied" : ""}
-      </span>
-    </>
-  );
-}
-
 /** A fenced code block: <pre><code class="hljs language-x">…</code></pre> after rehype-highlight. */
 function CodeBlock({ node, children }: ComponentProps<"pre"> & ExtraProps) {
   const code = node?.children.find(
@@ -106,7 +92,7 @@ function CodeBlock({ node, children }: ComponentProps<"pre"> & ExtraProps) {
     <div className="md-code">
       <div className="md-code-header">
         <span className="md-code-lang">{language || "text"}</span>
-        <CopyButton text={raw} />
+        <CopyButton text={raw} label="Copy code" className="md-copy" plain />
       </div>
       <pre tabIndex={0}>{children}</pre>
     </div>

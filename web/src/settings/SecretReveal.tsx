@@ -1,18 +1,20 @@
 import { useId } from "react";
-import { Check, Copy } from "lucide-react";
-import { useCopy } from "../ui/useCopy";
+import { CopyButton } from "../ui/CopyButton";
 
 interface Props {
   title: string;
   secret: string;
+  /** What the secret is for; by default, what an endpoint's receiver does with it. */
+  use?: string;
   /** More to know, such as until when the old secret still works. */
   note?: string;
   onDone(): void;
 }
 
+const RECEIVER_USE = "Your receiver needs it to check the signature of every delivery.";
+
 /** A signing secret, shown this once: the API never gives it out again. */
-export function SecretReveal({ title, secret, note, onDone }: Props) {
-  const [copied, copy] = useCopy();
+export function SecretReveal({ title, secret, use = RECEIVER_USE, note, onDone }: Props) {
   const id = useId();
   return (
     <section className="secret-reveal" aria-labelledby={`${id}-title`}>
@@ -28,17 +30,11 @@ export function SecretReveal({ title, secret, note, onDone }: Props) {
           value={secret}
           onFocus={(e) => e.target.select()}
         />
-        <button type="button" aria-label="Copy the signing secret" onClick={() => copy(secret)}>
-          {copied ? <Check size={16} aria-hidden="true" /> : <Copy size={16} aria-hidden="true" />}
-          {copied ? "Copied" : "Copy"}
-        </button>
-        <span className="visually-hidden" role="status">
-          {copied ? "Copied" : ""}
-        </span>
+        <CopyButton text={secret} label="Copy the signing secret" />
       </div>
       <p className="secret-note">
-        <strong>Copy it now: it will not be shown again.</strong> Your receiver needs it to check the signature of
-        every delivery.{note && ` ${note}`}
+        <strong>Copy it now: it will not be shown again.</strong> {use}
+        {note && ` ${note}`}
       </p>
       <button type="button" className="secret-done" onClick={onDone}>
         Done
