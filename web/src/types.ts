@@ -128,3 +128,19 @@ export interface Delivery {
   created_at: string;
   last_attempt: DeliveryAttempt | null;
 }
+
+// --- inbound integrations ---------------------------------------------------------------
+
+/** A bot or helpdesk that posts messages into the user's chats, signed with its own secret. */
+export interface Integration {
+  id: string;
+  name: string;
+  created_at: string;
+  /** The path it posts to (`/api/inbound/{id}`), relative to this origin. */
+  url: string;
+}
+
+/** The answer to a create: the signing secret, this once and never again. */
+export interface CreatedIntegration extends Integration {
+  secret: string;
+}

@@ -5,8 +5,10 @@ import type {
   ConversationDetail,
   ConversationPage,
   CreatedEndpoint,
+  CreatedIntegration,
   Delivery,
   Endpoint,
+  Integration,
   Model,
   Preferences,
   Problem,
@@ -408,4 +410,19 @@ export function listDeliveries(endpointId: string, limit = 20): Promise<Delivery
 /** A new delivery of the same event. */
 export function resendDelivery(deliveryId: string): Promise<{ delivery_id: string }> {
   return request("POST", `/api/webhooks/deliveries/${id(deliveryId)}/resend`);
+}
+
+// --- inbound integrations --------------------------------------------------------------
+
+export function listIntegrations(): Promise<Integration[]> {
+  return request("GET", "/api/integrations");
+}
+
+/** `name`: 1 to 100 characters. */
+export function createIntegration(name: string): Promise<CreatedIntegration> {
+  return request("POST", "/api/integrations", { name });
+}
+
+export function deleteIntegration(integrationId: string): Promise<void> {
+  return request("DELETE", `/api/integrations/${id(integrationId)}`);
 }
