@@ -1,10 +1,10 @@
 /// <reference types="node" />
-// Settings → Integrations against a real HTTP server (node:http) playing the webhooks API.
+// Settings → Integrations against a real HTTP server (node:http) playing the webhooks and integrations API.
 import { act, cleanup, fireEvent, render, renderHook, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { setBaseUrl } from "../api/client";
 import { serveDuringTests } from "../api/testServer";
-import type { Delivery, Endpoint } from "../types";
+import type { Delivery, Endpoint, Integration } from "../types";
 import { Integrations } from "./Integrations";
 import { useDisabledEndpoints } from "./useDisabledEndpoints";
 
@@ -53,12 +53,20 @@ const delivery = (id: string, extra: Partial<Delivery> = {}): Delivery => ({
   ...extra,
 });
 
-/** The API with these endpoints; GET /api/webhooks answers whatever `endpoints` holds then. */
-function serve(endpoints: Endpoint[]): { endpoints: Endpoint[] } {
-  const state = { endpoints };
+const integration = (id: string, name: string): Integration => ({
+  id,
+  name,
+  created_at: "2026-01-01T10:00:00Z",
+  url: `/api/inbound/${id}`,
+});
+
+/** The API with these endpoints and integrations; each GET answers what `state` holds then. */
+function serve(endpoints: Endpoint[], integrations: Integration[] = []): { endpoints: Endpoint[]; integrations: Integration[] } {
+  const state = { endpoints, integrations };
   routes = {
     "GET /api/webhooks/event-types": () => [200, EVENT_TYPES],
     "GET /api/webhooks": () => [200, state.endpoints],
+    "GET /api/integrations": () => [200, state.integrations],
   };
   return state;
 }
@@ -219,5 +227,77 @@ describe("Recent deliveries", () => {
     expect(within(list).getByText("Pending")).toBeTruthy();
     await within(list).findByText("Delivered", {}, { timeout: 5000 });
     expect(within(list).getByText("HTTP 204")).toBeTruthy();
+  });
+});
+
+describe("Incoming messages", () => {
+  it("shows a new integration's signing secret once, beside its absolute URL", async () => {
+    const api = serve([]);
+    routes["POST /api/integrations"] = (body) => {
+      api.integrations = [integration("i1", (body as { name: string }).name)];
+      return [201, { ...api.integrations[0], secret: SECRET }];
+    };
+    const view = render(<Integrations onEndpoints={() => undefined} />);
+    await screen.findByText(/No integrations yet/);
+    fireEvent.click(screen.getByRole("button", { name: "Add integration" }));
+    fireEvent.change(screen.getByLabelText("Integration name"), { target: { value: " Helpdesk " } });
+    fireEvent.click(screen.getByRole("button", { name: "Add integration" }));
+
+    const reveal = await screen.findByRole("region", { name: "Integration added: Helpdesk" });
+    expect(within(reveal).getByLabelText("Signing secret")).toHaveProperty("value", SECRET);
+    expect(within(reveal).getByText(/it will not be shown again/)).toBeTruthy();
+    expect(reveal.textContent).toContain("Your integration signs every message with it");
+    expect(seen.find((s) => s.route === "POST /api/integrations")?.body).toEqual({ name: "Helpdesk" });
+    const card = screen.getByRole("listitem", { name: "Helpdesk" });
+    expect(within(card).getByText(`${window.location.origin}/api/inbound/i1`).tagName).toBe("CODE");
+
+    fireEvent.click(within(reveal).getByRole("button", { name: "Done" }));
+    expect(document.body.innerHTML).not.toContain(SECRET);
+    view.unmount();
+    render(<Integrations onEndpoints={() => undefined} />);
+    await screen.findByRole("listitem", { name: "Helpdesk" });
+    expect(document.body.innerHTML).not.toContain(SECRET);
+  });
+
+  it("lists each integration with the absolute URL to post to, in its Copy button and its example", async () => {
+    serve([], [integration("i1", "Helpdesk"), integration("i2", "Slack bot")]);
+    const writeText = vi.fn((_: string) => Promise.resolve());
+    Object.defineProperty(navigator, "clipboard", { value: { writeText }, configurable: true });
+    try {
+      render(<Integrations onEndpoints={() => undefined} />);
+      const card = await screen.findByRole("listitem", { name: "Slack bot" });
+      const url = new URL("/api/inbound/i2", window.location.origin).href;
+      expect(url).toMatch(/^https?:\/\/[^/]+\/api\/inbound\/i2$/);
+      expect(within(card).getByText(url).tagName).toBe("CODE");
+      await act(async () => {
+        fireEvent.click(within(card).getByRole("button", { name: "Copy the URL of Slack bot" }));
+      });
+      expect(writeText).toHaveBeenCalledWith(url);
+
+      const howTo = card.querySelector("details")!;
+      expect(howTo.open).toBe(false);
+      expect(howTo.querySelector("pre")?.textContent).toContain(`URL = "${url}"`);
+      expect(screen.getAllByRole("listitem").filter((li) => li.matches(".integration"))).toHaveLength(2);
+    } finally {
+      delete (navigator as { clipboard?: unknown }).clipboard;
+    }
+  });
+
+  it("deletes an integration only when asked a second time", async () => {
+    const api = serve([], [integration("i1", "Helpdesk"), integration("i2", "Slack bot")]);
+    routes["DELETE /api/integrations/i1"] = () => {
+      api.integrations = api.integrations.filter((i) => i.id !== "i1");
+      return [204];
+    };
+    render(<Integrations onEndpoints={() => undefined} />);
+    const card = await screen.findByRole("listitem", { name: "Helpdesk" });
+
+    fireEvent.click(within(card).getByRole("button", { name: "Delete Helpdesk" }));
+    expect(seen.filter((s) => s.route.startsWith("DELETE"))).toHaveLength(0);
+    fireEvent.click(within(card).getByRole("button", { name: "Confirm delete: Helpdesk" }));
+
+    await waitFor(() => expect(screen.queryByRole("listitem", { name: "Helpdesk" })).toBeNull());
+    expect(seen.filter((s) => s.route.startsWith("DELETE")).map((s) => s.route)).toEqual(["DELETE /api/integrations/i1"]);
+    expect(screen.getByRole("listitem", { name: "Slack bot" })).toBeTruthy();
   });
 });

@@ -1,10 +1,12 @@
 import { useEffect, useState } from "react";
-import { Plus, TriangleAlert } from "lucide-react";
+import { TriangleAlert } from "lucide-react";
 import * as api from "../api/client";
 import type { Endpoint, WebhookEventType } from "../types";
 import { EndpointCard } from "./EndpointCard";
 import { EndpointForm } from "./EndpointForm";
+import { InboundIntegrations } from "./InboundIntegrations";
 import { SecretReveal } from "./SecretReveal";
+import { SectionHead } from "./SectionHead";
 import { disabledCount } from "./useDisabledEndpoints";
 
 interface Props {
@@ -12,7 +14,7 @@ interface Props {
   onEndpoints(endpoints: Endpoint[]): void;
 }
 
-/** Outbound webhooks: the user's endpoints, a form to add one, and a warning when chatfn disabled one. */
+/** Outbound webhooks (the user's endpoints, a form to add one, a warning when chatfn disabled one), then inbound integrations. */
 export function Integrations({ onEndpoints }: Props) {
   const [endpoints, setEndpoints] = useState<Endpoint[] | null>(null);
   const [eventTypes, setEventTypes] = useState<WebhookEventType[]>([]);
@@ -41,19 +43,13 @@ export function Integrations({ onEndpoints }: Props) {
   const disabled = endpoints ? disabledCount(endpoints) : 0;
   return (
     <div className="integrations">
-      <div className="integrations-head">
-        <div>
-          <h3>Webhooks</h3>
-          <p className="hint">
-            chatfn posts the events you choose to your endpoints as they happen, signed the Standard Webhooks way.
-          </p>
-        </div>
-        {!adding && (
-          <button type="button" className="add-endpoint" onClick={() => setAdding(true)}>
-            <Plus size={16} aria-hidden="true" /> Add endpoint
-          </button>
-        )}
-      </div>
+      <SectionHead
+        title="Webhooks"
+        hint="chatfn posts the events you choose to your endpoints as they happen, signed the Standard Webhooks way."
+        addLabel="Add endpoint"
+        adding={adding}
+        onAdd={() => setAdding(true)}
+      />
       {disabled > 0 && (
         <div className="notice notice-danger" role="alert">
           <TriangleAlert size={18} aria-hidden="true" />
@@ -91,6 +87,7 @@ export function Integrations({ onEndpoints }: Props) {
           ))}
         </ul>
       )}
+      <InboundIntegrations />
     </div>
   );
 }
