@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.sign_up import PASSWORD, summary
+from bench.sign_up import first_sign_up, summary
 from chatfn.events import pending
 from chatfn.local.stack import Stack
 from chatfn.redis_client import redis_client
@@ -46,11 +46,7 @@ async def main(rounds: int, home: Path) -> None:
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{settings.port}", timeout=30, headers=headers
     ) as client:
-        email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
-        signed = await client.post(
-            "/api/auth/register", json={"email": email, "password": PASSWORD}
-        )
-        signed.raise_for_status()
+        signed = await first_sign_up(client)
         client.headers["authorization"] = f"Bearer {signed.json()['access_token']}"
         user_id = uuid.UUID(signed.json()["user"]["id"])
         created = (await client.post("/api/conversations", json={})).raise_for_status().json()

@@ -10,8 +10,8 @@ is the baseline the others are compared with. Run:
 
     .venv/bin/python -m bench.webhooks [--facts 40] [--endpoints 1 10 100]
 
-(it starts, or reuses, a stack under `.local/bench-webhooks`, whose webhooks may reach
-127.0.0.2).
+(it starts, or reuses, a stack under `--home`, `.local/bench-webhooks` by default, whose
+webhooks may reach 127.0.0.2; `CHATFN_KAFKA_STORAGE=memory` keeps its Kafka in memory).
 """
 
 from __future__ import annotations
@@ -31,15 +31,14 @@ import httpx
 from aiohttp import web
 from tests.utils.receivers import ALLOWED, receiving
 
-from bench.sign_up import PASSWORD, summary
+from bench.sign_up import first_sign_up, summary
 from chatfn.local.stack import Stack
 from chatfn.settings import Settings
 
 DRAIN_S = 60.0  # how long a round waits for its last deliveries
 
 
-async def main(facts: int, counts: list[int], gap_ms: float) -> None:
-    home = Path(".local/bench-webhooks")
+async def main(facts: int, counts: list[int], gap_ms: float, home: Path) -> None:
     settings = await Stack(
         Settings(CHATFN_HOME=home, CHATFN_PORT=0, WEBHOOK_ALLOWED_NETWORKS=f"{ALLOWED}/32")
     ).up(lambda *_: None)
@@ -55,17 +54,15 @@ async def main(facts: int, counts: list[int], gap_ms: float) -> None:
             all_in.set()
         return web.Response(text="ok")
 
-    print(f"{facts} facts a round, one every {gap_ms:g} ms; 2 cores; gateway {settings.port}")
+    print(f"{facts} facts a round, one every {gap_ms:g} ms; 2 cores; Kafka on "
+          f"{settings.kafka_storage}; gateway {settings.port}")  # fmt: skip
     baseline: tuple[float, float] | None = None
     async with receiving(ALLOWED, record) as receiver, httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{settings.port}", timeout=30,
         headers={"x-forwarded-for": f"198.20.{uuid.uuid4().int % 250}.1"},
     ) as client:  # fmt: skip
         for count in counts:
-            email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
-            signed = await client.post("/api/auth/register",
-                                       json={"email": email, "password": PASSWORD})  # fmt: skip
-            signed.raise_for_status()
+            signed = await first_sign_up(client)
             auth = {"authorization": f"Bearer {signed.json()['access_token']}"}
             for n in range(count):
                 (await client.post("/api/webhooks", headers=auth, json={
@@ -102,5 +99,6 @@ if __name__ == "__main__":
     parser.add_argument("--facts", type=int, default=40)
     parser.add_argument("--endpoints", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument("--gap-ms", type=float, default=100.0)
+    parser.add_argument("--home", type=Path, default=Path(".local/bench-webhooks"))
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.facts, arguments.endpoints, arguments.gap_ms))
+    asyncio.run(main(arguments.facts, arguments.endpoints, arguments.gap_ms, arguments.home))
