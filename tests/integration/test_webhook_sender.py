@@ -129,7 +129,12 @@ async def test_dns_rebinding_reaches_only_the_address_that_was_checked() -> None
     """The name answers 127.0.0.2 (allowed) to the first lookup and 127.0.0.1 to any after,
     with a receiver on each at the same port: a sender that resolved again to connect would
     reach 127.0.0.1."""
-    async with receiving(ALLOWED) as checked, receiving("127.0.0.1", port=checked.port) as internal:
+    # The port is found free on 127.0.0.1 first: there the stack's own servers listen too,
+    # while 127.0.0.2 is the test receivers' alone.
+    async with (
+        receiving("127.0.0.1") as internal,
+        receiving(ALLOWED, port=internal.port) as checked,
+    ):
         lookup, asked = lookup_answering([ALLOWED], ["127.0.0.1"])
         policy = replace(POLICY, lookup=lookup)
         url = f"http://rebind.test:{checked.port}/hook"
