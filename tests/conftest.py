@@ -37,7 +37,7 @@ def stack_settings() -> Settings:
     home.mkdir(parents=True, exist_ok=True)
     with FileLock(home / "up.lock"):
         # Kafka in memory: ten times faster per event than on S3, and the shared stack
-        # needs no log across restarts (the destructive stack keeps the S3 default).
+        # needs no log across restarts (nor does the destructive stack; S3 has its own test).
         # Webhook receivers in tests listen on 127.0.0.2, exempted here on purpose while
         # 127.0.0.1 stays refused (tests/utils/receivers.py).
         return ensure_stack(
