@@ -144,3 +144,50 @@ export interface Integration {
 export interface CreatedIntegration extends Integration {
   secret: string;
 }
+
+// --- personal API keys ------------------------------------------------------------------
+
+/** What a key may do: `chat` calls `POST /v1/chat/completions`, `history:read` reads `GET /api/conversations`. */
+export type ApiKeyScope = "chat" | "history:read";
+
+/** A personal API key for the OpenAI-compatible `/v1`; the key itself is never listed, only its hint. */
+export interface ApiKey {
+  id: string;
+  name: string;
+  /** The start of the key (`sk-chatfn-Ab12…`), safe to show. */
+  hint: string;
+  scopes: ApiKeyScope[];
+  /** Each completion made with it becomes a conversation in the sidebar. */
+  store: boolean;
+  /** null: the owner's own limit applies. */
+  daily_token_budget: number | null;
+  requests_per_minute: number | null;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  /** A revoked key stays listed, refused everywhere. */
+  revoked_at: string | null;
+}
+
+/** The answer to a create: the key, this once and never again. */
+export interface CreatedApiKey extends ApiKey {
+  key: string;
+}
+
+/** One day's use by the app itself (`key_id` null) or by one key. */
+export interface UsageDay {
+  day: string;
+  key_id: string | null;
+  key_name: string | null;
+  requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
+export interface Usage {
+  /** Tokens a day the account may use; 0: no budget. */
+  daily_token_budget: number;
+  used_today: number;
+  /** Newest day first. */
+  days: UsageDay[];
+}

@@ -1,9 +1,12 @@
 // The REST API: JSON over fetch, the access token in memory only, one refresh at a time.
 import type {
   Accepted,
+  ApiKey,
+  ApiKeyScope,
   Conversation,
   ConversationDetail,
   ConversationPage,
+  CreatedApiKey,
   CreatedEndpoint,
   CreatedIntegration,
   Delivery,
@@ -14,6 +17,7 @@ import type {
   Problem,
   RotatedSecret,
   Session,
+  Usage,
   User,
   WebhookEventType,
 } from "../types";
@@ -425,4 +429,39 @@ export function createIntegration(name: string): Promise<CreatedIntegration> {
 
 export function deleteIntegration(integrationId: string): Promise<void> {
   return request("DELETE", `/api/integrations/${id(integrationId)}`);
+}
+
+// --- personal API keys -----------------------------------------------------------------
+
+/** Newest first, revoked ones included. */
+export function listApiKeys(): Promise<ApiKey[]> {
+  return request("GET", "/api/keys");
+}
+
+export interface ApiKeyFields {
+  /** 1 to 100 characters. */
+  name: string;
+  scopes: ApiKeyScope[];
+  /** 1 to 365; null: never. */
+  expires_in_days: number | null;
+  /** Keep each completion as a conversation; null: the server's default. */
+  store: boolean | null;
+  /** null: the owner's own limit. */
+  daily_token_budget: number | null;
+  requests_per_minute: number | null;
+}
+
+/** A 422 says which limit exceeds the owner's own. */
+export function createApiKey(fields: ApiKeyFields): Promise<CreatedApiKey> {
+  return request("POST", "/api/keys", fields);
+}
+
+/** The key stays listed, marked revoked; it is refused everywhere within seconds. */
+export function revokeApiKey(keyId: string): Promise<void> {
+  return request("DELETE", `/api/keys/${id(keyId)}`);
+}
+
+/** Tokens and requests per day and key (the app itself too) over the last `days` days. */
+export function usage(days = 30): Promise<Usage> {
+  return request("GET", `/api/usage${query({ days: String(days) })}`);
 }
