@@ -1,4 +1,4 @@
-import { CopyButton } from "../ui/CopyButton";
+import { CodeSample } from "./CodeSample";
 
 /** A message posted to `url`, signed the Standard Webhooks way, in a few lines of Python. */
 function snippet(url: string): string {
@@ -29,14 +29,7 @@ export function HowToCall({ url }: { url: string }) {
   return (
     <details className="howto">
       <summary>How to call it</summary>
-      <div className="howto-bar">
-        <p>Sign the exact body you send, and a new webhook-id each time:</p>
-        <CopyButton text={code} label="Copy the example" />
-      </div>
-      {/* tabIndex: a scrollable region must be reachable by keyboard. */}
-      <pre tabIndex={0}>
-        <code>{code}</code>
-      </pre>
+      <CodeSample intro="Sign the exact body you send, and a new webhook-id each time:" code={code} copyLabel="Copy the example" />
       <ul className="howto-notes">
         <li>
           Without <code>conversation_id</code> the message starts a chat; send the one in the answer to continue it. <code>parent_id</code>{" "}

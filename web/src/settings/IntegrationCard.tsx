@@ -2,8 +2,7 @@ import { useId, useState } from "react";
 import * as api from "../api/client";
 import type { Integration } from "../types";
 import { ConfirmButton } from "../ui/ConfirmButton";
-import { CopyButton } from "../ui/CopyButton";
-import { breakable } from "./breakable";
+import { CopyableUrl } from "./CopyableUrl";
 import { HowToCall } from "./HowToCall";
 import { Time } from "./Time";
 
@@ -37,11 +36,7 @@ export function IntegrationCard({ integration, onDeleted }: Props) {
         </h4>
         <ConfirmButton label="Delete" confirmLabel="Confirm delete" subject={integration.name} onConfirm={() => void remove()} />
       </div>
-      <p className="integration-url-label">Posts to</p>
-      <div className="integration-url">
-        <code>{breakable(url)}</code>
-        <CopyButton text={url} label={`Copy the URL of ${integration.name}`} />
-      </div>
+      <CopyableUrl label="Posts to" url={url} copyLabel={`Copy the URL of ${integration.name}`} />
       <p className="endpoint-meta">
         Added <Time iso={integration.created_at} />
       </p>
