@@ -3,6 +3,7 @@ import * as api from "../api/client";
 import { ModelOptions } from "../ui/ModelOptions";
 import type { Endpoint, Model, Theme, User } from "../types";
 import { Dialog } from "../ui/Dialog";
+import { ApiKeys } from "./ApiKeys";
 import { Integrations } from "./Integrations";
 
 interface Props {
@@ -23,10 +24,11 @@ const THEMES: { value: Theme; label: string }[] = [
   { value: "dark", label: "Dark" },
 ];
 
-type Tab = "general" | "integrations";
+type Tab = "general" | "integrations" | "api-keys";
 const TABS: { value: Tab; label: string }[] = [
   { value: "general", label: "General" },
   { value: "integrations", label: "Integrations" },
+  { value: "api-keys", label: "API keys" },
 ];
 
 export function SettingsDialog({
@@ -45,15 +47,15 @@ export function SettingsDialog({
   const [defaultModel, setDefaultModel] = useState(user.preferences.default_model);
   const [error, setError] = useState("");
   const [tab, setTab] = useState<Tab>("general");
-  // Integrations loads on its first visit and then stays mounted (hidden), so a secret
-  // shown once survives a look at General.
-  const [integrationsSeen, setIntegrationsSeen] = useState(false);
+  // A tab loads on its first visit and then stays mounted (hidden), so a secret or key
+  // shown once survives a look at another tab.
+  const [seen, setSeen] = useState<ReadonlySet<Tab>>(() => new Set(["general"]));
   const ids = useId();
 
   useEffect(() => {
     if (!open) return;
     setTab("general");
-    setIntegrationsSeen(false);
+    setSeen(new Set(["general"]));
     setDisplayName(user.display_name);
     setTheme(user.preferences.theme);
     setInstructions(user.preferences.custom_instructions);
@@ -79,7 +81,7 @@ export function SettingsDialog({
 
   const choose = (next: Tab) => {
     setTab(next);
-    if (next === "integrations") setIntegrationsSeen(true);
+    setSeen((before) => (before.has(next) ? before : new Set([...before, next])));
   };
   // The tabs pattern of WAI-ARIA: arrows move between tabs, and the one chosen is the one in the Tab order.
   const tabKeys = (event: KeyboardEvent) => {
@@ -160,7 +162,10 @@ export function SettingsDialog({
         </form>
       </div>
       <div role="tabpanel" id={`${ids}-integrations`} aria-labelledby={`${ids}-integrations-tab`} hidden={tab !== "integrations"}>
-        {integrationsSeen && <Integrations onEndpoints={onEndpoints} />}
+        {seen.has("integrations") && <Integrations onEndpoints={onEndpoints} />}
+      </div>
+      <div role="tabpanel" id={`${ids}-api-keys`} aria-labelledby={`${ids}-api-keys-tab`} hidden={tab !== "api-keys"}>
+        {seen.has("api-keys") && <ApiKeys />}
       </div>
     </Dialog>
   );

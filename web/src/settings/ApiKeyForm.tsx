@@ -1,0 +1,136 @@
+import { useId, useState, type FormEvent } from "react";
+import * as api from "../api/client";
+import type { ApiKeyScope } from "../types";
+
+interface Props {
+  onSubmit(fields: api.ApiKeyFields): Promise<void>;
+  onCancel(): void;
+}
+
+/** The scopes a key can have: what each lets it do, and where. */
+export const SCOPES: { value: ApiKeyScope; label: string; call: string }[] = [
+  { value: "chat", label: "Chat", call: "POST /v1/chat/completions" },
+  { value: "history:read", label: "Read history", call: "GET /api/conversations" },
+];
+
+const EXPIRIES: [days: number | null, label: string][] = [
+  [null, "Never"],
+  [30, "In 30 days"],
+  [90, "In 90 days"],
+  [365, "In a year"],
+];
+
+/** A limit typed in, or null when left empty (the owner's own limit then applies). */
+function limit(text: string): number | null {
+  return text.trim() === "" ? null : Number(text);
+}
+
+/** Creates a key: its name, what it may do, for how long, and any limits tighter than the owner's. */
+export function ApiKeyForm({ onSubmit, onCancel }: Props) {
+  const [name, setName] = useState("");
+  const [scopes, setScopes] = useState<Set<ApiKeyScope>>(() => new Set(["chat"]));
+  const [expiry, setExpiry] = useState("90");
+  const [store, setStore] = useState(false);
+  const [budget, setBudget] = useState("");
+  const [perMinute, setPerMinute] = useState("");
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const ids = useId();
+
+  const toggle = (scope: ApiKeyScope, on: boolean) =>
+    setScopes((before) => {
+      const after = new Set(before);
+      if (on) after.add(scope);
+      else after.delete(scope);
+      return after;
+    });
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setError("");
+    if (scopes.size === 0) {
+      setError("Choose at least one thing the key may do.");
+      return;
+    }
+    setBusy(true);
+    try {
+      await onSubmit({
+        name: name.trim(),
+        scopes: SCOPES.map((s) => s.value).filter((scope) => scopes.has(scope)),
+        expires_in_days: expiry === "" ? null : Number(expiry),
+        store,
+        daily_token_budget: limit(budget),
+        requests_per_minute: limit(perMinute),
+      });
+    } catch (failure) {
+      setError(api.failureText(failure, "The key was not created. Try again."));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form className="settings endpoint-new api-key-form" aria-labelledby={`${ids}-title`} onSubmit={submit}>
+      <h4 id={`${ids}-title`}>New key</h4>
+      <label>
+        Key name
+        <input required autoFocus maxLength={100} placeholder="Laptop script, nightly report…" value={name} onChange={(e) => setName(e.target.value)} />
+      </label>
+      <fieldset className="event-choice">
+        <legend>What it may do</legend>
+        {SCOPES.map((scope) => (
+          <label key={scope.value} className="checkbox">
+            <input type="checkbox" checked={scopes.has(scope.value)} onChange={(e) => toggle(scope.value, e.target.checked)} />
+            <span>
+              {scope.label}
+              <code className="hint">{scope.call}</code>
+            </span>
+          </label>
+        ))}
+      </fieldset>
+      <label className="checkbox">
+        <input type="checkbox" checked={store} onChange={(e) => setStore(e.target.checked)} />
+        <span>
+          Keep completions in my history
+          <span className="hint">Each completion made with this key becomes a chat in your sidebar.</span>
+        </span>
+      </label>
+      <div className="api-key-fields">
+        <label>
+          Expires
+          <select value={expiry} onChange={(e) => setExpiry(e.target.value)}>
+            {EXPIRIES.map(([days, label]) => (
+              <option key={label} value={days ?? ""}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Daily token budget
+          <input type="number" inputMode="numeric" min={1} step={1} placeholder="Your own" value={budget} onChange={(e) => setBudget(e.target.value)} aria-describedby={`${ids}-limits`} />
+        </label>
+        <label>
+          Requests per minute
+          <input type="number" inputMode="numeric" min={1} step={1} placeholder="Your own" value={perMinute} onChange={(e) => setPerMinute(e.target.value)} aria-describedby={`${ids}-limits`} />
+        </label>
+      </div>
+      <p id={`${ids}-limits`} className="hint api-key-limits-hint">
+        Left empty, a limit is your account's own. A key cannot be given more than your account has.
+      </p>
+      {error && (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      )}
+      <div className="form-actions">
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="submit" className="primary" disabled={busy || !name.trim()}>
+          Create key
+        </button>
+      </div>
+    </form>
+  );
+}
