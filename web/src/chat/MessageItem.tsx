@@ -22,7 +22,24 @@ interface Props {
   onSibling(message: Message, delta: number): void;
 }
 
-export const MessageItem = memo(function MessageItem({ message, position, error, connection, busy, onEdit, onRegenerate, onSibling }: Props) {
+export const MessageItem = memo(function MessageItem(props: Props) {
+  // A caller's system prompt, kept with a completion made through an API key: context, not a turn.
+  if (props.message.role === "system") return <SystemMessage content={props.message.content} />;
+  return <Turn {...props} />;
+});
+
+function SystemMessage({ content }: { content: string }) {
+  return (
+    <article className="message message-system" aria-label="System prompt">
+      <div className="system-prompt">
+        <span className="system-label">System</span>
+        <div className="system-text">{content}</div>
+      </div>
+    </article>
+  );
+}
+
+function Turn({ message, position, error, connection, busy, onEdit, onRegenerate, onSibling }: Props) {
   const [editing, setEditing] = useState(false);
   const [copied, copy] = useCopy();
   const [rating, setRating] = useState<"up" | "down" | null>(null);
@@ -109,7 +126,7 @@ export const MessageItem = memo(function MessageItem({ message, position, error,
       )}
     </article>
   );
-});
+}
 
 function EditBox({ initial, onSave, onCancel }: { initial: string; onSave(content: string): void; onCancel(): void }) {
   const [text, setText] = useState(initial);

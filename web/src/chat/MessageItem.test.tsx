@@ -1,0 +1,39 @@
+// How a message renders by its role: a caller's system prompt is context, not a turn of the chat.
+import { cleanup, render, screen } from "@testing-library/react";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Message } from "../types";
+import { MessageItem } from "./MessageItem";
+
+const message = (role: Message["role"], content: string): Message => ({
+  id: `m-${role}`,
+  parent_id: null,
+  role,
+  content,
+  model: "scripted",
+  status: "complete",
+  created_at: "2026-01-01T10:00:00Z",
+  siblings: [`m-${role}`],
+});
+
+const shown = (m: Message) =>
+  render(
+    <MessageItem message={m} position={{ index: 1, count: 1 }} busy={false} onEdit={() => {}} onRegenerate={() => {}} onSibling={() => {}} />,
+  );
+
+afterEach(cleanup);
+
+describe("a system message", () => {
+  it("is a labelled block of plain text with no actions, not a bubble", () => {
+    const { container } = shown(message("system", "Answer in one sentence.\n**Never** guess."));
+    const block = screen.getByRole("article", { name: "System prompt" });
+    expect(block.textContent).toBe("SystemAnswer in one sentence.\n**Never** guess.");
+    expect(screen.queryAllByRole("button")).toEqual([]);
+    expect(container.querySelector(".bubble, .reply")).toBeNull();
+  });
+
+  it("leaves the user's bubble and its actions as they were", () => {
+    shown(message("user", "Hello"));
+    expect(screen.getByRole("article", { name: "You said" }).querySelector(".bubble")?.textContent).toBe("Hello");
+    expect(screen.getByRole("button", { name: "Edit message" })).toBeTruthy();
+  });
+});
