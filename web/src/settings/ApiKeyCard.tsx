@@ -55,31 +55,31 @@ export function ApiKeyCard({ apiKey, onRevoked }: Props) {
       </ul>
       <dl className="api-key-facts">
         <div>
-          <dt>Created</dt>
+          <dt>Created</dt>{" "}
           <dd>
             <Time iso={apiKey.created_at} />
           </dd>
         </div>
         <div>
-          <dt>Last used</dt>
+          <dt>Last used</dt>{" "}
           <dd>{apiKey.last_used_at ? <Time iso={apiKey.last_used_at} /> : "never"}</dd>
         </div>
         {apiKey.revoked_at ? (
           <div>
-            <dt>Revoked</dt>
+            <dt>Revoked</dt>{" "}
             <dd>
               <Time iso={apiKey.revoked_at} />
             </dd>
           </div>
         ) : (
           <div>
-            <dt>{expired ? "Expired" : "Expires"}</dt>
+            <dt>{expired ? "Expired" : "Expires"}</dt>{" "}
             <dd>{apiKey.expires_at ? <Time iso={apiKey.expires_at} /> : "never"}</dd>
           </div>
         )}
         {limits.length > 0 && (
           <div>
-            <dt>Limits</dt>
+            <dt>Limits</dt>{" "}
             <dd>{limits.join(", ")}</dd>
           </div>
         )}

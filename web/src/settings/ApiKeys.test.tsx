@@ -153,7 +153,7 @@ describe("the list", () => {
     render(<ApiKeys />);
 
     const nightly = await screen.findByRole("listitem", { name: "Nightly report" });
-    expect(nightly.textContent).toContain("Last used5 minutes ago");
+    expect(nightly.textContent).toContain("Last used 5 minutes ago");
     expect(within(nightly).getByText("Kept in history")).toBeTruthy();
     expect(nightly.textContent).toContain("10 requests a minute");
     expect(within(nightly).getByRole("button", { name: "Revoke Nightly report" })).toBeTruthy();
@@ -163,8 +163,8 @@ describe("the list", () => {
     expect(within(old).queryByRole("button", { name: /Revoke/ })).toBeNull();
 
     const fresh = screen.getByRole("listitem", { name: "Fresh" });
-    expect(fresh.textContent).toContain("Last usednever");
-    expect(fresh.textContent).toContain("Expiresnever");
+    expect(fresh.textContent).toContain("Last used never");
+    expect(fresh.textContent).toContain("Expires never");
   });
 
   it("revokes a key only when asked a second time, and keeps it listed as revoked", async () => {

@@ -103,10 +103,11 @@ function Today({ budget, used }: { budget: number; used: number }) {
     );
   }
   const share = Math.min(1, used / budget);
+  const percent = used > 0 && share < 0.01 ? "under 1%" : `${Math.round(share * 100)}%`;
   return (
     <div className="usage-today">
       <p>
-        <strong>{count.format(used)}</strong> of {count.format(budget)} tokens today ({Math.round(share * 100)}%)
+        <strong>{count.format(used)}</strong> of {count.format(budget)} tokens today ({percent})
       </p>
       {/* The sentence above says it all; the bar is for the eye. */}
       <div className={share >= 0.9 ? "usage-bar usage-bar-high" : "usage-bar"} aria-hidden="true">
