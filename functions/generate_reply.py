@@ -1,10 +1,13 @@
 """generate_reply: writes the model's answer onto the reply's Redis Stream.
 
-Consumes `io.chatfn.message.sent` and `io.chatfn.reply.regenerated`. Builds the prompt
-from the branch's history, streams the model's answer onto `reply:{reply_id}` (the first
-delta at once, then what arrives within each 50 ms window as one entry; honouring stop
-within one entry), and ends the stream with `done` or `error`. Replies with
-`io.chatfn.reply.completed` or `io.chatfn.reply.failed`.
+Consumes `io.chatfn.message.sent`, `io.chatfn.reply.regenerated` and
+`io.chatfn.completion.accepted`. Builds the prompt from the branch's history (a
+completion brings its own), streams the model's answer onto `reply:{reply_id}` (the
+first delta at once, then what arrives within each 50 ms window as one entry; honouring
+stop within one entry), and ends the stream with `done` or `error`. Replies with
+`io.chatfn.reply.completed` or `io.chatfn.reply.failed`; a completion that is not kept
+replies with `io.chatfn.completion.finished` (its usage, not its text), and its Redis
+keys expire within `FORGET_S`.
 
 Failover: a lease in Redis keeps a duplicate delivery from calling the model while the
 first is alive (it gets a 503 and the broker retries later). If the process dies
@@ -16,7 +19,9 @@ the fact, under the same event id, so consumers see it once.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from typing import cast
 
 from cloudevents.http import CloudEvent
 from functions_framework import aio
@@ -28,6 +33,8 @@ from chatfn.chat import prompt
 from chatfn.chat.generation import Generation, ModelFailed, Outcome
 from chatfn.chat.replies import Lease, Reply, Written
 from chatfn.events.catalog import (
+    CompletionAccepted,
+    CompletionFinished,
     MessageSent,
     ReceivedEvent,
     ReplyCompleted,
@@ -42,11 +49,15 @@ from chatfn.telemetry.tracing import tracer
 
 SOURCE = "chatfn/generate_reply"
 LEASE_S = 5.0
+# How long an unkept completion's reply stays in Redis once it ended: long enough for the
+# broker to redeliver its event (which then only re-emits the fact).
+FORGET_S = 600
+Answered = MessageSent | ReplyRegenerated | CompletionAccepted
 
 
 @aio.http
-@consumes(MessageSent, ReplyRegenerated)
-async def generate_reply(received: ReceivedEvent[MessageSent | ReplyRegenerated]) -> CloudEvent:
+@consumes(MessageSent, ReplyRegenerated, CompletionAccepted)
+async def generate_reply(received: ReceivedEvent[Answered]) -> CloudEvent:
     started = time.monotonic()
     context = runtime.current()
     request = received.payload
@@ -60,10 +71,10 @@ async def generate_reply(received: ReceivedEvent[MessageSent | ReplyRegenerated]
             # Read again under the lease: the previous holder may have finished meanwhile.
             written = await reply.read()
             if written.terminal is None:
-                with tracer.start_as_current_span("db prompt", kind=SpanKind.CLIENT):
-                    async with context.sessions() as db:
-                        messages = await prompt.build(db, context.redis, context.settings, request)
+                messages = await _prompt(reply, request)
                 generation = Generation(context.llm_for(request.model), reply, request.model)
+                if isinstance(request, CompletionAccepted):
+                    generation.options = request.options
                 with tracer.start_as_current_span(
                     f"chat {request.model}", kind=SpanKind.CLIENT
                 ) as span:
@@ -72,7 +83,25 @@ async def generate_reply(received: ReceivedEvent[MessageSent | ReplyRegenerated]
         finally:
             await lease.release()
         written = await reply.read()
+    if isinstance(request, CompletionAccepted) and not request.store:
+        await reply.forget_within(FORGET_S)
     return _fact(received, written)
+
+
+async def _prompt(reply: Reply, request: Answered) -> list[ChatCompletionMessageParam]:
+    """What the model is asked: a completion's own messages, else the branch's history."""
+    if not isinstance(request, CompletionAccepted):
+        context = runtime.current()
+        with tracer.start_as_current_span("db prompt", kind=SpanKind.CLIENT):
+            async with context.sessions() as db:
+                return await prompt.build(db, context.redis, context.settings, request)
+    if request.messages is not None:
+        turns = [turn.model_dump(include={"role", "content"}) for turn in request.messages]
+    elif (kept := await reply.prompt()) is not None:
+        turns = json.loads(kept)
+    else:  # expired: the event came back after a day
+        turns = []
+    return cast(list[ChatCompletionMessageParam], turns)
 
 
 async def _generate_holding(
@@ -126,19 +155,27 @@ def _measure(
         instruments.tokens_per_second.record(tokens / lasted, {"model": model})
 
 
-def _fact(received: ReceivedEvent[MessageSent | ReplyRegenerated], written: Written) -> CloudEvent:
+def _fact(received: ReceivedEvent[Answered], written: Written) -> CloudEvent:
     """The fact the stream's terminal entry states, with the one id it always gets."""
     request = received.payload
     ids = request.model_dump(include={"user_id", "conversation_id", "message_id", "reply_id"})
     terminal = written.terminal or {}
-    fact: ReplyCompleted | ReplyFailed
-    if terminal.get("type") == "done":
+    key_id = request.key_id if isinstance(request, CompletionAccepted) else None
+    fact: ReplyCompleted | ReplyFailed | CompletionFinished
+    if isinstance(request, CompletionAccepted) and not request.store:
+        done = terminal.get("type") == "done"
+        usage = terminal["usage"] if done else {"prompt_tokens": 0, "completion_tokens": 0}
+        fact = CompletionFinished(**ids, key_id=request.key_id, model=request.model,
+                                  finish_reason=terminal["finish_reason"] if done else "error",
+                                  **usage)  # fmt: skip
+    elif terminal.get("type") == "done":
         fact = ReplyCompleted(
             **ids,
             content=written.text,
             model=request.model,
             finish_reason=terminal["finish_reason"],
             **terminal["usage"],
+            key_id=key_id,
         )
     else:
         fact = ReplyFailed(

@@ -1,9 +1,11 @@
 """send_message: decides whether a message (or a regeneration) goes ahead.
 
-Consumes `io.chatfn.message.send.requested` and `io.chatfn.reply.regenerate.requested`.
-Checks that the conversation and the parent message are the user's and that the daily
-token budget is not spent (chatfn.chat.decide); writes no row. Replies with
-`io.chatfn.message.sent` or `io.chatfn.reply.regenerated`, or with
+Consumes `io.chatfn.message.send.requested`, `io.chatfn.reply.regenerate.requested` and
+`io.chatfn.completion.requested` (an API key's). Checks that the conversation and the
+parent message are the user's, that the API key is still live and that the daily token
+budgets are not spent (chatfn.chat.decide); writes no row. Replies with
+`io.chatfn.message.sent`, `io.chatfn.reply.regenerated` or
+`io.chatfn.completion.accepted`, or with
 `io.chatfn.message.rejected`, whose reason also ends the reply's stream so the reader is
 told at once.
 """
@@ -18,6 +20,7 @@ from chatfn import runtime
 from chatfn.chat import replies
 from chatfn.chat.decide import decide
 from chatfn.events.catalog import (
+    CompletionRequested,
     MessageRejected,
     MessageSendRequested,
     ReceivedEvent,
@@ -33,9 +36,9 @@ SOURCE = "chatfn/send_message"
 
 
 @aio.http
-@consumes(MessageSendRequested, ReplyRegenerateRequested)
+@consumes(MessageSendRequested, ReplyRegenerateRequested, CompletionRequested)
 async def send_message(
-    received: ReceivedEvent[MessageSendRequested | ReplyRegenerateRequested],
+    received: ReceivedEvent[MessageSendRequested | ReplyRegenerateRequested | CompletionRequested],
 ) -> CloudEvent:
     context = runtime.current()
     with tracer.start_as_current_span("db decide", kind=SpanKind.CLIENT):

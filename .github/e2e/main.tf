@@ -154,6 +154,8 @@ module "chatfn" {
     oidc_jwks_ttl_s        = 300
     rate_limit_ip          = "600/minute"
     rate_limit_user        = "300/minute"
+    rate_limit_per_key     = "60/minute"
+    api_key_store_default  = false
     rate_limit_login       = "10/15minutes"
     rate_limit_register    = "20/hour"
     register_timeout_s     = 10

@@ -15,16 +15,19 @@ and an account's deletion reaches them as the `io.chatfn.user.deleted` fact.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     Uuid,
@@ -310,3 +313,41 @@ class InboundIntegration(Base):
     name: Mapped[str] = mapped_column(String(100))
     secret: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = _created_at()
+
+
+class ApiKey(Base):
+    """A personal API key for `/v1` and the history reads: only its keyed hash is kept
+    (chatfn.identity.api_keys says why a fast one). Revoked keys stay, so their usage
+    keeps a name. Writer: `api`, state-stored since it holds credential material."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (Index("api_keys_by_digest", "digest"),)
+
+    user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    hint: Mapped[str] = mapped_column(String(32))  # the key's first characters, to tell it by
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
+    store: Mapped[bool] = mapped_column(Boolean)
+    daily_token_budget: Mapped[int | None] = mapped_column(Integer)
+    requests_per_minute: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _created_at()
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DailyUsage(Base):
+    """Tokens a user spent per UTC day, by API key (`key_id` nil: the app itself). The
+    daily budgets are checked against it; unlike the messages, it outlives a purge and
+    counts completions that keep no conversation. Writer: `persist_history`."""
+
+    __tablename__ = "daily_usage"
+
+    user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    key_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -22,6 +22,8 @@ class Route:
 ROUTES = (
     Route("stream_reply", "/api/replies/{reply_id}/stream", streamed=True),
     Route("api", "/api/{path:path}"),
+    # The OpenAI-compatible API: a streamed completion is SSE, held open as long.
+    Route("api", "/v1/{path:path}", streamed=True),
 )
 
 # The dev gateway answers this itself with every dependency's state: the stack's own

@@ -24,6 +24,7 @@ DEV_SECRETS = {
     "S3_SECRET_KEY": "chatfn-dev-secret",
     "LLM_API_KEY": "chatfn-dev-llm-key",
     "JWT_SECRET": "chatfn-dev-jwt-secret-change-me-0123456789",
+    "API_KEY_HASH_SECRET": "chatfn-dev-api-key-hash-secret-0123456789",
 }
 
 # The variables that are secrets (a Kubernetes Secret holds them; a ConfigMap the rest).
@@ -33,6 +34,7 @@ SECRET_VARIABLES = frozenset(
         "REDIS_URL",
         "JWT_SECRET",
         "JWT_PREVIOUS_SECRET",
+        "API_KEY_HASH_SECRET",
         "LLM_API_KEY",
         "S3_ACCESS_KEY",
         "S3_SECRET_KEY",
@@ -48,7 +50,7 @@ _MODEL = frozenset({"LLM_BASE_URL", "LLM_API_KEY"})
 NEEDS: dict[str, frozenset[str]] = {
     "api": _DATABASE_AND_REDIS
     | _MODEL
-    | {"JWT_SECRET", "JWT_PREVIOUS_SECRET", "K_SINK", "DEAD_LETTER_SINK"},
+    | {"JWT_SECRET", "JWT_PREVIOUS_SECRET", "API_KEY_HASH_SECRET", "K_SINK", "DEAD_LETTER_SINK"},
     "register_user": _DATABASE_AND_REDIS,
     "send_message": _DATABASE_AND_REDIS,
     "generate_reply": _DATABASE_AND_REDIS | _MODEL,
@@ -136,6 +138,14 @@ class Settings(BaseSettings):
         default_factory=set, alias="ADMIN_EMAILS", description="accounts created as admins"
     )
 
+    # Personal API keys (chatfn.identity.api_keys): their hashes are keyed with this.
+    # Changing it invalidates every key, so it is never rotated in place.
+    api_key_hash_secret: SecretStr = Field(SecretStr(""), alias="API_KEY_HASH_SECRET")
+    api_key_store_default: bool = Field(
+        False, alias="API_KEY_STORE_DEFAULT",
+        description="whether a new key's completions become conversations unless it says",
+    )  # fmt: skip
+
     # An external OpenID provider (Keycloak, say) whose access tokens are accepted too.
     oidc_issuer: str = Field("", alias="OIDC_ISSUER", description="empty: OIDC off")
     oidc_audience: str = Field("chatfn-api", alias="OIDC_AUDIENCE")
@@ -146,6 +156,9 @@ class Settings(BaseSettings):
     rate_limit_user: str = Field("300/minute", alias="RATE_LIMIT_USER")
     rate_limit_login: str = Field("10/15minutes", alias="RATE_LIMIT_LOGIN")
     rate_limit_register: str = Field("20/hour", alias="RATE_LIMIT_REGISTER")
+    rate_limit_per_key: str = Field(
+        "60/minute", alias="RATE_LIMIT_PER_KEY", description="per API key, beside its owner's"
+    )
     trusted_proxies: str = Field(
         "127.0.0.1,::1", alias="TRUSTED_PROXIES", description="whose X-Forwarded-For is believed"
     )
@@ -216,7 +229,9 @@ class Settings(BaseSettings):
     def _asyncpg_driver(cls, url: str) -> str:
         return asyncpg_url(url)
 
-    @field_validator("s3_access_key", "s3_secret_key", "llm_api_key", "jwt_secret")
+    @field_validator(
+        "s3_access_key", "s3_secret_key", "llm_api_key", "jwt_secret", "api_key_hash_secret"
+    )
     @classmethod
     def _development_value_locally(cls, value: str | SecretStr, info: ValidationInfo) -> object:
         """A secret left unset gets its development value, in local mode only (`mode` is

@@ -236,6 +236,10 @@ class Edge:
         ]
         return sorted(found, key=lambda r: -r.get("priority", len(r["match"])))
 
+    def route_for(self, path: str) -> dict[str, Any]:
+        """The route a plain `path` (nothing to decode or resolve) takes."""
+        return next(route for route in self.routes() if parse_rule(route["match"])(path))
+
     def refuses(self, middleware: str, raw: str) -> bool:
         spec = self.of("Middleware")[middleware]
         if "encodedCharacters" in spec:  # every option defaults to "refuse" here
@@ -419,10 +423,10 @@ async def test_a_route_only_the_edge_has_is_a_mismatch(gateway: Starlette, tmp_p
     ingress = edge_dir / "200-ingressroute.yaml"
     doc = yaml.safe_load(ingress.read_text())
     doc["spec"]["routes"].append(
-        {"kind": "Rule", "match": "PathPrefix(`/v1/`)", "services": [{"name": "api", "port": 80}]}
+        {"kind": "Rule", "match": "PathPrefix(`/v2/`)", "services": [{"name": "api", "port": 80}]}
     )
     ingress.write_text(yaml.safe_dump(doc))
-    assert "/v1/x" in await mismatches(Edge.load(edge_dir), gateway)
+    assert "/v2/x" in await mismatches(Edge.load(edge_dir), gateway)
 
 
 async def test_a_route_only_the_table_has_is_a_mismatch(
@@ -447,14 +451,14 @@ def test_streams_flow_unbuffered_and_other_routes_cap_the_body_as_api_does() -> 
     edge = Edge.load(EDGE)
     for route in routes.ROUTES:
         service = service_name(route.function)
-        (edge_route,) = [r for r in edge.routes() if r["services"][0]["name"] == service]
+        edge_route = edge.route_for(example(route.path))
         specs = [edge.of("Middleware")[m["name"]] for m in edge_route["middlewares"]]
         assert {"encodedCharacters", "rateLimit"} <= {kind for spec in specs for kind in spec}
         buffering = [spec["buffering"] for spec in specs if "buffering" in spec]
+        flush = edge_route["services"][0].get("responseForwarding", {}).get("flushInterval", "")
         if route.streamed:
-            assert buffering == [], route
+            assert buffering == [], route  # it would buffer the response too
             assert not any("compress" in spec for spec in specs), route
-            flush = edge_route["services"][0]["responseForwarding"]["flushInterval"]
             assert flush.startswith("-"), "each event flushed as it comes"
         else:
             assert [limit["maxRequestBodyBytes"] for limit in buffering] == [MAX_BODY_BYTES]
@@ -478,17 +482,17 @@ def knative_timeout(service: str) -> int:
 def test_timeouts_let_knative_answer_first_and_streams_run_to_knatives_end() -> None:
     edge = Edge.load(EDGE)
     transports = edge.of("ServersTransport")
-    streamed = {service_name(r.function) for r in routes.ROUTES if r.streamed}
     read = seconds(edge.entry_point["transport.respondingTimeouts.readTimeout"])
     for route in routes.ROUTES:
         service = service_name(route.function)
-        (edge_route,) = [r for r in edge.routes() if r["services"][0]["name"] == service]
+        edge_route = edge.route_for(example(route.path))
         transport = transports[edge_route["services"][0]["serversTransport"]]
         waits = seconds(transport["forwardingTimeouts"]["responseHeaderTimeout"])
-        if service in streamed:
+        if route.streamed:
             assert read >= knative_timeout(service), "the edge cuts a stream Knative still holds"
-        else:
-            assert waits > knative_timeout(service), "the edge gives up before Knative answers"
+        if route.streamed and route.function == "stream_reply":  # its headers come at once
+            continue
+        assert waits > knative_timeout(service), "the edge gives up before Knative answers"
 
 
 def test_the_edge_rate_limit_sits_above_apis_own() -> None:

@@ -218,8 +218,8 @@ def test_nothing_in_knative_names_a_latest_tag() -> None:
 MISTAKES = [
     (
         "200-api.yaml",
-        "timeoutSeconds: 60",
-        "timeoutSecond: 60",
+        "timeoutSeconds: 600",
+        "timeoutSecond: 600",
         ".spec.template.spec.timeoutSecond",
     ),
     ("200-stream-reply.yaml", "timeoutSeconds: 600", "timeoutSeconds: 3600", "timeoutSeconds not"),
@@ -296,7 +296,9 @@ def test_a_mistake_in_a_copy_is_refused(
 
 def test_a_value_of_the_wrong_type_is_refused_not_coerced(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(
-        (KNATIVE / "200-api.yaml").read_text().replace("timeoutSeconds: 60", 'timeoutSeconds: "60"')
+        (KNATIVE / "200-api.yaml")
+        .read_text()
+        .replace("timeoutSeconds: 600", 'timeoutSeconds: "600"')
     )
     [(_, document)] = resources(tmp_path)
     with pytest.raises(ValueError, match="timeoutSeconds"):

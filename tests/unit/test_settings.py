@@ -25,6 +25,7 @@ API_IN_PRODUCTION = {
     "LLM_BASE_URL": "https://models/v1",
     "LLM_API_KEY": "llm-real",
     "JWT_SECRET": "jwt-real",
+    "API_KEY_HASH_SECRET": "keyhash-real",
 }
 
 
@@ -123,3 +124,4 @@ def test_secrets_do_not_show_in_repr() -> None:
     settings = Settings.model_validate(API_IN_PRODUCTION)
     assert "jwt-real" not in repr(settings)
     assert "llm-real" not in repr(settings)
+    assert "keyhash-real" not in repr(settings)

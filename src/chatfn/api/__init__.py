@@ -1,4 +1,5 @@
-"""The `api` function's REST API: the one public door besides the reply streams.
+"""The `api` function's REST API (`/api`) and its OpenAI-compatible one (`/v1`): the one
+public door besides the reply streams.
 
 Authenticates, validates, rate-limits, then reads PostgreSQL or publishes a command
 event. Its OpenAPI description is served at `/api/openapi.json`.
@@ -15,7 +16,9 @@ from chatfn.api import (
     chat_endpoints,
     event_endpoints,
     inbound_endpoints,
+    key_endpoints,
     me_endpoints,
+    openai_endpoints,
     problems,
     webhook_endpoints,
 )
@@ -41,7 +44,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     problems.install(app)
     routers = (
         auth_endpoints, me_endpoints, chat_endpoints, admin_endpoints, webhook_endpoints,
-        inbound_endpoints,
+        inbound_endpoints, key_endpoints, openai_endpoints,
     )  # fmt: skip
     for router in (module.router for module in routers):
         app.include_router(router, dependencies=[Depends(limit_ip)])

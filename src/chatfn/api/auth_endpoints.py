@@ -169,6 +169,7 @@ async def refresh(
 @router.post("/logout", status_code=204)
 async def logout(principal: PrincipalDep, api: ApiDep, db: DbDep, response: Response) -> None:
     """Sign out of this session: its refresh family and its access token stop working."""
+    assert principal.claims is not None  # PrincipalDep is a session, never an API key
     await end_session(db, api.runtime.redis, api.settings, principal.claims)
     await db.commit()
     response.delete_cookie(REFRESH_COOKIE, path=COOKIE_PATH, secure=True, httponly=True)

@@ -5,7 +5,8 @@ and publishes the command; the 202 carries a stream ticket, so the browser can o
 reply's stream at once. A change to a conversation (create, rename, pin, archive, trash,
 restore, purge) or feedback is a fact `api` decides and publishes; `persist_history`
 writes it, and the answer is the state the fact implies. Reads wait for the user's own
-facts to be projected (`ViewDep`). Everything is scoped to the signed-in user: another
+facts to be projected (`ViewDep`); the two history reads also take an API key with the
+`history:read` scope. Everything is scoped to the signed-in user: another
 user's conversation, message or reply is a 404, never a 403.
 """
 
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uuid6 import uuid7
 
 from chatfn.api.problems import not_found
-from chatfn.api.security import SOURCE, ApiDep, PrincipalDep, ViewDep
+from chatfn.api.security import SOURCE, ApiDep, HistoryReaderDep, PrincipalDep, ViewDep
 from chatfn.chat import tickets
 from chatfn.events.catalog import (
     ConversationArchived,
@@ -165,7 +166,7 @@ async def create_conversation(
 
 @router.get("/conversations")
 async def list_conversations(
-    principal: PrincipalDep,
+    principal: HistoryReaderDep,
     db: ViewDep,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
     q: Annotated[StoredText | None, Query(max_length=200)] = None,
@@ -217,7 +218,7 @@ async def trash(principal: PrincipalDep, db: ViewDep) -> list[ConversationOut]:
 @router.get("/conversations/{conversation_id}")
 async def read_conversation(
     conversation_id: UUID,
-    principal: PrincipalDep,
+    principal: HistoryReaderDep,
     db: ViewDep,
     cursor: UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,

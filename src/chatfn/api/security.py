@@ -1,4 +1,6 @@
-"""Who is asking: the request's client address, its access token, its rate limits."""
+"""Who is asking: the request's client address, its access token or API key, its rate
+limits. An API key is let through only where an endpoint asks for one of its scopes
+(`with_scope`): everything else, managing keys and the password included, refuses it."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -18,12 +21,13 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatfn.api.limits import RateLimits
-from chatfn.api.problems import not_authenticated
+from chatfn.api.problems import invalid_api_key, not_authenticated
 from chatfn.chat.replies import Reply
+from chatfn.chat.watch import Watcher
 from chatfn.events import pending
 from chatfn.events.catalog import Payload, UserProvisioned, new_event
 from chatfn.events.emit import SinkRefused, publish
-from chatfn.identity import accounts
+from chatfn.identity import accounts, api_keys
 from chatfn.identity.oidc import oidc_verifier
 from chatfn.identity.roles import allowed
 from chatfn.identity.sessions import is_revoked
@@ -34,7 +38,7 @@ from chatfn.identity.tokens import (
     local_verifier,
     verify_access_token,
 )
-from chatfn.models import User
+from chatfn.models import ApiKey, User
 from chatfn.problems import Problem, unavailable
 from chatfn.runtime import Runtime
 from chatfn.telemetry.tracing import tracer
@@ -74,6 +78,11 @@ class Api:
             self._models = sorted(offered, key=lambda model: (model != default, model))
             self._models_at = time.monotonic()
         return self._models
+
+    @cached_property
+    def watcher(self) -> Watcher:
+        """The process's one reader of reply streams, for `/v1` completions."""
+        return Watcher(self.runtime.redis)
 
     def reply(self, reply_id: UUID) -> Reply:
         return Reply(self.runtime.redis, self.settings, reply_id)
@@ -135,7 +144,8 @@ async def limit_ip(request: Request, api: ApiDep) -> None:
 @dataclass(frozen=True)
 class Principal:
     user_id: UUID
-    claims: AccessClaims
+    claims: AccessClaims | None  # a session's access token
+    key: ApiKey | None = None  # or an API key
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -160,13 +170,17 @@ async def _user_id(db: AsyncSession, api: Api, claims: AccessClaims) -> UUID:
     return user.id
 
 
-async def get_principal(
+async def authenticate(
     api: ApiDep,
     db: DbDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """Whoever the bearer is, a session or an API key; endpoints take `PrincipalDep` (a
+    session) or `with_scope(...)` (either)."""
     if credentials is None:
         raise not_authenticated()
+    if api_keys.looks_like_key(credentials.credentials):
+        return await _key_holder(api, db, credentials.credentials)
     try:
         claims = await verify_access_token(credentials.credentials, api.verifiers)
     except InvalidToken:
@@ -178,7 +192,47 @@ async def get_principal(
     return Principal(user_id=user_id, claims=claims)
 
 
+async def _key_holder(api: Api, db: AsyncSession, token: str) -> Principal:
+    """An API key's owner, counted against the key's rate limit and their own: a key
+    never gets more than its owner."""
+    key = await api_keys.find(db, api.settings, token)
+    owner = await db.get(User, key.user_id) if key else None
+    if key is None or owner is None or owner.disabled_at is not None:
+        raise invalid_api_key("The API key is invalid, expired or revoked.")
+    per_minute = key.requests_per_minute
+    rule = f"{per_minute}/minute" if per_minute else api.settings.rate_limit_per_key
+    await api.limits.hit(rule, "api-key", str(key.id))
+    await api.limits.hit(api.settings.rate_limit_user, "user", str(key.user_id))
+    await api_keys.mark_used(db, key)
+    return Principal(user_id=key.user_id, claims=None, key=key)
+
+
+AnyPrincipalDep = Annotated[Principal, Depends(authenticate)]
+
+
+async def get_principal(principal: AnyPrincipalDep) -> Principal:
+    if principal.key is not None:
+        raise Problem(403, "API keys cannot use this endpoint; sign in instead.",
+                      extra={"code": "api_key_not_allowed"})  # fmt: skip
+    return principal
+
+
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def with_scope(scope: str) -> Any:  # FastAPI's Depends() is typed Any
+    """A dependency that lets in a signed-in session, or an API key that has `scope`."""
+
+    async def check(principal: AnyPrincipalDep) -> Principal:
+        if principal.key is not None and scope not in principal.key.scopes:
+            raise Problem(403, f"This API key lacks the {scope!r} scope.",
+                          extra={"code": "insufficient_scope"})  # fmt: skip
+        return principal
+
+    return Depends(check)
+
+
+HistoryReaderDep = Annotated[Principal, with_scope("history:read")]
 
 
 async def current_user(principal: PrincipalDep, db: DbDep) -> User:
@@ -191,7 +245,7 @@ async def current_user(principal: PrincipalDep, db: DbDep) -> User:
 UserDep = Annotated[User, Depends(current_user)]
 
 
-async def get_view(principal: PrincipalDep, api: ApiDep) -> AsyncIterator[AsyncSession]:
+async def get_view(principal: AnyPrincipalDep, api: ApiDep) -> AsyncIterator[AsyncSession]:
     """A session on the projection that holds the user's own changes."""
     await api.caught_up(principal.user_id)
     async with api.runtime.sessions() as session:

@@ -1,6 +1,7 @@
 """Deciding what a user may send: ownership of the conversation and of the parent
-message, and the daily token budget. `send_message` runs `decide`; it writes no row
-(the chat tables are `persist_history`'s): its fact is the whole outcome."""
+message, the API key still live, and the daily token budgets (the user's, and the key's).
+`send_message` runs `decide`; it writes no row (the chat tables are `persist_history`'s):
+its fact is the whole outcome."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chatfn.chat import history
 from chatfn.chat.replies import Reply
 from chatfn.events.catalog import (
+    CompletionAccepted,
+    CompletionRequested,
     MessagePayload,
     MessageRejected,
     MessageSendRequested,
@@ -20,13 +23,15 @@ from chatfn.events.catalog import (
     ReplyRegenerated,
     ReplyRegenerateRequested,
 )
-from chatfn.models import Conversation, Message
+from chatfn.models import ApiKey, Conversation, Message
 from chatfn.settings import Settings
 
-Decision = MessageSent | ReplyRegenerated | MessageRejected
+Request = MessageSendRequested | ReplyRegenerateRequested | CompletionRequested
+Decision = MessageSent | ReplyRegenerated | CompletionAccepted | MessageRejected
 IDS = {"user_id", "conversation_id", "message_id", "reply_id"}
 DECISIONS: dict[str, type[Decision]] = {
-    fact.event_type: fact for fact in (MessageSent, ReplyRegenerated, MessageRejected)
+    fact.event_type: fact
+    for fact in (MessageSent, ReplyRegenerated, CompletionAccepted, MessageRejected)
 }
 
 
@@ -34,7 +39,7 @@ async def decide(
     db: AsyncSession,
     redis: Redis,
     settings: Settings,
-    request: MessageSendRequested | ReplyRegenerateRequested,
+    request: Request,
 ) -> Decision:
     """The fact `request` leads to. A request decided before gets the same fact again
     (kept beside its reply), though the budget or the history may have changed since."""
@@ -51,8 +56,10 @@ async def _decision(
     db: AsyncSession,
     redis: Redis,
     settings: Settings,
-    request: MessageSendRequested | ReplyRegenerateRequested,
+    request: Request,
 ) -> Decision:
+    if isinstance(request, CompletionRequested):
+        return await _completion(db, settings, request)
     model = request.model or settings.llm_model
     conversation = await db.get(Conversation, (request.user_id, request.conversation_id))
     if conversation is not None and conversation.deleted_at is not None:
@@ -72,12 +79,37 @@ async def _decision(
         if not _in_conversation(question, request, "user"):
             return _rejected(request, "not_found", "no such message in this conversation")
         fact = ReplyRegenerated(**request.model_dump(include=IDS), model=model)
+    return await _within_budget(db, settings, request) or fact
+
+
+async def _completion(
+    db: AsyncSession, settings: Settings, request: CompletionRequested
+) -> Decision:
+    """A completion goes ahead while its key is live (revoked since `api` let it in:
+    refused) and neither the key's budget nor its owner's is spent."""
+    key = await db.get(ApiKey, (request.user_id, request.key_id))
+    if key is None or key.revoked_at is not None:
+        return _rejected(request, "key_revoked", "the API key was revoked")
+    spent = await _within_budget(db, settings, request)
+    if spent is None and key.daily_token_budget is not None:
+        used = await history.tokens_used_today(db, request.user_id, key_id=key.id)
+        if used >= key.daily_token_budget:
+            spent = _rejected(request, "budget_exceeded",
+                              f"the key's daily budget of {key.daily_token_budget} tokens "
+                              "is used up")  # fmt: skip
+    return spent or CompletionAccepted.model_validate(request.model_dump())
+
+
+async def _within_budget(
+    db: AsyncSession, settings: Settings, request: Request
+) -> MessageRejected | None:
+    """The refusal if the user's daily budget is spent; None while it is not."""
     budget = settings.daily_token_budget
     if budget and await history.tokens_used_today(db, request.user_id) >= budget:
         return _rejected(
             request, "budget_exceeded", f"the daily budget of {budget} tokens is used up"
         )
-    return fact
+    return None
 
 
 def _rejected(request: MessagePayload, reason: str, detail: str) -> MessageRejected:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 import openai
@@ -23,6 +23,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from opentelemetry.trace import SpanKind
 
 from chatfn.chat.replies import Reply, Written
+from chatfn.events.catalog import CompletionOptions
 from chatfn.telemetry.tracing import tracer
 
 ATTEMPTS = 3
@@ -123,6 +124,8 @@ class Generation:
     client: AsyncOpenAI
     reply: Reply
     model: str
+    # An API completion's own sampling options; the app's replies use the server's.
+    options: CompletionOptions = field(default_factory=CompletionOptions)
 
     async def run(self, messages: list[ChatCompletionMessageParam], written: Written) -> Outcome:
         """Stream the answer after `written.text`; raises `ModelFailed` once retries are spent."""
@@ -202,12 +205,17 @@ class Generation:
         outcome: Outcome,
     ) -> None:
         tokens_before = outcome.completion_tokens
+        longest = self.reply.settings.llm_max_tokens
+        if self.options.max_tokens is not None:
+            longest = min(longest, self.options.max_tokens)
+        sampling = self.options.model_dump(exclude={"max_tokens"}, exclude_none=True)
         request = self.client.chat.completions.with_streaming_response.create(
             model=self.model,
             messages=messages,
             stream=True,
             stream_options={"include_usage": True},
-            max_tokens=max(1, self.reply.settings.llm_max_tokens - outcome.completion_tokens),
+            max_tokens=max(1, longest - outcome.completion_tokens),
+            **sampling,
         )
         async with request as response:
             # The SDK's own SSE decoder (httpx-sse's, which it carries) and errors (`[DONE]`,

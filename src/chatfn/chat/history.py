@@ -4,14 +4,14 @@ chatfn.chat.projection)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy import BindParameter, Row, Select, bindparam, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from chatfn.models import Message
+from chatfn.models import DailyUsage, Message
 
 
 def _branch_statement() -> Select[UUID, str, str, str]:
@@ -49,12 +49,12 @@ async def branch(
     return (await db.execute(BRANCH, {"user_id": user_id, "message_id": message_id})).all()
 
 
-async def tokens_used_today(db: AsyncSession, user_id: UUID) -> int:
-    """Prompt and completion tokens of the user's replies since midnight UTC."""
-    midnight = datetime.combine(datetime.now(UTC).date(), time(), tzinfo=UTC)
-    used = await db.scalar(
-        select(func.coalesce(func.sum(Message.prompt_tokens + Message.completion_tokens), 0)).where(
-            Message.user_id == user_id, Message.created_at >= midnight
-        )
-    )
-    return int(used or 0)
+async def tokens_used_today(db: AsyncSession, user_id: UUID, key_id: UUID | None = None) -> int:
+    """Prompt and completion tokens the user spent since midnight UTC: through the API key
+    `key_id`, or in all (the app and every key) without one."""
+    query = select(
+        func.coalesce(func.sum(DailyUsage.prompt_tokens + DailyUsage.completion_tokens), 0)
+    ).where(DailyUsage.user_id == user_id, DailyUsage.day == datetime.now(UTC).date())
+    if key_id is not None:
+        query = query.where(DailyUsage.key_id == key_id)
+    return int(await db.scalar(query) or 0)

@@ -1,4 +1,5 @@
-"""The chat tables' one writer: each chat fact applied to PostgreSQL (`persist_history`).
+"""The chat tables' (and daily usage's) one writer: each chat fact applied to PostgreSQL
+(`persist_history`).
 
 Every write is keyed by ids the fact carries and stamped with the event's own `time`,
 never the clock's, so applying a fact twice, or replaying the whole topic into an empty
@@ -8,7 +9,7 @@ already has a child; a stopped reply is a `reply.completed` with `finish_reason:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, get_args
 from uuid import UUID
 
@@ -17,6 +18,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatfn.events.catalog import (
+    CompletionAccepted,
+    CompletionFinished,
     ConversationArchived,
     ConversationCreated,
     ConversationPinned,
@@ -35,10 +38,14 @@ from chatfn.events.catalog import (
     ReplyRegenerated,
     UserDeleted,
 )
-from chatfn.models import Conversation, Feedback, Message, Preferences
+from chatfn.models import Conversation, DailyUsage, Feedback, Message, Preferences
+
+# The usage of the app's own replies, which no API key asked for.
+APP = UUID(int=0)
 
 Projected = (
     MessageSent | ReplyRegenerated | ReplyCompleted | ReplyFailed | ConversationTitled
+    | CompletionAccepted | CompletionFinished
     | ConversationCreated | ConversationRenamed | ConversationPinned | ConversationArchived
     | ConversationTrashed | ConversationRestored | ConversationPurged | FeedbackGiven
     | PreferencesChanged | UserDeleted
@@ -63,6 +70,12 @@ async def apply(db: AsyncSession, received: ReceivedEvent[Projected]) -> None:
             await _regenerated(db, regenerated, at)
         case ReplyCompleted() | ReplyFailed() as finished:
             await _finished(db, finished, at)
+        case CompletionAccepted(store=True) as accepted:
+            await _completion(db, accepted, at)
+        case CompletionAccepted():
+            pass  # kept nowhere: its messages never left Redis
+        case CompletionFinished() as finished:
+            await _used(db, finished, at, finished.key_id)
         case ConversationTitled() as titled:
             await _titled(db, titled)
         case ConversationCreated() as created:
@@ -90,8 +103,8 @@ async def apply(db: AsyncSession, received: ReceivedEvent[Projected]) -> None:
         case PreferencesChanged() as changed:
             await _preferences(db, changed, at)
         case UserDeleted(user_id=user_id):
-            await db.execute(delete(Conversation).where(Conversation.user_id == user_id))
-            await db.execute(delete(Preferences).where(Preferences.user_id == user_id))
+            for table in (Conversation, Preferences, DailyUsage):
+                await db.execute(delete(table).where(table.user_id == user_id))
 
 
 async def _created(db: AsyncSession, created: ConversationCreated, at: datetime) -> None:
@@ -131,8 +144,25 @@ async def _regenerated(db: AsyncSession, regenerated: ReplyRegenerated, at: date
     await _touch(db, regenerated.user_id, regenerated.conversation_id, at)
 
 
+async def _completion(db: AsyncSession, accepted: CompletionAccepted, at: datetime) -> None:
+    """A completion kept as a conversation: the request's messages in order, each the
+    parent of the next, then its pending reply."""
+    ids = {"user_id": accepted.user_id, "conversation_id": accepted.conversation_id}
+    await _created(db, ConversationCreated(**ids), at)
+    rows, parent_id = [], None
+    for turn in accepted.messages or ():
+        rows.append(_message_row(accepted, turn.id, parent_id, at, role=turn.role,
+                                 content=turn.content, status="complete"))  # fmt: skip
+        parent_id = turn.id
+    rows.append(_message_row(accepted, accepted.reply_id, parent_id, at, role="assistant",
+                             status="streaming"))  # fmt: skip
+    await db.execute(
+        insert(Message).values(rows).on_conflict_do_nothing(index_elements=["user_id", "id"])
+    )
+
+
 def _message_row(
-    fact: MessageSent | ReplyRegenerated,
+    fact: MessageSent | ReplyRegenerated | CompletionAccepted,
     message_id: UUID,
     parent_id: UUID | None,
     at: datetime,
@@ -164,6 +194,7 @@ async def _finished(db: AsyncSession, finished: ReplyCompleted | ReplyFailed, at
             "prompt_tokens": finished.prompt_tokens,
             "completion_tokens": finished.completion_tokens,
         }
+        await _used(db, finished, at, finished.key_id or APP)
     else:
         status, tokens = "failed", {}
     await db.execute(
@@ -225,5 +256,24 @@ async def _preferences(db: AsyncSession, changed: PreferencesChanged, at: dateti
     await db.execute(
         statement.on_conflict_do_update(
             index_elements=["user_id"], set_={"values": merged, "updated_at": at}
+        )
+    )
+
+
+async def _used(
+    db: AsyncSession, finished: ReplyCompleted | CompletionFinished, at: datetime, key_id: UUID
+) -> None:
+    """Count a reply's tokens on the UTC day it ended; the ledger makes it once."""
+    tokens = {"prompt_tokens": finished.prompt_tokens,
+              "completion_tokens": finished.completion_tokens}  # fmt: skip
+    statement = insert(DailyUsage).values(user_id=finished.user_id, day=at.astimezone(UTC).date(),
+                                          key_id=key_id, requests=1, **tokens)  # fmt: skip
+    await db.execute(
+        statement.on_conflict_do_update(
+            index_elements=["user_id", "day", "key_id"],
+            set_={
+                column: getattr(DailyUsage, column) + statement.excluded[column]
+                for column in ("requests", *tokens)
+            },
         )
     )

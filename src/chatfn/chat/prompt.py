@@ -75,6 +75,8 @@ async def _history(
             content = (await replies.Reply(redis, settings, message.id).read()).text
         if message.role == "user":
             turns.append({"role": "user", "content": content})
+        elif message.role == "system":  # a kept API completion's own system prompt
+            turns.append({"role": "system", "content": content})
         else:
             turns.append({"role": "assistant", "content": content})
     return turns

@@ -8,9 +8,11 @@ Beside it: `reply:{id}:meta` (whose reply it is, written by `api` when it mints 
 id, so a stream can be authorised before PostgreSQL knows the reply; and the trace of
 the request that asked for it, which the reader's stream joins), `reply:{id}:decision`
 (what `send_message` decided, so a redelivered command is decided the same way),
-`reply:{id}:stop` (the user pressed stop) and `reply:{id}:lease` (which delivery of the
-event is generating; see `Lease`). `Reply` writes them all; `stream_reply` reads many streams at
-once (see chatfn.chat.watch). Everything expires a day after the reply started.
+`reply:{id}:stop` (the user pressed stop), `reply:{id}:lease` (which delivery of the
+event is generating; see `Lease`) and `reply:{id}:prompt` (an API completion's messages
+when it is not to be kept: they never enter the event log). `Reply` writes them all;
+`stream_reply` reads many streams at once (see chatfn.chat.watch). Everything expires a
+day after the reply started, or minutes after an unkept completion ended.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from chatfn.telemetry.tracing import current_traceparent
 
 TTL_S = 24 * 3600
 TERMINAL = ("done", "error")
+PARTS = ("meta", "decision", "stop", "lease", "ended", "prompt")
 Entry = tuple[str, dict[str, str]]
 
 
@@ -100,6 +103,21 @@ class Reply:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(name, mapping=meta)
             pipe.expire(name, TTL_S)
+            await pipe.execute()
+
+    async def keep_prompt(self, messages: str) -> None:
+        """Hold an unkept completion's messages (JSON) for `generate_reply`."""
+        await self.redis.set(self._part("prompt"), messages, ex=TTL_S)
+
+    async def prompt(self) -> str | None:
+        return cast(str | None, await self.redis.get(self._part("prompt")))
+
+    async def forget_within(self, seconds: int) -> None:
+        """Let the reply and everything beside it expire in `seconds`: an unkept
+        completion stays only as long as a redelivery of its event may need it."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name in (self.stream, *map(self._part, PARTS)):
+                pipe.expire(name, seconds)
             await pipe.execute()
 
     async def owner(self) -> UUID | None:

@@ -170,7 +170,7 @@ class MessageRejected(MessagePayload):
 
     event_type = "io.chatfn.message.rejected"
 
-    reason: Literal["not_found", "budget_exceeded"]
+    reason: Literal["not_found", "budget_exceeded", "key_revoked"]
     detail: StoredText = ""
 
 
@@ -198,6 +198,7 @@ class ReplyCompleted(MessagePayload):
     finish_reason: Literal["stop", "length", "stopped"]
     prompt_tokens: TokenCount
     completion_tokens: TokenCount
+    key_id: UUID | None = Field(None, description="the API key that asked, if one did")
 
 
 class ReplyFailed(MessagePayload):
@@ -209,6 +210,63 @@ class ReplyFailed(MessagePayload):
     model: ModelName
     code: str
     message: StoredText
+
+
+class Turn(BaseModel):
+    """One message of an OpenAI-style request, with the id it gets if it is kept."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: UUID
+    role: Literal["system", "user", "assistant"]
+    content: StoredText = Field(max_length=100_000)
+
+
+class CompletionOptions(BaseModel):
+    """What `/v1/chat/completions` passes on to the model server as it was asked."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    stop: list[Annotated[StoredText, Field(max_length=200)]] | None = Field(None, max_length=4)
+    seed: int | None = None
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+
+
+class CompletionPayload(MessagePayload):
+    """A completion asked for through an API key (`/v1/chat/completions`). `message_id` is
+    the request's last message. With `store`, the request's `messages` travel here and
+    become a conversation; without, they wait in Redis beside the reply for minutes and
+    the log never holds them."""
+
+    key_id: UUID
+    model: ModelName
+    store: bool
+    options: CompletionOptions = CompletionOptions()
+    messages: list[Turn] | None = Field(None, max_length=1000)
+
+
+class CompletionRequested(CompletionPayload):
+    event_type = "io.chatfn.completion.requested"
+
+
+class CompletionAccepted(CompletionPayload):
+    event_type = "io.chatfn.completion.accepted"
+
+
+class CompletionFinished(MessagePayload):
+    """A completion that keeps no conversation ended: its usage, never its text."""
+
+    event_type = "io.chatfn.completion.finished"
+
+    key_id: UUID
+    model: ModelName
+    finish_reason: Literal["stop", "length", "stopped", "error"]
+    prompt_tokens: TokenCount
+    completion_tokens: TokenCount
 
 
 class ConversationTitled(Payload):
@@ -329,6 +387,29 @@ class WebhookResendRequested(WebhookEndpointPayload):
 # --- schedules --------------------------------------------------------------------------
 
 
+# --- API keys ---------------------------------------------------------------------------
+
+
+class ApiKeyPayload(Payload):
+    """A personal API key's lifecycle, never the key or its hash."""
+
+    partition_field = "user_id"
+
+    user_id: UUID
+    key_id: UUID
+
+
+class ApiKeyCreated(ApiKeyPayload):
+    event_type = "io.chatfn.apikey.created"
+
+    name: StoredText = Field(max_length=100)
+    scopes: list[str]
+
+
+class ApiKeyRevoked(ApiKeyPayload):
+    event_type = "io.chatfn.apikey.revoked"
+
+
 class PingTick(Payload):
     """A tick of a Knative PingSource (eventing/300-pingsource-*.yaml), in Knative's own
     envelope: no dataschema, no traceparent. Its data names the work it is for."""
@@ -357,6 +438,9 @@ CATALOG: dict[str, type[Payload]] = {
         ReplyRegenerated,
         ReplyCompleted,
         ReplyFailed,
+        CompletionRequested,
+        CompletionAccepted,
+        CompletionFinished,
         ConversationTitled,
         ConversationCreated,
         ConversationRenamed,
@@ -370,6 +454,8 @@ CATALOG: dict[str, type[Payload]] = {
         WebhookEndpointDeleted,
         WebhookTestRequested,
         WebhookResendRequested,
+        ApiKeyCreated,
+        ApiKeyRevoked,
         PingTick,
     )
 }
@@ -394,6 +480,9 @@ TERMINAL: dict[str, str] = {
     WebhookEndpointSaved.event_type: "an endpoint's lifecycle, for the log: endpoints are "
     "state-stored by api, since they hold a signing secret",
     WebhookEndpointDeleted.event_type: "as io.chatfn.webhook.endpoint.saved",
+    ApiKeyCreated.event_type: "a key's lifecycle, for the log: keys are state-stored by api, "
+    "since they are credential material",
+    ApiKeyRevoked.event_type: "as io.chatfn.apikey.created",
 }
 
 

@@ -44,6 +44,8 @@ locals {
     RATE_LIMIT_USER         = var.tuning.rate_limit_user
     RATE_LIMIT_LOGIN        = var.tuning.rate_limit_login
     RATE_LIMIT_REGISTER     = var.tuning.rate_limit_register
+    RATE_LIMIT_PER_KEY      = var.tuning.rate_limit_per_key
+    API_KEY_STORE_DEFAULT   = tostring(var.tuning.api_key_store_default)
     TRUSTED_PROXIES         = join(",", local.trusted_proxies)
     REGISTER_TIMEOUT_S      = tostring(var.tuning.register_timeout_s)
     PROJECTION_WAIT_S       = tostring(var.tuning.projection_wait_s)

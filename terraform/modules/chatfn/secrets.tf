@@ -10,6 +10,8 @@ locals {
     # keys never change.
     jwt_secret          = ["chatfn/app", "JWT_SECRET"]
     jwt_previous_secret = ["chatfn/app", "JWT_PREVIOUS_SECRET"]
+    # Keys API keys' hashes: changing it invalidates every API key, so it is never rotated.
+    api_key_hash_secret = ["chatfn/app", "API_KEY_HASH_SECRET"]
     llm_api_key         = ["chatfn/app", "LLM_API_KEY"]
     s3_secret_key       = ["chatfn/app", "S3_SECRET_KEY"]
     redis_password      = ["chatfn/redis", "password"]
@@ -23,6 +25,7 @@ locals {
     REDIS_URL           = "redis://:{{ .redis_password | urlquery }}@${var.redis_host}/0"
     JWT_SECRET          = "{{ .jwt_secret }}"
     JWT_PREVIOUS_SECRET = "{{ .jwt_previous_secret }}"
+    API_KEY_HASH_SECRET = "{{ .api_key_hash_secret }}"
     LLM_API_KEY         = "{{ .llm_api_key }}"
     S3_ACCESS_KEY       = var.s3_user
     S3_SECRET_KEY       = "{{ .s3_secret_key }}"

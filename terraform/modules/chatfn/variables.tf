@@ -93,6 +93,8 @@ variable "tuning" {
     oidc_jwks_ttl_s        = number
     rate_limit_ip          = string
     rate_limit_user        = string
+    rate_limit_per_key     = string
+    api_key_store_default  = bool
     rate_limit_login       = string
     rate_limit_register    = string
     register_timeout_s     = number
