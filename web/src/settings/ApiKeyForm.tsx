@@ -20,12 +20,12 @@ const EXPIRIES: [days: number | null, label: string][] = [
   [365, "In a year"],
 ];
 
-/** A limit typed in, or null when left empty (the owner's own limit then applies). */
+/** A limit typed in, or null when left empty. */
 function limit(text: string): number | null {
   return text.trim() === "" ? null : Number(text);
 }
 
-/** Creates a key: its name, what it may do, for how long, and any limits tighter than the owner's. */
+/** Creates a key: its name, what it may do, for how long, and any limits of its own. */
 export function ApiKeyForm({ onSubmit, onCancel }: Props) {
   const [name, setName] = useState("");
   const [scopes, setScopes] = useState<Set<ApiKeyScope>>(() => new Set(["chat"]));
@@ -108,15 +108,16 @@ export function ApiKeyForm({ onSubmit, onCancel }: Props) {
         </label>
         <label>
           Daily token budget
-          <input type="number" inputMode="numeric" min={1} step={1} placeholder="Your own" value={budget} onChange={(e) => setBudget(e.target.value)} aria-describedby={`${ids}-limits`} />
+          <input type="number" inputMode="numeric" min={1} step={1} placeholder="Optional" value={budget} onChange={(e) => setBudget(e.target.value)} aria-describedby={`${ids}-limits`} />
         </label>
         <label>
           Requests per minute
-          <input type="number" inputMode="numeric" min={1} step={1} placeholder="Your own" value={perMinute} onChange={(e) => setPerMinute(e.target.value)} aria-describedby={`${ids}-limits`} />
+          <input type="number" inputMode="numeric" min={1} step={1} placeholder="Optional" value={perMinute} onChange={(e) => setPerMinute(e.target.value)} aria-describedby={`${ids}-limits`} />
         </label>
       </div>
       <p id={`${ids}-limits`} className="hint api-key-limits-hint">
-        Left empty, a limit is your account's own. A key cannot be given more than your account has.
+        Empty: no budget of its own, and the usual rate for keys. A key never gets more than your account: its use counts towards
+        your limits too.
       </p>
       {error && (
         <p className="form-error" role="alert">
