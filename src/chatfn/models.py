@@ -315,6 +315,16 @@ class InboundIntegration(Base):
     created_at: Mapped[datetime] = _created_at()
 
 
+class ErasedUser(Base):
+    """A deleted account, as the projection saw `io.chatfn.user.deleted`: later facts of the
+    user (from other partitions) are ignored. Writer: `persist_history`."""
+
+    __tablename__ = "erased_users"
+
+    user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ApiKey(Base):
     """A personal API key for `/v1` and the history reads: only its keyed hash is kept
     (chatfn.identity.api_keys says why a fast one). Revoked keys stay, so their usage

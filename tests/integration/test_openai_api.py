@@ -302,3 +302,13 @@ async def test_an_unknown_model_or_parameter_is_openai_s_error(
     assert unknown.value.code == "model_not_found"
     assert unsupported.value.param == "tools"
     assert ui["reply_id"]  # the app's own path is untouched
+
+
+async def test_the_openapi_document_describes_v1_and_the_keys(stack_settings: Settings) -> None:
+    async with browser(stack_settings) as client:
+        spec = (await client.get("/api/openapi.json")).json()
+
+    assert {"/v1/chat/completions", "/v1/models", "/api/keys", "/api/usage"} <= set(spec["paths"])
+    request = spec["components"]["schemas"]["ChatCompletionRequest"]
+    assert {"model", "messages"} <= set(request["required"])
+    assert {"stream", "stream_options", "store", "max_tokens"} <= set(request["properties"])

@@ -8,15 +8,15 @@ import ast
 from pathlib import Path
 
 from chatfn.chat import projection
-from chatfn.models import Conversation, Feedback, Message, Preferences
+from chatfn.models import Conversation, DailyUsage, ErasedUser, Feedback, Message, Preferences
 
 ROOT = Path(__file__).resolve().parents[2]
-CHAT_MODELS = {model.__name__ for model in (Conversation, Feedback, Message, Preferences)}
-CHAT_COLUMNS = {
-    column.key
-    for model in (Conversation, Feedback, Message, Preferences)
-    for column in model.__table__.columns
-} - {"user_id", "id"}
+PROJECTED_MODELS = (Conversation, DailyUsage, ErasedUser, Feedback, Message, Preferences)
+CHAT_MODELS = {model.__name__ for model in PROJECTED_MODELS}
+CHAT_COLUMNS = {column.key for model in PROJECTED_MODELS for column in model.__table__.columns} - {
+    "user_id",
+    "id",
+}
 WRITER = Path(projection.__file__).resolve()
 STATEMENTS = {"insert", "update", "delete"}
 

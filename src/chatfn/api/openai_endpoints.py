@@ -28,7 +28,7 @@ from uuid6 import uuid7
 from chatfn.api.problems import invalid_api_key, openai_body
 from chatfn.api.security import SOURCE, ApiDep, DbDep, Principal, with_scope
 from chatfn.chat import history
-from chatfn.chat.replies import Reply, decode, stream_key
+from chatfn.chat.replies import decode, stream_key
 from chatfn.events.catalog import CompletionOptions, CompletionRequested, Turn, new_event
 from chatfn.models import ApiKey
 from chatfn.problems import Problem
@@ -211,10 +211,11 @@ class Answer:
                 entries = [decode(fields) for _, fields in batch]
                 if entries[0]["type"] == "error":
                     self.ended = True
+                    await self.close()
                     raise _failure(entries[0])
                 return entries
             if time.monotonic() > deadline:
-                await self.give_up()
+                await self.close()
                 raise Problem(504, "The model did not start answering in time.",
                               extra={"code": "timeout"})  # fmt: skip
         raise Problem(503, "The reply ended without an answer.")
@@ -248,7 +249,7 @@ class Answer:
                         yield "data: [DONE]\n\n"
                         return
         finally:
-            await self.give_up()
+            await self.close()
 
     async def whole(self, first: list[dict[str, Any]]) -> dict[str, Any]:
         text: list[str] = []
@@ -267,17 +268,17 @@ class Answer:
                                   "finish_reason": _finish_reason(entry)}  # fmt: skip
                         return self._object("chat.completion", [choice], usage=_usage(entry))
         finally:
-            await self.give_up()
+            await self.close()
         raise Problem(503, "The reply ended without an answer.")
 
-    async def give_up(self) -> None:
-        """The caller went away before the end: an unkept completion is stopped, since
-        nobody will ever read it; a kept one goes on into its conversation."""
+    async def close(self) -> None:
+        """Stop watching the stream. If the caller went away before the end, an unkept
+        completion is stopped, since nobody will ever read it; a kept one goes on into its
+        conversation."""
+        await self.entries.aclose()
         if not self.ended and not self.command.store:
             self.ended = True
-            await Reply(
-                self.api.runtime.redis, self.api.settings, self.command.reply_id
-            ).request_stop()
+            await self.api.reply(self.command.reply_id).request_stop()
 
     def _object(self, kind: str, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
         return {"id": self.id, "object": kind, "created": self.created,

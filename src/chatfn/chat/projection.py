@@ -38,7 +38,7 @@ from chatfn.events.catalog import (
     ReplyRegenerated,
     UserDeleted,
 )
-from chatfn.models import Conversation, DailyUsage, Feedback, Message, Preferences
+from chatfn.models import Conversation, DailyUsage, ErasedUser, Feedback, Message, Preferences
 
 # The usage of the app's own replies, which no API key asked for.
 APP = UUID(int=0)
@@ -63,6 +63,8 @@ def event_time(received: ReceivedEvent[Any]) -> datetime:
 
 async def apply(db: AsyncSession, received: ReceivedEvent[Projected]) -> None:
     at = event_time(received)
+    if await db.get(ErasedUser, received.payload.user_id) is not None:
+        return  # a late fact of a deleted account (its deletion came on another partition)
     match received.payload:
         case MessageSent() as sent:
             await _sent(db, sent, at)
@@ -105,6 +107,8 @@ async def apply(db: AsyncSession, received: ReceivedEvent[Projected]) -> None:
         case UserDeleted(user_id=user_id):
             for table in (Conversation, Preferences, DailyUsage):
                 await db.execute(delete(table).where(table.user_id == user_id))
+            await db.execute(insert(ErasedUser).values(user_id=user_id, erased_at=at)
+                             .on_conflict_do_nothing())  # fmt: skip
 
 
 async def _created(db: AsyncSession, created: ConversationCreated, at: datetime) -> None:

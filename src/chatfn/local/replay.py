@@ -4,8 +4,9 @@ The chat tables are a projection (chatfn.chat.projection): every chat fact in th
 is applied again, in its partition's order, by the same code `persist_history` runs, with
 the same idempotency ledger, into a database that holds no chat rows yet. Facts of other
 kinds pass by. An account's deletion is the one fact whose partition (the user's) differs
-from what it removes (the conversations'), so deletions are applied once more at the end:
-whatever order the partitions were read in, a deleted user ends with nothing.
+from what it removes (the conversations'): it removes what came before it and leaves a
+tombstone that ignores what comes after, so whatever order the partitions are read in, a
+deleted user ends with nothing.
 """
 
 from __future__ import annotations
@@ -24,15 +25,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from sqlalchemy.pool import NullPool
 
 from chatfn.chat import projection
-from chatfn.events.catalog import EventRejected, ReceivedEvent, UserDeleted, parse_event
+from chatfn.events.catalog import EventRejected, parse_event
 from chatfn.events.idempotency import first_delivery
 from chatfn.local.broker.topics import LoggedEvent
 from chatfn.local.provision import alembic_config
-from chatfn.models import Conversation, Feedback, Message, Preferences, ProcessedEvent
+from chatfn.models import (
+    Conversation,
+    DailyUsage,
+    ErasedUser,
+    Feedback,
+    Message,
+    Preferences,
+    ProcessedEvent,
+)
 
 CONSUMER = "persist_history"  # the ledger's rows are the function's own, as if it had run
 PROJECTED_TYPES = {fact.event_type for fact in projection.PROJECTED}
-CHAT_TABLES = (Conversation, Message, Feedback, Preferences)
+CHAT_TABLES = (Conversation, Message, Feedback, Preferences, DailyUsage, ErasedUser)
 STALL_S = 30  # a partition that gives no record for this long is reported, not waited on
 FETCH_MS = 1000
 
@@ -62,15 +71,11 @@ async def replay(database_url: str, bootstrap_servers: str, topic: str) -> Repla
     try:
         await _refuse_unless_empty(sessions)
         await consumer.start()
-        deleted: list[ReceivedEvent[projection.Projected]] = []
         for partition in await _partitions(consumer, topic):
             async for batch in _batches(consumer, partition):
                 async with sessions.begin() as db:
                     for logged in batch:
-                        await _apply(db, logged, replayed, deleted)
-        async with sessions.begin() as db:
-            for deletion in deleted:
-                await projection.apply(db, deletion)
+                        await _apply(db, logged, replayed)
     finally:
         await consumer.stop()
         await engine.dispose()
@@ -114,12 +119,7 @@ async def _batches(
             raise TimeoutError(f"{partition} gave nothing for {STALL_S} s (end: {end})")
 
 
-async def _apply(
-    db: AsyncSession,
-    logged: LoggedEvent,
-    replayed: Replayed,
-    deleted: list[ReceivedEvent[projection.Projected]],
-) -> None:
+async def _apply(db: AsyncSession, logged: LoggedEvent, replayed: Replayed) -> None:
     event_type = logged.attributes.get("type", "")
     if event_type not in PROJECTED_TYPES:
         replayed.other += 1
@@ -141,5 +141,3 @@ async def _apply(
         replayed.failed.append(received.event["id"])
         return
     replayed.applied[event_type] += 1
-    if isinstance(received.payload, UserDeleted):
-        deleted.append(received)
