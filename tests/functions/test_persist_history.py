@@ -3,7 +3,7 @@ the chat's facts become rows, each event is applied once, a bad one is a final a
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -13,9 +13,11 @@ from sqlalchemy import delete, func, select, update
 from uuid6 import uuid7
 
 from chatfn import runtime
+from chatfn.chat import imports
 from chatfn.chat.projection import PROJECTED
 from chatfn.events.catalog import (
     ConversationTitled,
+    ImportedMessage,
     MessageSendRequested,
     MessageSent,
     Payload,
@@ -244,3 +246,41 @@ async def test_bad_events_are_final_answers_for_the_dead_letter_sink(
         "function": "persist_history",
         "consumes": sorted(payload.event_type for payload in PROJECTED),
     }
+
+
+async def test_an_imported_conversation_keeps_its_tree_times_and_title_across_batches(
+    function_env: Settings,
+) -> None:
+    user_id, conversation_id = await a_user(), uuid7()
+    start = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    root = ImportedMessage(id=uuid7(), parent_id=None, role="user", content="Hi",
+                           created_at=start)  # fmt: skip
+    replies = [
+        ImportedMessage(id=uuid7(), parent_id=root.id, role="assistant", content=f"Hello {n}",
+                        model="gpt-4o", created_at=start + timedelta(seconds=n + 1))
+        for n in range(2)
+    ]  # fmt: skip
+    big = "x" * 100_000  # the longest message: six of them overflow one batch
+    tail = [
+        ImportedMessage(id=uuid7(), parent_id=replies[1].id, role="user", content=big,
+                        created_at=start + timedelta(minutes=n + 1))
+        for n in range(6)
+    ]  # fmt: skip
+    facts = list(imports.facts(user_id, conversation_id, "Trip", start, [root, *replies, *tail]))
+    async with function_client("persist_history") as client:
+        for imported in facts * 2:  # every batch delivered twice, as new events
+            await applied(client, fact(imported, source="chatfn/api"))
+
+    assert len(facts) == 2
+    async with runtime.current().sessions() as db:
+        conversation = await db.get(Conversation, (user_id, conversation_id))
+        rows = (await db.scalars(
+            select(Message).where(Message.user_id == user_id).order_by(Message.created_at)
+        )).all()  # fmt: skip
+    assert conversation is not None
+    assert (conversation.title, conversation.created_at) == ("Trip", start)
+    assert [(m.id, m.parent_id, m.model) for m in rows[:3]] == [
+        (root.id, None, ""), (replies[0].id, root.id, "gpt-4o"), (replies[1].id, root.id, "gpt-4o")
+    ]  # fmt: skip
+    assert [m.created_at for m in rows] == [m.created_at for m in (root, *replies, *tail)]
+    assert len(rows) == 9

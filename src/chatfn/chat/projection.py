@@ -22,6 +22,7 @@ from chatfn.events.catalog import (
     CompletionFinished,
     ConversationArchived,
     ConversationCreated,
+    ConversationImported,
     ConversationPinned,
     ConversationPurged,
     ConversationRenamed,
@@ -45,7 +46,7 @@ APP = UUID(int=0)
 
 Projected = (
     MessageSent | ReplyRegenerated | ReplyCompleted | ReplyFailed | ConversationTitled
-    | CompletionAccepted | CompletionFinished
+    | CompletionAccepted | CompletionFinished | ConversationImported
     | ConversationCreated | ConversationRenamed | ConversationPinned | ConversationArchived
     | ConversationTrashed | ConversationRestored | ConversationPurged | FeedbackGiven
     | PreferencesChanged | UserDeleted
@@ -82,6 +83,8 @@ async def apply(db: AsyncSession, received: ReceivedEvent[Projected]) -> None:
             await _titled(db, titled)
         case ConversationCreated() as created:
             await _created(db, created, at)
+        case ConversationImported() as imported:
+            await _imported(db, imported, at)
         case ConversationRenamed(title=title) as fact:
             await _set(db, fact, title=title)
         case ConversationPinned(pinned=pinned) as fact:
@@ -160,6 +163,28 @@ async def _completion(db: AsyncSession, accepted: CompletionAccepted, at: dateti
         parent_id = turn.id
     rows.append(_message_row(accepted, accepted.reply_id, parent_id, at, role="assistant",
                              status="streaming"))  # fmt: skip
+    await db.execute(
+        insert(Message).values(rows).on_conflict_do_nothing(index_elements=["user_id", "id"])
+    )
+
+
+async def _imported(db: AsyncSession, imported: ConversationImported, at: datetime) -> None:
+    """A conversation brought in whole: created as it was (its own time and title) on its
+    first batch, then each batch's messages with their own times."""
+    await db.execute(
+        insert(Conversation)
+        .values(user_id=imported.user_id, id=imported.conversation_id, title=imported.title,
+                created_at=imported.created_at, updated_at=at)
+        .on_conflict_do_update(index_elements=["user_id", "id"], set_={"updated_at": at})
+    )  # fmt: skip
+    if not imported.messages:
+        return
+    rows = [
+        {"user_id": imported.user_id, "id": message.id, "conversation_id": imported.conversation_id,
+         "parent_id": message.parent_id, "role": message.role, "content": message.content,
+         "model": message.model, "status": "complete", "created_at": message.created_at}
+        for message in imported.messages
+    ]  # fmt: skip
     await db.execute(
         insert(Message).values(rows).on_conflict_do_nothing(index_elements=["user_id", "id"])
     )

@@ -37,6 +37,7 @@ MAX_ERRORS = 20  # a rejection names this many invalid fields at most
 ModelName = Annotated[StoredText, Field(max_length=200)]
 Title = Annotated[StoredText, Field(max_length=200)]
 TokenCount = Annotated[int, Field(ge=0, le=2**31 - 1)]  # PostgreSQL's integer
+IMPORT_BATCH = 200  # messages per io.chatfn.conversation.imported (chatfn.chat.imports)
 
 
 class Payload(BaseModel):
@@ -293,6 +294,32 @@ class ConversationCreated(ConversationPayload):
     title: Title = ""
 
 
+class ImportedMessage(BaseModel):
+    """A message brought in whole, with its place in the tree and its own time."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: UUID
+    parent_id: UUID | None
+    role: Literal["system", "user", "assistant"]
+    content: StoredText = Field(max_length=100_000)
+    model: ModelName = ""
+    created_at: datetime
+
+
+class ConversationImported(ConversationPayload):
+    """A conversation brought in whole (an import, a shared one continued): its title and
+    a batch of its messages, parents before children. A long one comes as several such
+    facts in order, each within the broker's message size; applying one twice changes
+    nothing (the ids are the importer's, derived from the source)."""
+
+    event_type = "io.chatfn.conversation.imported"
+
+    title: Title = ""
+    created_at: datetime
+    messages: list[ImportedMessage] = Field(max_length=IMPORT_BATCH)
+
+
 class ConversationRenamed(ConversationPayload):
     event_type = "io.chatfn.conversation.renamed"
 
@@ -443,6 +470,7 @@ CATALOG: dict[str, type[Payload]] = {
         CompletionFinished,
         ConversationTitled,
         ConversationCreated,
+        ConversationImported,
         ConversationRenamed,
         ConversationPinned,
         ConversationArchived,
