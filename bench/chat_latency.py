@@ -40,7 +40,7 @@ import aiohttp
 import httpx
 import psutil
 import uvloop
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, Omit, omit
 
 from bench.cpu import CpuMeter, describe
 from chatfn.chat import replies, tickets
@@ -92,10 +92,12 @@ def directive(delay_ms: int) -> str:
     return f"[[script tokens={TOKENS} delay_ms={delay_ms}]] Benchmark question"
 
 
-async def direct_ttft(model: AsyncOpenAI, question: str) -> float:
+async def completion_ttft(model: AsyncOpenAI, question: str, store: bool | Omit = omit) -> float:
+    """ms to the first token of a streamed completion through the openai SDK (read to the
+    end), from the model server itself or from chatfn's /v1 (whose `store` it may set)."""
     started = time.perf_counter()
     stream = await model.chat.completions.create(
-        model="scripted", messages=[{"role": "user", "content": question}], stream=True
+        model="scripted", messages=[{"role": "user", "content": question}], stream=True, store=store
     )
     async with stream:
         async for chunk in stream:
@@ -277,7 +279,7 @@ async def measure(
         print(f"{'chats':>5} | {'direct TTFT p50/p99':>20} | {'chatfn TTFT p50/p99':>20} | "
               f"{'added p50/p99':>16} | chats/s")  # fmt: skip
         for label, run, width in loads:
-            direct, _ = await run(chats, lambda _: direct_ttft(model, question))
+            direct, _ = await run(chats, lambda _: completion_ttft(model, question))
 
             async def chat(n: int, width: int = width) -> float:
                 token, conversation = accounts[n % width]
