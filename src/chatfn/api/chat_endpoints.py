@@ -12,6 +12,8 @@ user's conversation, message or reply is a 404, never a 403.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
@@ -315,14 +317,26 @@ async def purge_conversation(
     await api.announce(purged, principal.user_id)
 
 
-async def send_command(api: ApiDep, payload: MessagePayload, user_id: UUID) -> Accepted:
-    """Register the reply's owner, publish the command, and hand out the first ticket."""
-    reply_id, conversation_id = payload.reply_id, payload.conversation_id
-    redis, settings = api.runtime.redis, api.settings
-    await api.reply(reply_id).open(user_id=user_id, conversation_id=conversation_id)
+async def publish_command(
+    api: ApiDep, payload: MessagePayload, prompt: Sequence[Mapping[str, object]] | None = None
+) -> None:
+    """Register the reply's owner, leave a prompt that is not to be kept beside it (never in
+    the event log), and publish the command."""
+    reply = api.reply(payload.reply_id)
+    await reply.open(user_id=payload.user_id, conversation_id=payload.conversation_id)
+    if prompt is not None:
+        await reply.keep_prompt(json.dumps(prompt))
     await api.publish(new_event(payload, source=SOURCE), "the message")
-    ticket = await tickets.mint(redis, settings, user_id=user_id, reply_id=reply_id)
-    return Accepted(message_id=payload.message_id, reply_id=reply_id, stream_ticket=ticket)
+
+
+async def send_command(
+    api: ApiDep, payload: MessagePayload, prompt: Sequence[Mapping[str, object]] | None = None
+) -> Accepted:
+    """Publish the command (`publish_command`) and hand out the reply stream's first ticket."""
+    await publish_command(api, payload, prompt)
+    ticket = await tickets.mint(api.runtime.redis, api.settings, user_id=payload.user_id,
+                                reply_id=payload.reply_id)  # fmt: skip
+    return Accepted(message_id=payload.message_id, reply_id=payload.reply_id, stream_ticket=ticket)
 
 
 @router.post("/conversations/{conversation_id}/messages", status_code=202)
@@ -342,7 +356,7 @@ async def send(
         content=body.content,
         model=body.model,
     )
-    return await send_command(api, command, principal.user_id)
+    return await send_command(api, command)
 
 
 @router.post("/messages/{message_id}/regenerate", status_code=202)
@@ -371,7 +385,7 @@ async def regenerate(
         reply_id=uuid7(),
         model=model or None,
     )
-    return await send_command(api, command, principal.user_id)
+    return await send_command(api, command)
 
 
 async def _owned_reply(api: ApiDep, user_id: UUID, reply_id: UUID) -> None:

@@ -142,7 +142,7 @@ async def inbound(
         user_id=user_id, conversation_id=conversation_id, message_id=uuid7(), reply_id=uuid7(),
         parent_id=parent_id, content=message.content, model=message.model,
     )  # fmt: skip
-    accepted = await send_command(api, sent, user_id)
+    accepted = await send_command(api, sent)
     return InboundAccepted(**accepted.model_dump(), conversation_id=conversation_id)
 
 

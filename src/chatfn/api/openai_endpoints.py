@@ -25,11 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 from uuid6 import uuid7
 
+from chatfn.api.chat_endpoints import publish_command
 from chatfn.api.problems import invalid_api_key, openai_body
-from chatfn.api.security import SOURCE, ApiDep, DbDep, Principal, with_scope
+from chatfn.api.security import ApiDep, DbDep, Principal, with_scope
 from chatfn.chat import history
 from chatfn.chat.replies import decode, stream_key
-from chatfn.events.catalog import CompletionOptions, CompletionRequested, Turn, new_event
+from chatfn.events.catalog import CompletionOptions, CompletionRequested, Turn
 from chatfn.models import ApiKey
 from chatfn.problems import Problem
 from chatfn.text import StoredText
@@ -145,12 +146,8 @@ async def chat_completions(
         key_id=key.id, model=body.model, store=store, options=body.options(),
         messages=turns if store else None,
     )  # fmt: skip
-    reply = api.reply(command.reply_id)
-    await reply.open(user_id=key.user_id, conversation_id=command.conversation_id)
-    if not store:
-        prompt = [turn.model_dump(include={"role", "content"}) for turn in turns]
-        await reply.keep_prompt(json.dumps(prompt))
-    await api.publish(new_event(command, source=SOURCE), "the completion")
+    prompt = [turn.model_dump(include={"role", "content"}) for turn in turns]
+    await publish_command(api, command, None if store else prompt)
     include_usage = body.stream_options is not None and body.stream_options.include_usage
     answer = Answer(api, command, include_usage=include_usage)
     first = await answer.first()

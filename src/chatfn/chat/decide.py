@@ -85,12 +85,14 @@ async def _decision(
 async def _completion(
     db: AsyncSession, settings: Settings, request: CompletionRequested
 ) -> Decision:
-    """A completion goes ahead while its key is live (revoked since `api` let it in:
-    refused) and neither the key's budget nor its owner's is spent."""
+    """A completion goes ahead while its key (if it came through one) is live (revoked
+    since `api` let it in: refused) and neither the key's budget nor its owner's is spent."""
+    spent = await _within_budget(db, settings, request)
+    if request.key_id is None:  # a temporary chat: the user's own budget alone
+        return spent or CompletionAccepted.model_validate(request.model_dump())
     key = await db.get(ApiKey, (request.user_id, request.key_id))
     if key is None or key.revoked_at is not None:
         return _rejected(request, "key_revoked", "the API key was revoked")
-    spent = await _within_budget(db, settings, request)
     if spent is None and key.daily_token_budget is not None:
         used = await history.tokens_used_today(db, request.user_id, key_id=key.id)
         if used >= key.daily_token_budget:

@@ -78,7 +78,7 @@ async def apply(db: AsyncSession, received: ReceivedEvent[Projected]) -> None:
         case CompletionAccepted():
             pass  # kept nowhere: its messages never left Redis
         case CompletionFinished() as finished:
-            await _used(db, finished, at, finished.key_id)
+            await _used(db, finished, at, finished.key_id or APP)
         case ConversationTitled() as titled:
             await _titled(db, titled)
         case ConversationCreated() as created:

@@ -7,6 +7,7 @@ consumed side by side, and the question's row may not be written yet."""
 from __future__ import annotations
 
 import math
+from uuid import UUID
 
 from openai.types.chat import ChatCompletionMessageParam
 from redis.asyncio import Redis
@@ -37,13 +38,25 @@ async def build(
     db: AsyncSession, redis: Redis, settings: Settings, fact: MessageSent | ReplyRegenerated
 ) -> list[ChatCompletionMessageParam]:
     """The messages for answering the question `fact` is about, oldest first."""
-    instructions = await db.scalar(INSTRUCTIONS, {"user_id": fact.user_id})
-    system = settings.system_prompt
-    if instructions:
-        system += f"\n\nThe user's instructions for every answer:\n{instructions}"
     turns = await _history(db, redis, settings, fact)
     if isinstance(fact, MessageSent):
         turns.append({"role": "user", "content": fact.content})
+    return fit(await system_prompt(db, settings, fact.user_id), turns, settings)
+
+
+async def system_prompt(db: AsyncSession, settings: Settings, user_id: UUID) -> str:
+    """The app's system prompt, with the user's custom instructions if they set any."""
+    instructions = await db.scalar(INSTRUCTIONS, {"user_id": user_id})
+    system = settings.system_prompt
+    if instructions:
+        system += f"\n\nThe user's instructions for every answer:\n{instructions}"
+    return system
+
+
+def fit(
+    system: str, turns: list[ChatCompletionMessageParam], settings: Settings
+) -> list[ChatCompletionMessageParam]:
+    """`system`, then as many of the newest `turns` as the context window holds."""
     budget = settings.llm_context_tokens - settings.llm_max_tokens - estimate_tokens(system)
     kept: list[ChatCompletionMessageParam] = []
     for turn in reversed(turns):  # newest first, so the question itself always stays

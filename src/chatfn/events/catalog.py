@@ -238,12 +238,12 @@ class CompletionOptions(BaseModel):
 
 
 class CompletionPayload(MessagePayload):
-    """A completion asked for through an API key (`/v1/chat/completions`). `message_id` is
-    the request's last message. With `store`, the request's `messages` travel here and
-    become a conversation; without, they wait in Redis beside the reply for minutes and
-    the log never holds them."""
+    """A completion asked for through an API key (`/v1/chat/completions`), or a turn of a
+    temporary chat (no key: the app's). `message_id` is the request's last message. With
+    `store`, the request's `messages` travel here and become a conversation; without, they
+    wait in Redis beside the reply for minutes and the log never holds them."""
 
-    key_id: UUID
+    key_id: UUID | None = Field(description="none: a temporary chat in the app")
     model: ModelName
     store: bool
     options: CompletionOptions = CompletionOptions()
@@ -263,7 +263,7 @@ class CompletionFinished(MessagePayload):
 
     event_type = "io.chatfn.completion.finished"
 
-    key_id: UUID
+    key_id: UUID | None
     model: ModelName
     finish_reason: Literal["stop", "length", "stopped", "error"]
     prompt_tokens: TokenCount
