@@ -27,7 +27,9 @@ clients' connections. Run:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -55,6 +57,7 @@ from chatfn.settings import Settings
 CONCURRENCY = (1, 10)
 WARM_UP_CALLS = 5  # per path, and one more per client so each has its connection open
 UNLIMITED = "1000000/minute"
+SETTLE_S = 3.0  # after each run, for the work its completions left (persist_history, titles)
 
 Work = Callable[[int], Awaitable[float]]
 
@@ -74,6 +77,9 @@ async def timed(
     """p50, p99, completions/s, and the stack's and the clients' CPU ms per completion."""
     cpu = CpuMeter(stack_pids(stack))
     latencies, rate = await run_at(concurrency, chats, work)
+    # What the completions leave to do after their answers (persist_history's writes,
+    # titles) is theirs: counted here, and not left to slow the next run.
+    await asyncio.sleep(SETTLE_S)
     spent = cpu.per_unit_ms(chats)
     p50, p99 = percentiles(latencies)
     return p50, p99, rate, spent["total"] - spent["bench"], spent["bench"]
@@ -100,7 +106,9 @@ async def measure(
     gateway = f"http://127.0.0.1:{settings.port}"
     question = directive(delay_ms)
     print(f"{chats} completions per level, scripted model: {TOKENS} tokens, {delay_ms} ms "
-          f"before each; Kafka on {settings.kafka_storage}; gateway {settings.port}")  # fmt: skip
+          f"before each; {os.cpu_count()} cores; Kafka on {settings.kafka_storage}; "
+          f"gateway {settings.port}")  # fmt: skip
+    load_before = os.getloadavg()[0]
     async with httpx.AsyncClient(base_url=gateway, timeout=60) as waiting:
         await first_sign_up(waiting)  # a stack that has just started answers 503 a while
     async with AsyncExitStack() as exits:
@@ -137,6 +145,7 @@ async def measure(
             work = path(len(accounts))
             spent = [await work(n) for n in range(warm_up)]
             print(f"warm-up {name}, one at a time: " + ", ".join(f"{ms:.1f}" for ms in spent))
+        await asyncio.sleep(SETTLE_S)
         print(f"{'conc':>4} | {'path':<9} | {'TTFT p50 / p99 ms':>19} | {'added p50 / p99':>15}"
               f" | {'per s':>6} | CPU ms each: stack, client")  # fmt: skip
         for width in levels:
@@ -149,6 +158,8 @@ async def measure(
                     added = f"{p50 - baseline[0]:+6.1f} / {p99 - baseline[1]:+6.1f}"
                 print(f"{width:>4} | {name:<9} | {p50:8.1f} / {p99:8.1f} | {added:>15} | "
                       f"{rate:6.1f} | {stack_ms:6.2f}, {client_ms:5.2f}")  # fmt: skip
+    # Anything else running on the machine shares its cores: this says whether it did.
+    print(f"load average (1 min): {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
 
 
 if __name__ == "__main__":
