@@ -361,3 +361,22 @@ class DailyUsage(Base):
     requests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class Share(Base):
+    """A read-only snapshot of a conversation's branch, served to anyone who holds `token`
+    at `/s/<token>`. Writer: `api`, state-stored since the token is a bearer capability;
+    the owner copies the link again from their list, and a revocation deletes the row.
+    `snapshot` is the branch as it was when shared: `{"title", "messages": [{"role",
+    "content", "created_at", "model"}]}`, so later messages never reach the link."""
+
+    __tablename__ = "shares"
+    __table_args__ = (Index("shares_by_token", "token"),)
+
+    user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    conversation_id: Mapped[UUID] = mapped_column(Uuid)
+    up_to_message_id: Mapped[UUID] = mapped_column(Uuid)
+    token: Mapped[str] = mapped_column(String(64))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _created_at()

@@ -20,6 +20,7 @@ from chatfn.api import (
     me_endpoints,
     openai_endpoints,
     problems,
+    share_endpoints,
     temporary_endpoints,
     webhook_endpoints,
 )
@@ -46,6 +47,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     routers = (
         auth_endpoints, me_endpoints, chat_endpoints, admin_endpoints, webhook_endpoints,
         inbound_endpoints, key_endpoints, openai_endpoints, temporary_endpoints,
+        share_endpoints,
     )  # fmt: skip
     for router in (module.router for module in routers):
         app.include_router(router, dependencies=[Depends(limit_ip)])

@@ -437,6 +437,29 @@ class ApiKeyRevoked(ApiKeyPayload):
     event_type = "io.chatfn.apikey.revoked"
 
 
+# --- share links ------------------------------------------------------------------------
+
+
+class SharePayload(Payload):
+    """A share link's lifecycle, never its token (the token is the capability to read)."""
+
+    partition_field = "user_id"
+
+    user_id: UUID
+    share_id: UUID
+
+
+class ShareCreated(SharePayload):
+    event_type = "io.chatfn.share.created"
+
+    conversation_id: UUID
+    up_to_message_id: UUID
+
+
+class ShareRevoked(SharePayload):
+    event_type = "io.chatfn.share.revoked"
+
+
 class PingTick(Payload):
     """A tick of a Knative PingSource (eventing/300-pingsource-*.yaml), in Knative's own
     envelope: no dataschema, no traceparent. Its data names the work it is for."""
@@ -484,6 +507,8 @@ CATALOG: dict[str, type[Payload]] = {
         WebhookResendRequested,
         ApiKeyCreated,
         ApiKeyRevoked,
+        ShareCreated,
+        ShareRevoked,
         PingTick,
     )
 }
@@ -511,6 +536,9 @@ TERMINAL: dict[str, str] = {
     ApiKeyCreated.event_type: "a key's lifecycle, for the log: keys are state-stored by api, "
     "since they are credential material",
     ApiKeyRevoked.event_type: "as io.chatfn.apikey.created",
+    ShareCreated.event_type: "a share link's lifecycle, for the log: shares are state-stored "
+    "by api, since each holds the token that reads it",
+    ShareRevoked.event_type: "as io.chatfn.share.created",
 }
 
 
