@@ -380,3 +380,40 @@ class Share(Base):
     token: Mapped[str] = mapped_column(String(64))
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _created_at()
+
+
+class Export(Base):
+    """A user's data export: a zip in S3 (`object_key`) built by the `exports` function,
+    its one writer, on `io.chatfn.export.requested`; `status` is pending, ready or failed.
+    The object is deleted once `expires_at` has passed (the row stays, as `expired`)."""
+
+    __tablename__ = "exports"
+
+    user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    object_key: Mapped[str] = mapped_column(String(300))
+    conversations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    created_at: Mapped[datetime] = _created_at()
+    ready_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Import(Base):
+    """A user's import of an uploaded file (chatfn's export or ChatGPT's) and its outcome.
+    Writer: the `exports` function, on `io.chatfn.import.requested`; `status` is pending,
+    done or failed (`error` says why, in words for the user)."""
+
+    __tablename__ = "imports"
+
+    user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    source: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    conversations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    messages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = _created_at()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

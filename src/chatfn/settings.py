@@ -43,14 +43,17 @@ SECRET_VARIABLES = frozenset(
 
 _DATABASE_AND_REDIS = frozenset({"DATABASE_URL", "REDIS_URL"})
 _MODEL = frozenset({"LLM_BASE_URL", "LLM_API_KEY"})
+_S3 = frozenset({"S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY"})
 
 # What each function (its FUNCTION_TARGET) reads and must be given in production. Nothing
-# in production reads S3 or Kafka directly (the broker is Knative's); `api` publishes to
-# K_SINK, which its SinkBinding sets. JWT_PREVIOUS_SECRET is optional (a key rotation).
+# in production reads Kafka directly (the broker is Knative's); `api` publishes to K_SINK,
+# which its SinkBinding sets. `api` signs S3 URLs (presigned), `exports` reads and writes
+# S3. JWT_PREVIOUS_SECRET is optional (a key rotation).
 NEEDS: dict[str, frozenset[str]] = {
     "api": _DATABASE_AND_REDIS
     | _MODEL
-    | {"JWT_SECRET", "JWT_PREVIOUS_SECRET", "API_KEY_HASH_SECRET", "K_SINK", "DEAD_LETTER_SINK"},
+    | {"JWT_SECRET", "JWT_PREVIOUS_SECRET", "API_KEY_HASH_SECRET", "K_SINK", "DEAD_LETTER_SINK"}
+    | _S3,
     "register_user": _DATABASE_AND_REDIS,
     "send_message": _DATABASE_AND_REDIS,
     "generate_reply": _DATABASE_AND_REDIS | _MODEL,
@@ -58,6 +61,7 @@ NEEDS: dict[str, frozenset[str]] = {
     "stream_reply": frozenset({"REDIS_URL"}),
     "titles": _DATABASE_AND_REDIS | _MODEL,
     "webhooks": frozenset({"DATABASE_URL"}),
+    "exports": _S3 | {"DATABASE_URL", "K_SINK"},
 }
 OPTIONAL = frozenset({"JWT_PREVIOUS_SECRET"})
 

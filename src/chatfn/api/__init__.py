@@ -15,6 +15,7 @@ from chatfn.api import (
     auth_endpoints,
     chat_endpoints,
     event_endpoints,
+    export_endpoints,
     inbound_endpoints,
     key_endpoints,
     me_endpoints,
@@ -48,6 +49,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         auth_endpoints, me_endpoints, chat_endpoints, admin_endpoints, webhook_endpoints,
         inbound_endpoints, key_endpoints, openai_endpoints, temporary_endpoints,
         share_endpoints,
+        export_endpoints,
     )  # fmt: skip
     for router in (module.router for module in routers):
         app.include_router(router, dependencies=[Depends(limit_ip)])

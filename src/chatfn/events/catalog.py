@@ -460,6 +460,56 @@ class ShareRevoked(SharePayload):
     event_type = "io.chatfn.share.revoked"
 
 
+# --- your data: export and import ------------------------------------------------------
+
+
+class ExportRequested(Payload):
+    """The user asked for their data (`POST /api/exports`); the `exports` function builds it."""
+
+    event_type = "io.chatfn.export.requested"
+    partition_field = "user_id"
+
+    user_id: UUID
+    export_id: UUID
+
+
+class ExportReady(Payload):
+    """The export's zip is in S3. No link here: a presigned URL is a credential, minted by
+    `api` for its owner on download."""
+
+    event_type = "io.chatfn.export.ready"
+    partition_field = "user_id"
+
+    user_id: UUID
+    export_id: UUID
+
+
+class ImportRequested(Payload):
+    """The user uploaded a file to import (`POST /api/imports`): the S3 object
+    `object_name`, under `imports/<user_id>/`."""
+
+    event_type = "io.chatfn.import.requested"
+    partition_field = "user_id"
+
+    user_id: UUID
+    import_id: UUID
+    object_name: str = Field(max_length=300)
+
+
+class ImportCompleted(Payload):
+    """An import's outcome: what came in (its conversations as
+    `io.chatfn.conversation.imported`) and what was left out."""
+
+    event_type = "io.chatfn.import.completed"
+    partition_field = "user_id"
+
+    user_id: UUID
+    import_id: UUID
+    succeeded: bool
+    conversations: int = Field(ge=0)
+    messages: int = Field(ge=0)
+
+
 class PingTick(Payload):
     """A tick of a Knative PingSource (eventing/300-pingsource-*.yaml), in Knative's own
     envelope: no dataschema, no traceparent. Its data names the work it is for."""
@@ -510,6 +560,10 @@ CATALOG: dict[str, type[Payload]] = {
         ShareCreated,
         ShareRevoked,
         PingTick,
+        ExportRequested,
+        ExportReady,
+        ImportRequested,
+        ImportCompleted,
     )
 }
 
@@ -539,6 +593,9 @@ TERMINAL: dict[str, str] = {
     ShareCreated.event_type: "a share link's lifecycle, for the log: shares are state-stored "
     "by api, since each holds the token that reads it",
     ShareRevoked.event_type: "as io.chatfn.share.created",
+    ExportReady.event_type: "for the log and for integrations: the user sees it in "
+    "Settings, which polls the export's status (the exports table)",
+    ImportCompleted.event_type: "as io.chatfn.export.ready: the imports table holds the outcome",
 }
 
 
