@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from chatfn.api.problems import not_found
 from chatfn.api.security import SOURCE, ApiDep, DbDep, requires
 from chatfn.events.catalog import UserDeleted, UserDisabled, UserEnabled, new_event
+from chatfn.identity import accounts
 from chatfn.identity.sessions import end_all_sessions
-from chatfn.models import Conversation, Message, User, UserEmail, UserIdentity
+from chatfn.models import Conversation, Message, User
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -143,14 +145,10 @@ async def enable_user(user_id: UUID, db: DbDep, api: ApiDep) -> None:
 
 @router.delete("/users/{user_id}", status_code=204, dependencies=[requires("users", "delete")])
 async def delete_user(user_id: UUID, db: DbDep, api: ApiDep) -> None:
-    """Delete the account; its conversations, messages, feedback and preferences follow
-    (`io.chatfn.user.deleted`, which `persist_history` projects)."""
+    """Delete the account and everything of it (chatfn.identity.accounts.delete_account)."""
     user = await db.get(User, user_id)
     if user is None:
         raise not_found("user")
     await end_all_sessions(db, api.runtime.redis, api.settings, user_id)
-    await api.publish(new_event(UserDeleted(user_id=user_id), source=SOURCE), "the deletion")
-    await db.execute(delete(UserEmail).where(UserEmail.user_id == user_id))
-    await db.execute(delete(UserIdentity).where(UserIdentity.user_id == user_id))
-    await db.delete(user)  # its sessions go with it (ON DELETE CASCADE)
-    await db.commit()
+    deleted = UserDeleted(user_id=user_id)
+    await accounts.delete_account(db, user, partial(api.publish_fact, deleted, "the deletion"))

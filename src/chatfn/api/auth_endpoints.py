@@ -1,4 +1,5 @@
-"""`/api/auth`: sign up (through the `register_user` function), sign in, refresh, sign out.
+"""`/api/auth`: sign up (through the `register_user` function), sign in, refresh, sign out,
+and delete the account (`io.chatfn.user.deleted`, which every holder of its data follows).
 
 The access token goes back in the body, for the UI to keep in memory only; the
 refresh token goes in an `HttpOnly; Secure; SameSite=Strict` cookie scoped to this
@@ -8,6 +9,7 @@ path, and is replaced by a new one on every refresh.
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -17,9 +19,9 @@ from uuid6 import uuid7
 
 from chatfn.api.me_endpoints import UserOut, preferences_of
 from chatfn.api.problems import not_authenticated
-from chatfn.api.security import ApiDep, DbDep, PrincipalDep, client_ip
+from chatfn.api.security import ApiDep, DbDep, PrincipalDep, UserDep, client_ip
 from chatfn.events import rendezvous
-from chatfn.events.catalog import UserRegisterRequested, new_event
+from chatfn.events.catalog import UserDeleted, UserRegisterRequested, new_event
 from chatfn.identity import accounts
 from chatfn.identity.passwords import hash_password, verify_password
 from chatfn.identity.sessions import REFRESH_COOKIE, Session, end_all_sessions, end_session, rotate
@@ -166,13 +168,17 @@ async def refresh(
     return await _session_response(api, db, session, response)
 
 
+def clear_refresh_cookie(response: Response) -> None:
+    response.delete_cookie(REFRESH_COOKIE, path=COOKIE_PATH, secure=True, httponly=True)
+
+
 @router.post("/logout", status_code=204)
 async def logout(principal: PrincipalDep, api: ApiDep, db: DbDep, response: Response) -> None:
     """Sign out of this session: its refresh family and its access token stop working."""
     assert principal.claims is not None  # PrincipalDep is a session, never an API key
     await end_session(db, api.runtime.redis, api.settings, principal.claims)
     await db.commit()
-    response.delete_cookie(REFRESH_COOKIE, path=COOKIE_PATH, secure=True, httponly=True)
+    clear_refresh_cookie(response)
 
 
 @router.post("/logout-all", status_code=204)
@@ -180,4 +186,36 @@ async def logout_all(principal: PrincipalDep, api: ApiDep, db: DbDep, response: 
     """Sign out everywhere: every session of this user stops working."""
     await end_all_sessions(db, api.runtime.redis, api.settings, principal.user_id)
     await db.commit()
-    response.delete_cookie(REFRESH_COOKIE, path=COOKIE_PATH, secure=True, httponly=True)
+    clear_refresh_cookie(response)
+
+
+class AccountDeletion(BaseModel):
+    """The password again; an account without one (signed in through the OpenID provider)
+    types its email instead."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    password: str | None = Field(None, max_length=1024)
+    email: StoredText | None = Field(None, max_length=320)
+
+
+@router.delete("/account", status_code=204, responses={403: {}, 429: {}})
+async def delete_me(
+    body: AccountDeletion, user: UserDep, db: DbDep, api: ApiDep, response: Response
+) -> None:
+    """Delete my account and everything of mine: conversations, usage, API keys, webhooks
+    and integrations, shared links, exports. Every session ends at once."""
+    attempts = (api.settings.rate_limit_login, "delete-account", str(user.id))
+    await api.limits.check(*attempts)
+    if user.password_hash is not None:
+        confirmed = await verify_password(user.password_hash, body.password or "")
+    else:
+        confirmed = accounts.normalize_email(body.email or "") == user.email
+    if not confirmed:
+        await api.limits.hit(*attempts)
+        # 403, not 401: the session is fine, the confirmation is not.
+        raise Problem(403, "That is not your password.", title="Not confirmed")
+    await end_all_sessions(db, api.runtime.redis, api.settings, user.id)
+    deleted = UserDeleted(user_id=user.id)
+    await accounts.delete_account(db, user, partial(api.publish_fact, deleted, "the deletion"))
+    clear_refresh_cookie(response)

@@ -106,6 +106,10 @@ class Api:
         if not await pending.caught_up(redis, settings, user_id, settings.projection_wait_s):
             log.warning("a read went ahead of its user's changes: persist_history is late")
 
+    async def publish_fact(self, fact: Payload, what: str) -> None:
+        """Publish a fact of `api`'s own (or answer 503): see `publish`."""
+        await self.publish(new_event(fact, source=SOURCE), what)
+
     async def publish(self, event: CloudEvent, what: str) -> None:
         """Hand `event` to the broker, or answer 503 (retry later) if it will not take it."""
         try:

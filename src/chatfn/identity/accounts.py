@@ -17,14 +17,22 @@ from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid6 import uuid7
 
 from chatfn.events.catalog import UserRegistered, UserRegisterRejected, UserRegisterRequested
 from chatfn.identity.tokens import AccessClaims
-from chatfn.models import User, UserEmail, UserIdentity
+from chatfn.models import (
+    ApiKey,
+    InboundIntegration,
+    Share,
+    User,
+    UserEmail,
+    UserIdentity,
+    WebhookEndpoint,
+)
 from chatfn.redis_client import key
 from chatfn.settings import Settings
 
@@ -123,3 +131,22 @@ async def provision_identity(
     provisioned = await db.get(User, user_id)
     assert provisioned is not None
     return provisioned
+
+
+# What `api` itself keeps of a user beside the account: credentials, integrations, shared
+# links. The rest follows `io.chatfn.user.deleted`: persist_history drops the chat,
+# `webhooks` its deliveries.
+API_OWNED = (UserEmail, UserIdentity, ApiKey, InboundIntegration, WebhookEndpoint, Share)
+
+
+async def delete_account(
+    db: AsyncSession, user: User, announce: Callable[[], Awaitable[None]]
+) -> None:
+    """Delete `user` and what `api` keeps of them, once `announce` has published the
+    deletion (so a broker that refuses it leaves the account as it was). The caller has
+    ended the user's sessions; commits."""
+    await announce()
+    for table in API_OWNED:
+        await db.execute(delete(table).where(table.user_id == user.id))
+    await db.delete(user)  # its sessions go with it (ON DELETE CASCADE)
+    await db.commit()

@@ -19,7 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from cloudevents.http import CloudEvent
-from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy import and_, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from uuid6 import uuid7
@@ -208,6 +208,13 @@ def _gate() -> asyncio.Semaphore:
 _GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
 )
+
+
+async def forget(sessions: Sessions, user_id: UUID) -> None:
+    """A deleted account's deliveries, attempts and endpoint health, gone with it."""
+    async with sessions.begin() as db:
+        for table in (WebhookAttempt, WebhookDelivery, WebhookHealth):
+            await db.execute(delete(table).where(table.user_id == user_id))
 
 
 async def deliver_all(sessions: Sessions, settings: Settings, keys: Iterable[Key]) -> None:
