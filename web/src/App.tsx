@@ -2,6 +2,8 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { useLocation } from "wouter";
 import * as api from "./api/client";
 import { AuthScreen } from "./auth/AuthScreen";
+import { shareToken } from "./share/api";
+import { SharedPage } from "./share/SharedPage";
 import { ChatView } from "./chat/ChatView";
 import { preloadMarkdown } from "./chat/MessageItem";
 import type { ChatController } from "./chat/useChat";
@@ -22,6 +24,8 @@ export function App() {
   // undefined: still finding out whether the refresh cookie holds a session.
   const [user, setUser] = useState<User | null | undefined>(undefined);
   const [expired, setExpired] = useState(false);
+  const [location] = useLocation();
+  const token = shareToken(location);
   useTheme(user?.preferences.theme ?? "system");
 
   useEffect(() => {
@@ -34,6 +38,8 @@ export function App() {
     setExpired(false);
   };
 
+  // A shared chat's page is for anyone, signed in or not.
+  if (token) return <SharedPage token={token} user={expired ? null : user} onSignedIn={signedIn} />;
   if (user === undefined) return <div className="splash" aria-label="Loading" />;
   if (user === null || expired) {
     return (

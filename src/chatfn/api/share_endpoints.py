@@ -9,10 +9,12 @@ state-stored by `api`; their lifecycle is published without the token.
 
 A link answers only while its conversation lives: not while it is in the trash (it comes
 back if the conversation is restored), and a share whose conversation was purged (by the
-user, the trash sweep or the account's deletion) is deleted as soon as it is seen, by a
-read of the link or the owner's list. Anyone signed in can continue a shared
-conversation: it is copied into their own account as `io.chatfn.conversation.imported`
-facts, with ids derived from the viewer and the share, so a second click copies nothing.
+user or the trash sweep) is deleted as soon as it is seen, by a read of the link or the
+owner's list (deleting the account deletes its shares at once: accounts.delete_account).
+
+Anyone signed in can continue a shared conversation: it is copied into their own account as
+`io.chatfn.conversation.imported` facts, with ids derived from the viewer and the share, so
+a second click copies nothing.
 """
 
 from __future__ import annotations

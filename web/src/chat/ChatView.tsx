@@ -2,6 +2,7 @@ import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { ArrowDown, CloudOff, PanelLeftOpen, SquarePen } from "lucide-react";
 import { siblingPosition } from "../tree";
+import { ShareButton } from "../share/ShareDialog";
 import { ModelOptions } from "../ui/ModelOptions";
 import type { Conversation, Message, Model } from "../types";
 import { Composer } from "./Composer";
@@ -120,6 +121,7 @@ export function ChatView(props: Props) {
           </select>
         </label>
         <h1 className="chat-title">{title}</h1>
+        {conversationId && <ShareButton conversationId={conversationId} upToMessageId={chat.path.at(-1)?.id} busy={chat.streaming !== null} />}
       </header>
 
       {chat.loadError ? (

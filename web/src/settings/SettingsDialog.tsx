@@ -3,6 +3,7 @@ import * as api from "../api/client";
 import { ModelOptions } from "../ui/ModelOptions";
 import type { Endpoint, Model, Theme, User } from "../types";
 import { Dialog } from "../ui/Dialog";
+import { SharedLinks } from "../share/SharedLinks";
 import { ApiKeys } from "./ApiKeys";
 import { Integrations } from "./Integrations";
 
@@ -24,11 +25,12 @@ const THEMES: { value: Theme; label: string }[] = [
   { value: "dark", label: "Dark" },
 ];
 
-type Tab = "general" | "integrations" | "api-keys";
+type Tab = "general" | "integrations" | "api-keys" | "shared-links";
 const TABS: { value: Tab; label: string }[] = [
   { value: "general", label: "General" },
   { value: "integrations", label: "Integrations" },
   { value: "api-keys", label: "API keys" },
+  { value: "shared-links", label: "Shared links" },
 ];
 
 export function SettingsDialog({
@@ -166,6 +168,9 @@ export function SettingsDialog({
       </div>
       <div role="tabpanel" id={`${ids}-api-keys`} aria-labelledby={`${ids}-api-keys-tab`} hidden={tab !== "api-keys"}>
         {seen.has("api-keys") && <ApiKeys />}
+      </div>
+      <div role="tabpanel" id={`${ids}-shared-links`} aria-labelledby={`${ids}-shared-links-tab`} hidden={tab !== "shared-links"}>
+        {seen.has("shared-links") && <SharedLinks />}
       </div>
     </Dialog>
   );
