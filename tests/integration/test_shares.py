@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from chatfn.settings import Settings
+from tests.integration.test_temporary_chat import log_mentions
 from tests.utils.accounts import SignedIn, browser, sign_up
 from tests.utils.chat import conversation_when, new_conversation, send
 from tests.utils.waiting import once
@@ -74,7 +75,7 @@ async def test_a_link_shows_only_the_branch_it_was_made_from(
     assert snapshot["messages"][-1]["model"] == "scripted"
 
 
-async def test_a_revoked_link_answers_404_and_leaves_the_list(
+async def test_a_revoked_link_answers_404_and_leaves_the_list_and_the_log_never_holds_it(
     stack_settings: Settings, name: str
 ) -> None:
     async with browser(stack_settings) as client:
@@ -103,6 +104,9 @@ async def test_a_revoked_link_answers_404_and_leaves_the_list(
     assert still.status_code == 200
     assert [s["id"] for s in listed] == [newer["id"]]
     assert unknown.status_code == 404
+    # Its lifecycle is in the event log, the token that reads it is not.
+    assert await log_mentions(stack_settings, older["id"])
+    assert not await log_mentions(stack_settings, older["url"].removeprefix("/s/"))
 
 
 async def test_only_the_owner_shares_and_only_their_conversations_messages(
