@@ -24,6 +24,8 @@ export function App() {
   // undefined: still finding out whether the refresh cookie holds a session.
   const [user, setUser] = useState<User | null | undefined>(undefined);
   const [expired, setExpired] = useState(false);
+  // The user deleted their account: the sign-in screen says so.
+  const [deleted, setDeleted] = useState(false);
   const [location] = useLocation();
   const token = shareToken(location);
   useTheme(user?.preferences.theme ?? "system");
@@ -36,6 +38,7 @@ export function App() {
   const signedIn = (session: Session) => {
     setUser(session.user);
     setExpired(false);
+    setDeleted(false);
   };
 
   // A shared chat's page is for anyone, signed in or not.
@@ -45,14 +48,37 @@ export function App() {
     return (
       <AuthScreen
         onSignedIn={signedIn}
-        notice={expired ? "Your session has ended. Sign in again to go on; what you typed is kept." : undefined}
+        notice={
+          deleted
+            ? "Your account was deleted."
+            : expired
+              ? "Your session has ended. Sign in again to go on; what you typed is kept."
+              : undefined
+        }
       />
     );
   }
-  return <Workspace user={user} onUser={setUser} />;
+  return (
+    <Workspace
+      user={user}
+      onUser={setUser}
+      onDeleted={() => {
+        setDeleted(true);
+        setUser(null);
+      }}
+    />
+  );
 }
 
-function Workspace({ user, onUser }: { user: User; onUser(user: User | null): void }) {
+function Workspace({
+  user,
+  onUser,
+  onDeleted,
+}: {
+  user: User;
+  onUser(user: User | null): void;
+  onDeleted(): void;
+}) {
   const [location, navigate] = useLocation();
   const conversationId = CONVERSATION_PATH.exec(location)?.[1]?.toLowerCase() ?? null;
   const list = useConversations();
@@ -200,6 +226,10 @@ function Workspace({ user, onUser }: { user: User; onUser(user: User | null): vo
           if (saved.preferences.default_model) setModel(saved.preferences.default_model);
         }}
         onLogoutEverywhere={() => void logout(true)}
+        onAccountDeleted={() => {
+          onDeleted();
+          navigate("/");
+        }}
         disabledEndpoints={disabledEndpoints.count}
         onEndpoints={disabledEndpoints.seen}
       />

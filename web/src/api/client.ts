@@ -275,6 +275,13 @@ export async function logoutAll(): Promise<void> {
   }
 }
 
+/** Deletes the account for good, confirmed with its password (a 403 when it is wrong);
+ *  every session ends with it, so this one is dropped too. */
+export async function deleteAccount(password: string): Promise<void> {
+  await request<void>("DELETE", "/api/auth/account", { password });
+  clearSession();
+}
+
 function keepUser(user: User): User {
   if (session) session = { ...session, user }; // the same sign-in: no new epoch
   return user;

@@ -5,6 +5,7 @@ import type { Endpoint, Model, Theme, User } from "../types";
 import { Dialog } from "../ui/Dialog";
 import { SharedLinks } from "../share/SharedLinks";
 import { ApiKeys } from "./ApiKeys";
+import { DeleteAccount } from "./DeleteAccount";
 import { Integrations } from "./Integrations";
 
 interface Props {
@@ -14,6 +15,8 @@ interface Props {
   onClose(): void;
   onSaved(user: User): void;
   onLogoutEverywhere(): void;
+  /** The account was deleted: its session is over. */
+  onAccountDeleted(): void;
   /** Webhook endpoints chatfn disabled: a dot on the Integrations tab. */
   disabledEndpoints: number;
   onEndpoints(endpoints: Endpoint[]): void;
@@ -40,6 +43,7 @@ export function SettingsDialog({
   onClose,
   onSaved,
   onLogoutEverywhere,
+  onAccountDeleted,
   disabledEndpoints,
   onEndpoints,
 }: Props) {
@@ -162,6 +166,7 @@ export function SettingsDialog({
             </button>
           </div>
         </form>
+        <DeleteAccount onDeleted={onAccountDeleted} />
       </div>
       <div role="tabpanel" id={`${ids}-integrations`} aria-labelledby={`${ids}-integrations-tab`} hidden={tab !== "integrations"}>
         {seen.has("integrations") && <Integrations onEndpoints={onEndpoints} />}
