@@ -1,6 +1,7 @@
 """Share links in the browser: a chat shared from its header, the link opened in a fresh
 signed-out browser (the messages as the chat renders them, nothing said later, noindex),
-continued there after signing up, and revoked from Settings. Screenshots of each step."""
+continued there after signing up, and revoked from Settings. Screenshots of each step (the
+page on a phone in the dark theme too), and axe finds nothing serious in any."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from uuid import uuid4
 from playwright.async_api import BrowserContext, Page, expect
 
 from chatfn.settings import Settings
+from tests.e2e.test_app_ui import serious_violations
 from tests.utils.accounts import PASSWORD, browser
 from tests.utils.chat import conversation_when
-from tests.utils.ui import NewContext, finished, open_app, replies, send, sign_in
+from tests.utils.ui import PHONE, NewContext, finished, open_app, replies, send, sign_in
 
 ECHO = "[[script echo]]"  # the scripted model answers with the rest of the message
 
@@ -42,6 +44,7 @@ async def test_share_a_chat_read_it_signed_out_continue_it_and_revoke_it(
     url = await dialog.locator(".integration-url code").inner_text()
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/s/[A-Za-z0-9_-]{43}", url), url
     await page.screenshot(path=screenshots / "share-dialog.png")
+    assert await serious_violations(page) == []
     await dialog.get_by_role("button", name="Close").click()
 
     # Said after the link was made: never on it.
@@ -57,6 +60,12 @@ async def test_share_a_chat_read_it_signed_out_continue_it_and_revoke_it(
     await expect(shared.locator('meta[name="robots"][content="noindex"]')).to_have_count(1)
     await expect(shared.get_by_role("textbox")).to_have_count(0)
     await shared.screenshot(path=screenshots / "share-page-signed-out.png")
+    assert await serious_violations(shared) == []
+    phone = await (await new_context(viewport=PHONE, color_scheme="dark")).new_page()
+    await phone.goto(url)
+    await expect(phone.locator(".message-assistant strong")).to_have_text("Lisbon")
+    await phone.screenshot(path=screenshots / "share-page-phone-dark.png")
+    assert await serious_violations(phone) == []
 
     await shared.get_by_role("button", name="Continue this conversation").click()
     await expect(shared.get_by_text("Sign in or create an account to continue")).to_be_visible()
@@ -77,6 +86,7 @@ async def test_share_a_chat_read_it_signed_out_continue_it_and_revoke_it(
     await expect(links).to_have_count(1)
     await expect(links).to_contain_text("Up to: “Go to **Lisbon** in spring.”")
     await page.screenshot(path=screenshots / "share-settings.png")
+    assert await serious_violations(page) == []
     await links.get_by_role("button", name=re.compile("^Revoke")).click()
     await links.get_by_role("button", name=re.compile("^Revoke the link")).click()
     await expect(links).to_have_count(0)
