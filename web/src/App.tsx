@@ -6,6 +6,7 @@ import { shareToken } from "./share/api";
 import { SharedPage } from "./share/SharedPage";
 import { ChatView } from "./chat/ChatView";
 import { preloadMarkdown } from "./chat/MessageItem";
+import { clearTemporary, TEMPORARY_PATH } from "./chat/temporary";
 import type { ChatController } from "./chat/useChat";
 import { SettingsDialog } from "./settings/SettingsDialog";
 import { ShortcutsDialog, useShortcuts } from "./settings/Shortcuts";
@@ -81,6 +82,7 @@ function Workspace({
 }) {
   const [location, navigate] = useLocation();
   const conversationId = CONVERSATION_PATH.exec(location)?.[1]?.toLowerCase() ?? null;
+  const temporary = location === TEMPORARY_PATH;
   const list = useConversations();
   const [models, setModels] = useState<Model[]>([]);
   const [model, setModel] = useState<string | null>(user.preferences.default_model || null);
@@ -112,6 +114,14 @@ function Workspace({
     if (narrow()) setSidebarOpen(false);
     requestAnimationFrame(() => composerRef.current?.focus());
   }, [navigate]);
+
+  const toggleTemporary = useCallback(
+    (on: boolean) => {
+      navigate(on ? TEMPORARY_PATH : "/");
+      requestAnimationFrame(() => composerRef.current?.focus());
+    },
+    [navigate],
+  );
 
   const picked = useCallback(() => {
     if (narrow()) setSidebarOpen(false);
@@ -168,6 +178,7 @@ function Workspace({
   const logout = async (everywhere: boolean) => {
     await (everywhere ? api.logoutAll() : api.logout()).catch(() => undefined);
     api.clearSession();
+    clearTemporary();
     onUser(null);
     navigate("/");
   };
@@ -199,6 +210,9 @@ function Workspace({
       {sidebarOpen && <div className="scrim" aria-hidden="true" onClick={() => setSidebarOpen(false)} />}
       <ChatView
         conversationId={conversationId}
+        temporary={temporary}
+        onTemporary={toggleTemporary}
+        userId={user.id}
         models={models}
         model={model}
         onModel={setModel}

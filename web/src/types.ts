@@ -64,6 +64,12 @@ export interface Accepted {
   stream_ticket: string;
 }
 
+/** A turn of a temporary chat, as the browser sends it back with each new message. */
+export interface TemporaryTurn {
+  role: "user" | "assistant";
+  content: string;
+}
+
 export interface Model {
   id: string;
 }

@@ -17,6 +17,7 @@ import type {
   Problem,
   RotatedSecret,
   Session,
+  TemporaryTurn,
   Usage,
   User,
   WebhookEventType,
@@ -347,6 +348,12 @@ export function sendMessage(
 /** A new answer to the question behind `messageId` (a reply, or the question itself). */
 export function regenerate(messageId: string, model?: string | null): Promise<Accepted> {
   return request("POST", `/api/messages/${id(messageId)}/regenerate`, model ? { model } : {});
+}
+
+/** A message in a temporary chat: all of it so far, oldest first, ending with the new
+ *  question. The server keeps none of it; the reply streams like any other. */
+export function sendTemporary(messages: TemporaryTurn[], model?: string | null): Promise<Accepted> {
+  return request("POST", "/api/temporary-chat/messages", { messages, model: model ?? null });
 }
 
 export async function stopReply(replyId: string): Promise<void> {

@@ -1,16 +1,22 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { ArrowDown, CloudOff, PanelLeftOpen, SquarePen } from "lucide-react";
+import { ArrowDown, CloudOff, MessageCircleDashed, PanelLeftOpen, SquarePen } from "lucide-react";
 import { siblingPosition } from "../tree";
 import { ShareButton } from "../share/ShareDialog";
 import { ModelOptions } from "../ui/ModelOptions";
 import type { Conversation, Message, Model } from "../types";
 import { Composer } from "./Composer";
 import { MessageItem } from "./MessageItem";
+import { TemporaryNotice, TemporarySwitch } from "./TemporaryChat";
 import { useChat, type ChatController } from "./useChat";
+import { useTemporaryChat } from "./useTemporaryChat";
 
 interface Props {
   conversationId: string | null;
+  /** A temporary chat is on screen (held by this tab, kept nowhere). */
+  temporary: boolean;
+  onTemporary(on: boolean): void;
+  userId: string;
   models: Model[];
   model: string | null;
   onModel(model: string): void;
@@ -29,7 +35,9 @@ const STICK_PX = 48;
 
 export function ChatView(props: Props) {
   const { conversationId, models, model, onModel } = props;
-  const chat = useChat(conversationId, { onCreated: props.onCreated, onChanged: props.onChanged });
+  const saved = useChat(conversationId, { onCreated: props.onCreated, onChanged: props.onChanged });
+  const temporaryChat = useTemporaryChat(props.temporary, props.userId);
+  const chat = props.temporary ? temporaryChat : saved;
   props.chatRef.current = chat;
   const scroller = useRef<HTMLDivElement>(null);
   const [atBottom, setAtBottom] = useState(true);
@@ -54,7 +62,7 @@ export function ChatView(props: Props) {
   useEffect(() => {
     stick.current = true;
     setAtBottom(true);
-  }, [conversationId]);
+  }, [conversationId, props.temporary]);
 
   // An opened conversation goes on with the model that answered it last.
   const lastModel = chat.loading ? undefined : chat.path.findLast((m) => m.role === "assistant")?.model;
@@ -83,7 +91,7 @@ export function ChatView(props: Props) {
   latest.current = { chat, model };
   const edit = useCallback((message: Message, content: string) => {
     stick.current = true;
-    void latest.current.chat.edit(message, content, latest.current.model);
+    void latest.current.chat.edit?.(message, content, latest.current.model);
   }, []);
   const regenerate = useCallback((message: Message) => {
     stick.current = true;
@@ -97,7 +105,7 @@ export function ChatView(props: Props) {
   };
 
   const empty = !conversationId && chat.path.length === 0;
-  const title = chat.conversation?.title || (conversationId ? "New chat" : "");
+  const title = props.temporary ? "Temporary chat" : chat.conversation?.title || (conversationId ? "New chat" : "");
   useEffect(() => {
     document.title = title ? `${title} · chatfn` : "chatfn";
   }, [title]);
@@ -120,7 +128,19 @@ export function ChatView(props: Props) {
             <ModelOptions models={models} />
           </select>
         </label>
-        <h1 className="chat-title">{title}</h1>
+        <h1 className={props.temporary ? "visually-hidden" : "chat-title"}>{title}</h1>
+        {/* In a temporary chat this is its badge, and pressing it again leaves. */}
+        <button
+          type="button"
+          className={props.temporary ? "temporary-badge" : "icon-button"}
+          aria-label="Temporary chat"
+          aria-pressed={props.temporary}
+          title={props.temporary ? "Leave the temporary chat (it is cleared)" : "Temporary chat: not saved to your history"}
+          onClick={() => props.onTemporary(!props.temporary)}
+        >
+          <MessageCircleDashed size={props.temporary ? 14 : 20} aria-hidden="true" />
+          {props.temporary && "Temporary"}
+        </button>
         {conversationId && <ShareButton conversationId={conversationId} upToMessageId={chat.path.at(-1)?.id} busy={chat.streaming !== null} />}
       </header>
 
@@ -134,7 +154,15 @@ export function ChatView(props: Props) {
         </div>
       ) : empty ? (
         <div className="chat-empty">
-          <h2>How can I help you today?</h2>
+          {props.temporary ? (
+            <>
+              <h2>Temporary chat</h2>
+              <TemporaryNotice />
+            </>
+          ) : (
+            <h2>How can I help you today?</h2>
+          )}
+          <TemporarySwitch on={props.temporary} onChange={props.onTemporary} />
         </div>
       ) : (
         <div className="messages" ref={scroller} onScroll={onScroll} aria-busy={chat.loading}>
@@ -149,8 +177,10 @@ export function ChatView(props: Props) {
                     error={chat.replyErrors[message.id]}
                     connection={chat.connection[message.id]}
                     busy={chat.streaming !== null}
-                    onEdit={edit}
-                    onRegenerate={regenerate}
+                    temporary={props.temporary}
+                    onEdit={chat.edit ? edit : undefined}
+                    // A temporary chat is one line: only its last answer can be asked again.
+                    onRegenerate={!props.temporary || item.index === chat.path.length - 1 ? regenerate : undefined}
                     onSibling={sibling}
                   />
                 </div>
@@ -175,6 +205,7 @@ export function ChatView(props: Props) {
       )}
       <Composer
         conversationId={conversationId}
+        temporary={props.temporary}
         streaming={chat.streaming !== null}
         inputRef={props.composerRef}
         onSend={send}

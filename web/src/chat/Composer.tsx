@@ -1,9 +1,12 @@
 import { useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { ArrowUp, Square } from "lucide-react";
 import { loadDraft, saveDraft } from "./drafts";
+import { TEMPORARY_DRAFT } from "./temporary";
 
 interface Props {
   conversationId: string | null;
+  /** A temporary chat's draft ends with the tab, like the chat. */
+  temporary: boolean;
   streaming: boolean;
   inputRef: React.RefObject<HTMLTextAreaElement | null>;
   onSend(content: string): Promise<void>;
@@ -14,8 +17,9 @@ const MAX_HEIGHT_PX = 240;
 
 /** The message box: grows with its text, Enter sends, Shift+Enter breaks the line, and
  *  the draft of each conversation survives a reload. */
-export function Composer({ conversationId, streaming, inputRef, onSend, onStop }: Props) {
-  const [text, setText] = useState(() => loadDraft(conversationId));
+export function Composer({ conversationId, temporary, streaming, inputRef, onSend, onStop }: Props) {
+  const [draftKey, drafts] = temporary ? [TEMPORARY_DRAFT, sessionStorage] : [conversationId, localStorage];
+  const [text, setText] = useState(() => loadDraft(draftKey, drafts));
   const [sending, setSending] = useState(false);
   const [error, setError] = useState("");
   const inFlight = useRef(false);
@@ -23,8 +27,8 @@ export function Composer({ conversationId, streaming, inputRef, onSend, onStop }
   useEffect(() => {
     // The first message of a new chat makes the conversation while it is being sent:
     // that arrival keeps what the box shows.
-    if (!inFlight.current) setText(loadDraft(conversationId));
-  }, [conversationId]);
+    if (!inFlight.current) setText(loadDraft(draftKey, drafts));
+  }, [draftKey, drafts]);
 
   useLayoutEffect(() => {
     const box = inputRef.current;
@@ -35,7 +39,7 @@ export function Composer({ conversationId, streaming, inputRef, onSend, onStop }
 
   const change = (value: string) => {
     setText(value);
-    saveDraft(conversationId, value);
+    saveDraft(draftKey, value, drafts);
   };
 
   const submit = async (event?: FormEvent) => {
@@ -48,8 +52,8 @@ export function Composer({ conversationId, streaming, inputRef, onSend, onStop }
     try {
       await onSend(content);
       setText("");
-      saveDraft(conversationId, "");
-      saveDraft(null, "");
+      saveDraft(draftKey, "", drafts);
+      if (!temporary) saveDraft(null, "");
     } catch (failure) {
       // The text stays in the box, so nothing typed is lost.
       setError(failure instanceof Error ? failure.message : "The message was not sent.");
@@ -94,7 +98,11 @@ export function Composer({ conversationId, streaming, inputRef, onSend, onStop }
           </button>
         )}
       </div>
-      <p className="composer-hint">chatfn can make mistakes. Check important information.</p>
+      <p className="composer-hint">
+        {temporary
+          ? "Temporary chat: not saved, gone when you close this tab."
+          : "chatfn can make mistakes. Check important information."}
+      </p>
     </form>
   );
 }

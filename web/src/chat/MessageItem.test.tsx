@@ -37,3 +37,22 @@ describe("a system message", () => {
     expect(screen.getByRole("button", { name: "Edit message" })).toBeTruthy();
   });
 });
+
+describe("a temporary chat's message", () => {
+  const temporary = (m: Message, onRegenerate?: () => void) =>
+    render(<MessageItem message={m} position={{ index: 1, count: 1 }} busy={false} temporary onRegenerate={onRegenerate} onSibling={() => {}} />);
+  const buttons = () => screen.queryAllByRole("button").map((b) => b.getAttribute("aria-label"));
+
+  it("can be copied, not edited, and its answer not rated: the server keeps nothing of it", () => {
+    temporary(message("user", "Hello"));
+    expect(buttons()).toEqual(["Copy message"]);
+    cleanup();
+    temporary(message("assistant", "Hi"));
+    expect(buttons()).toEqual(["Copy message"]);
+  });
+
+  it("offers Regenerate on the answer it is given for", () => {
+    temporary(message("assistant", "Hi"), () => {});
+    expect(buttons()).toEqual(["Copy message", "Regenerate"]);
+  });
+});

@@ -17,8 +17,12 @@ interface Props {
   error?: string;
   connection?: StreamStatus;
   busy: boolean;
-  onEdit(message: Message, content: string): void;
-  onRegenerate(message: Message): void;
+  /** A temporary chat's message: the server keeps nothing to rate. */
+  temporary?: boolean;
+  /** Absent: the message cannot be edited. */
+  onEdit?(message: Message, content: string): void;
+  /** Absent: the reply cannot be asked again (nor tried again when it failed). */
+  onRegenerate?(message: Message): void;
   onSibling(message: Message, delta: number): void;
 }
 
@@ -39,7 +43,7 @@ function SystemMessage({ content }: { content: string }) {
   );
 }
 
-function Turn({ message, position, error, connection, busy, onEdit, onRegenerate, onSibling }: Props) {
+function Turn({ message, position, error, connection, busy, temporary, onEdit, onRegenerate, onSibling }: Props) {
   const [editing, setEditing] = useState(false);
   const [copied, copy] = useCopy();
   const [rating, setRating] = useState<"up" | "down" | null>(null);
@@ -53,7 +57,7 @@ function Turn({ message, position, error, connection, busy, onEdit, onRegenerate
 
   return (
     <article className={mine ? "message message-user" : "message message-assistant"} aria-label={mine ? "You said" : "Assistant said"}>
-      {editing ? (
+      {editing && onEdit ? (
         <EditBox
           initial={message.content}
           onCancel={() => setEditing(false)}
@@ -80,9 +84,11 @@ function Turn({ message, position, error, connection, busy, onEdit, onRegenerate
           {message.status === "failed" && (
             <div className="reply-error" role="alert">
               <span>{error || "The answer could not be completed."}</span>
-              <button type="button" onClick={() => onRegenerate(message)} disabled={busy}>
-                <RefreshCw size={14} aria-hidden="true" /> Try again
-              </button>
+              {onRegenerate && (
+                <button type="button" onClick={() => onRegenerate(message)} disabled={busy}>
+                  <RefreshCw size={14} aria-hidden="true" /> Try again
+                </button>
+              )}
             </div>
           )}
         </div>
@@ -105,22 +111,26 @@ function Turn({ message, position, error, connection, busy, onEdit, onRegenerate
           <button type="button" className="icon-button" aria-label={copied ? "Copied" : "Copy message"} title="Copy" onClick={() => copy(message.content)}>
             {copied ? <Check size={16} /> : <Copy size={16} />}
           </button>
-          {mine ? (
-            <button type="button" className="icon-button" aria-label="Edit message" title="Edit" disabled={busy} onClick={() => setEditing(true)}>
-              <Pencil size={16} />
+          {mine
+            ? onEdit && (
+                <button type="button" className="icon-button" aria-label="Edit message" title="Edit" disabled={busy} onClick={() => setEditing(true)}>
+                  <Pencil size={16} />
+                </button>
+              )
+            : !temporary && (
+                <>
+                  <button type="button" className="icon-button" aria-label="Good response" aria-pressed={rating === "up"} onClick={() => rate("up")}>
+                    <ThumbsUp size={16} />
+                  </button>
+                  <button type="button" className="icon-button" aria-label="Bad response" aria-pressed={rating === "down"} onClick={() => rate("down")}>
+                    <ThumbsDown size={16} />
+                  </button>
+                </>
+              )}
+          {!mine && onRegenerate && (
+            <button type="button" className="icon-button" aria-label="Regenerate" title="Regenerate" disabled={busy} onClick={() => onRegenerate(message)}>
+              <RefreshCw size={16} />
             </button>
-          ) : (
-            <>
-              <button type="button" className="icon-button" aria-label="Good response" aria-pressed={rating === "up"} onClick={() => rate("up")}>
-                <ThumbsUp size={16} />
-              </button>
-              <button type="button" className="icon-button" aria-label="Bad response" aria-pressed={rating === "down"} onClick={() => rate("down")}>
-                <ThumbsDown size={16} />
-              </button>
-              <button type="button" className="icon-button" aria-label="Regenerate" title="Regenerate" disabled={busy} onClick={() => onRegenerate(message)}>
-                <RefreshCw size={16} />
-              </button>
-            </>
           )}
         </div>
       )}

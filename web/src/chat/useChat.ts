@@ -1,10 +1,11 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import * as api from "../api/client";
 import { ApiError } from "../api/client";
-import { streamReply, type StreamStatus } from "../api/stream";
+import type { StreamStatus } from "../api/stream";
 import { activePath, choose, siblingAt } from "../tree";
 import type { Accepted, Conversation, Message } from "../types";
 import { dequeue, enqueue, queued, type Outgoing } from "./outbox";
+import { useReplyStreams } from "./replyStreams";
 
 export interface ChatController {
   conversation: Conversation | null;
@@ -22,7 +23,8 @@ export interface ChatController {
   /** Messages written offline for this conversation, not sent yet. */
   waiting: Outgoing[];
   send(content: string, model: string | null): Promise<void>;
-  edit(message: Message, content: string, model: string | null): Promise<void>;
+  /** Absent where a chat has no branches (a temporary chat). */
+  edit?(message: Message, content: string, model: string | null): Promise<void>;
   regenerate(reply: Message, model: string | null): Promise<void>;
   stop(): Promise<void>;
   showSibling(message: Message, delta: number): void;
@@ -45,11 +47,7 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
   const [loading, setLoading] = useState(false);
   const [loadError, setLoadError] = useState<ApiError | null>(null);
   const [replyErrors, setReplyErrors] = useState<Record<string, string>>({});
-  const [connection, setConnection] = useState<Record<string, StreamStatus>>({});
   const [waiting, setWaiting] = useState<Outgoing[]>([]);
-  const streams = useRef(new Map<string, () => void>());
-  const pendingText = useRef<Record<string, string>>({});
-  const frame = useRef(0);
   // The conversation this hook made itself: arriving at its URL must not reload it, or
   // the messages on screen would vanish until persist_history catches up.
   const created = useRef<string | null>(null);
@@ -71,11 +69,7 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
     setById((previous) => (previous[id] ? { ...previous, [id]: { ...previous[id], ...change } } : previous));
   }, []);
 
-  // Deltas arrive faster than frames: gather them and render once per frame.
-  const flushText = useCallback(() => {
-    frame.current = 0;
-    const gathered = pendingText.current;
-    pendingText.current = {};
+  const addText = useCallback((gathered: Record<string, string>) => {
     setById((previous) => {
       const next = { ...previous };
       for (const [id, text] of Object.entries(gathered)) {
@@ -99,46 +93,26 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
     }
   }, []);
 
-  const follow = useCallback(
-    (reply: Message, ticket?: string) => {
-      if (streams.current.has(reply.id)) return;
-      const controller = new AbortController();
-      streams.current.set(reply.id, () => controller.abort());
-      const stream = streamReply({
-        replyId: reply.id,
-        ticket,
-        signal: controller.signal,
-        onDelta: (text) => {
-          pendingText.current[reply.id] = (pendingText.current[reply.id] ?? "") + text;
-          if (!frame.current) frame.current = requestAnimationFrame(flushText);
-        },
-        onStatus: (status) => setConnection((previous) => ({ ...previous, [reply.id]: status })),
-      });
-      void stream.done.then((end) => {
-        streams.current.delete(reply.id);
-        if (controller.signal.aborted) return;
-        cancelAnimationFrame(frame.current);
-        flushText();
-        if (end.kind === "done") {
-          patch(reply.id, { status: end.finish_reason === "stopped" ? "stopped" : "complete" });
-        } else {
-          patch(reply.id, { status: "failed" });
-          setReplyErrors((previous) => ({ ...previous, [reply.id]: end.message }));
-        }
-        setConnection(({ [reply.id]: _, ...rest }) => rest);
-        const current = latestConversation.current;
-        if (current && !current.title) void pollTitle(current.id);
-      });
+  const streams = useReplyStreams({
+    onText: addText,
+    onEnd: (replyId, end) => {
+      if (end.kind === "done") {
+        patch(replyId, { status: end.finish_reason === "stopped" ? "stopped" : "complete" });
+      } else {
+        patch(replyId, { status: "failed" });
+        setReplyErrors((previous) => ({ ...previous, [replyId]: end.message }));
+      }
+      const current = latestConversation.current;
+      if (current && !current.title) void pollTitle(current.id);
     },
-    [flushText, patch, pollTitle],
-  );
+  });
+  const { follow, closeAll } = streams;
 
   // Load the conversation (every page, the first shown at once) and follow any reply
   // still being written, as after a reload mid-answer.
   useEffect(() => {
     if (conversationId && conversationId === created.current) return;
-    for (const close of streams.current.values()) close();
-    streams.current.clear();
+    closeAll();
     setById({});
     setChosen({});
     setReplyErrors({});
@@ -157,7 +131,7 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
           const { messages: loaded, next_cursor, ...meta } = page;
           setConversation(meta);
           put(...loaded);
-          for (const message of loaded) if (message.role === "assistant" && message.status === "streaming") follow(message);
+          for (const message of loaded) if (message.role === "assistant" && message.status === "streaming") follow(message.id);
           cursor = next_cursor ?? undefined;
           setLoading(false);
         } while (cursor);
@@ -170,14 +144,7 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
     return () => {
       cancelled = true;
     };
-  }, [conversationId, follow, put]);
-
-  useEffect(() => {
-    const open = streams.current;
-    return () => {
-      for (const close of open.values()) close();
-    };
-  }, []);
+  }, [conversationId, closeAll, follow, put]);
 
   const started = useCallback(
     (accepted: Accepted, reply: Omit<Message, "id" | "siblings" | "content" | "status" | "created_at">) => {
@@ -185,7 +152,7 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
       const message: Message = { ...reply, id: accepted.reply_id, content: "", status: "streaming", created_at: now, siblings: [] };
       put(message);
       setChosen((previous) => choose(previous, message));
-      follow(message, accepted.stream_ticket);
+      follow(message.id, accepted.stream_ticket);
     },
     [follow, put],
   );
@@ -273,7 +240,7 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
     loading,
     loadError,
     replyErrors,
-    connection,
+    connection: streams.connection,
     streaming,
     waiting,
     send: (content, model) => submit(content, leaf?.id ?? null, model),
