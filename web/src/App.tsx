@@ -241,6 +241,7 @@ function Workspace({
         }}
         onLogoutEverywhere={() => void logout(true)}
         onAccountDeleted={() => {
+          clearTemporary();
           onDeleted();
           navigate("/");
         }}
