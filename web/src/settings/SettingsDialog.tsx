@@ -5,6 +5,7 @@ import type { Endpoint, Model, Theme, User } from "../types";
 import { Dialog } from "../ui/Dialog";
 import { SharedLinks } from "../share/SharedLinks";
 import { ApiKeys } from "./ApiKeys";
+import { DataSettings } from "./DataSettings";
 import { DeleteAccount } from "./DeleteAccount";
 import { Integrations } from "./Integrations";
 
@@ -28,12 +29,13 @@ const THEMES: { value: Theme; label: string }[] = [
   { value: "dark", label: "Dark" },
 ];
 
-type Tab = "general" | "integrations" | "api-keys" | "shared-links";
+type Tab = "general" | "integrations" | "api-keys" | "shared-links" | "data";
 const TABS: { value: Tab; label: string }[] = [
   { value: "general", label: "General" },
   { value: "integrations", label: "Integrations" },
   { value: "api-keys", label: "API keys" },
   { value: "shared-links", label: "Shared links" },
+  { value: "data", label: "Data" },
 ];
 
 export function SettingsDialog({
@@ -176,6 +178,9 @@ export function SettingsDialog({
       </div>
       <div role="tabpanel" id={`${ids}-shared-links`} aria-labelledby={`${ids}-shared-links-tab`} hidden={tab !== "shared-links"}>
         {seen.has("shared-links") && <SharedLinks />}
+      </div>
+      <div role="tabpanel" id={`${ids}-data`} aria-labelledby={`${ids}-data-tab`} hidden={tab !== "data"}>
+        {seen.has("data") && <DataSettings />}
       </div>
     </Dialog>
   );

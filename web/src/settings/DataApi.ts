@@ -1,0 +1,86 @@
+// Your data, out and in: chatfn's /api/exports and /api/imports, and the upload of a file
+// to import straight to S3 (a presigned POST: the file never passes through the API).
+import { request } from "../api/client";
+
+export interface DataExport {
+  id: string;
+  /** failed: given up on; expired: its seven days are over and the zip is deleted. */
+  status: "pending" | "ready" | "failed" | "expired";
+  created_at: string;
+  ready_at: string | null;
+  /** The download is refused after it. */
+  expires_at: string | null;
+  conversations: number;
+  size_bytes: number;
+}
+
+export interface DataImport {
+  id: string;
+  status: "pending" | "done" | "failed";
+  /** chatfn or chatgpt, once the file was read. */
+  source: string;
+  conversations: number;
+  messages: number;
+  /** Messages left out: hidden ones, empty ones, tools' and the system's. */
+  skipped: number;
+  /** Why it failed, in words for the user. */
+  error: string | null;
+  created_at: string;
+  finished_at: string | null;
+}
+
+interface Upload {
+  url: string;
+  fields: Record<string, string>;
+  object_key: string;
+  max_bytes: number;
+}
+
+/** Newest first. */
+export function listExports(): Promise<DataExport[]> {
+  return request("GET", "/api/exports");
+}
+
+/** A 409 while another export is being made. */
+export function requestExport(): Promise<DataExport> {
+  return request("POST", "/api/exports");
+}
+
+/** A link to the zip, valid for ten minutes. */
+export async function downloadUrl(exportId: string): Promise<string> {
+  const link = await request<{ url: string }>("GET", `/api/exports/${encodeURIComponent(exportId)}/download`);
+  return link.url;
+}
+
+/** Newest first. */
+export function listImports(): Promise<DataImport[]> {
+  return request("GET", "/api/imports");
+}
+
+/** The file did not reach the storage; its message says why, for the user. */
+export class UploadFailed extends Error {}
+
+/** Upload `file` to S3, reporting progress (0 to 1), then ask for its import. */
+export async function importFile(file: File, onProgress: (share: number) => void): Promise<DataImport> {
+  const upload = await request<Upload>("POST", "/api/imports/upload");
+  if (file.size > upload.max_bytes) throw new UploadFailed(`The file is over ${Math.round(upload.max_bytes / 2 ** 20)} MB.`);
+  await post(upload, file, onProgress);
+  return request("POST", "/api/imports", { object_key: upload.object_key });
+}
+
+// XMLHttpRequest, not fetch: fetch reports no upload progress.
+function post(upload: Upload, file: File, onProgress: (share: number) => void): Promise<void> {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
+  form.append("file", file); // S3 takes the fields before the file
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", upload.url);
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    };
+    xhr.onload = () => (xhr.status >= 200 && xhr.status < 300 ? resolve() : reject(new UploadFailed(`The upload was refused (${xhr.status}).`)));
+    xhr.onerror = () => reject(new UploadFailed("The upload did not reach the storage."));
+    xhr.send(form);
+  });
+}
