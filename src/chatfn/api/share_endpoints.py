@@ -212,7 +212,7 @@ async def read_shared(token: str, api: ApiDep, db: DbDep, response: Response) ->
 
 @router.post("/shared/{token}/continue", status_code=201)
 async def continue_shared(
-    token: str, principal: PrincipalDep, api: ApiDep, db: DbDep, response: Response
+    token: str, principal: PrincipalDep, api: ApiDep, db: ViewDep, response: Response
 ) -> Continued:
     """Copy the snapshot into the signed-in user's account as a conversation of their own;
     asked again, the same conversation (brought back from the trash if it is there)."""
