@@ -1,0 +1,98 @@
+"""Settings, Data in the browser: Export my data shows the export being made, then a
+Download that saves the zip (named as an attachment); an import of ChatGPT's export shows
+what came in, and its chats in the sidebar. axe and screenshots in both themes.
+
+The file to import is uploaded here by the test, as the UI does (a presigned POST to S3,
+then POST /api/imports): the UI's own upload is refused by its CSP (`connect-src 'self'`)
+while S3 is on another origin (see README, "Export and import")."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from playwright.async_api import BrowserContext, Page, expect
+
+from chatfn.settings import Settings
+from tests.e2e.test_app_ui import serious_violations
+from tests.integration.test_exports import CHATGPT, imported
+from tests.utils.accounts import browser
+from tests.utils.chat import script
+from tests.utils.ui import (
+    DESKTOP,
+    PHONE,
+    NewContext,
+    answer,
+    finished,
+    open_app,
+    replies,
+    send,
+    sign_in,
+)
+
+
+async def open_data(page: Page, phone: bool = False) -> None:
+    """Settings, on the Data tab (on a phone, from the sidebar it opens first)."""
+    if phone:
+        await page.get_by_role("button", name="Open sidebar").click()
+    await page.get_by_role("button", name="Settings").click()
+    await page.get_by_role("tab", name="Data").click()
+
+
+async def test_an_export_made_here_downloads_as_a_zip_of_the_chats(
+    context: BrowserContext, page: Page, stack_settings: Settings, address: str,
+    screenshots: Path, tmp_path: Path,
+) -> None:  # fmt: skip
+    await sign_in(context, stack_settings, address)
+    await open_app(page)
+    await send(page, f"{script(tokens=3)} What rises in the oven?")
+    await expect(finished(replies(page).last)).to_contain_text(answer(3))
+    await open_data(page)
+
+    await page.get_by_role("button", name="Export my data").click()
+    exports = page.get_by_role("list", name="Your exports")
+    download_button = exports.get_by_role("button", name="Download")
+    await expect(download_button).to_be_visible(timeout=30_000)
+    await expect(exports).to_contain_text("1 chat,")
+    await expect(page.get_by_role("button", name="Export my data")).to_be_enabled()
+    assert await serious_violations(page) == []
+    await page.screenshot(path=screenshots / "desktop-light-data-export-ready.png")
+    async with page.expect_download() as downloading:
+        await download_button.click()
+    download = await downloading.value
+    saved = tmp_path / download.suggested_filename
+    await download.save_as(saved)
+
+    assert download.suggested_filename.startswith("chatfn-export-")
+    assert download.suggested_filename.endswith(".zip")
+    with zipfile.ZipFile(saved) as archive:
+        document = json.loads(archive.read("conversations.json"))
+    [conversation] = document["conversations"]
+    assert [m["role"] for m in conversation["messages"]] == ["user", "assistant"]
+    assert conversation["messages"][0]["content"].endswith("What rises in the oven?")
+
+
+@pytest.mark.parametrize(("device", "scheme"), [("desktop", "light"), ("phone", "dark")])
+async def test_an_import_of_chatgpts_export_shows_what_came_in(
+    new_context: NewContext, stack_settings: Settings, address: str, screenshots: Path,
+    device: str, scheme: str,
+) -> None:  # fmt: skip
+    phone = device == "phone"
+    context = await new_context(viewport=PHONE if phone else DESKTOP, color_scheme=scheme)
+    page = await context.new_page()
+    user = await sign_in(context, stack_settings, address)
+    async with browser(stack_settings, address) as client:
+        outcome = await imported(client, user, "conversations.json", CHATGPT.read_bytes())
+    assert outcome["status"] == "done"
+
+    await open_app(page)
+    if not phone:  # the phone's sidebar is closed
+        await expect(page.get_by_text("Sourdough starter smells like acetone")).to_be_visible()
+    await open_data(page, phone)
+    imports = page.get_by_role("list", name="Your imports")
+    await expect(imports).to_contain_text("3 chats and 11 messages from a ChatGPT export")
+    await expect(imports).to_contain_text("7 hidden or tool messages left out")
+    assert await serious_violations(page) == []
+    await page.screenshot(path=screenshots / f"{device}-{scheme}-data-imported.png")
