@@ -15,6 +15,7 @@ from uuid import UUID
 
 import pytest
 from cloudevents.http import from_http
+from sqlalchemy import select
 from uuid6 import uuid7
 
 from chatfn import runtime
@@ -27,6 +28,7 @@ from chatfn.events.catalog import (
     ImportedMessage,
     ImportRequested,
     PingTick,
+    UserDeleted,
     fact_id,
     new_event,
 )
@@ -230,3 +232,27 @@ async def test_the_daily_tick_deletes_the_exports_past_their_time(function_env: 
     assert await fetched(export_key(user_id, old)) is None
     assert (await row(Export, user_id, fresh)).status == "ready"
     assert await fetched(export_key(user_id, fresh)) == b"PK"
+
+
+async def test_a_deleted_accounts_exports_uploads_and_jobs_go_with_it(
+    function_env: Settings,
+) -> None:
+    user_id, other = await a_user(), await a_user()
+    mine, theirs = export_key(user_id, uuid7()), export_key(other, uuid7())
+    upload = f"{import_prefix(user_id)}{uuid7()}"
+    for key in (mine, theirs, upload):
+        await put(key, b"PK")
+    async with runtime.current().sessions.begin() as db:
+        db.add(Export(user_id=user_id, id=uuid7(), status="ready", object_key=mine))
+        db.add(Import(user_id=user_id, id=uuid7(), status="done"))
+        db.add(Export(user_id=other, id=uuid7(), status="ready", object_key=theirs))
+
+    async with function_client("exports") as client:
+        deleted = new_event(UserDeleted(user_id=user_id), source="chatfn/api")
+        assert (await deliver(client, deleted)).status_code == 202
+
+    assert [await fetched(key) for key in (mine, upload, theirs)] == [None, None, b"PK"]
+    async with runtime.current().sessions() as db:
+        left = (await db.execute(select(Export.user_id).union_all(select(Import.user_id)))).all()
+    assert (user_id,) not in left
+    assert (other,) in left

@@ -22,7 +22,7 @@ from uuid import UUID, uuid5
 from cloudevents.http import CloudEvent
 from minio import Minio
 from minio.error import S3Error
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,8 +58,12 @@ _EVENTS = UUID("8a7d5c1e-3b59-4f0a-a3c2-94d1e6b27f40")  # the facts of an import
 Row = TypeVar("Row", Export, Import)
 
 
+def export_prefix(user_id: UUID) -> str:
+    return f"exports/{user_id}/"
+
+
 def export_key(user_id: UUID, export_id: UUID) -> str:
-    return f"exports/{user_id}/{export_id}.zip"
+    return f"{export_prefix(user_id)}{export_id}.zip"
 
 
 def import_prefix(user_id: UUID) -> str:
@@ -297,3 +301,19 @@ async def sweep(context: Runtime) -> None:
     for upload in uploads:
         if upload.last_modified and upload.last_modified < now - UPLOAD_TTL and upload.object_name:
             await asyncio.to_thread(client.remove_object, bucket, upload.object_name)
+
+
+async def forget(context: Runtime, user_id: UUID) -> None:
+    """A deleted account's exports and uploads, and its jobs' rows."""
+    client, bucket = s3(context), context.settings.s3_bucket
+
+    def listed(prefix: str) -> list[str]:
+        found = client.list_objects(bucket, prefix=prefix, recursive=True)
+        return [item.object_name for item in found if item.object_name]
+
+    for prefix in (export_prefix(user_id), import_prefix(user_id)):
+        for name in await asyncio.to_thread(listed, prefix):
+            await asyncio.to_thread(client.remove_object, bucket, name)
+    async with context.sessions.begin() as db:
+        await db.execute(delete(Export).where(Export.user_id == user_id))
+        await db.execute(delete(Import).where(Import.user_id == user_id))
