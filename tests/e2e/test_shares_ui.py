@@ -96,3 +96,24 @@ async def test_share_a_chat_read_it_signed_out_continue_it_and_revoke_it(
         shared.get_by_role("heading", name="This link was revoked or never existed")
     ).to_be_visible()
     await shared.screenshot(path=screenshots / "share-revoked.png")
+
+
+async def test_share_on_a_phone(
+    new_context: NewContext, stack_settings: Settings, address: str, screenshots: Path
+) -> None:
+    context = await new_context(viewport=PHONE)
+    await sign_in(context, stack_settings, address)
+    page = await context.new_page()
+    await open_app(page)
+    await send(page, f"A question from a phone {ECHO} A short answer.")
+    await expect(finished(replies(page).last)).to_have_text("A short answer.")
+
+    share = page.get_by_role("button", name="Share", exact=True)
+    await expect(share).to_be_enabled()
+    box = await share.bounding_box()
+    assert box is not None
+    assert box["x"] + box["width"] <= PHONE["width"]  # in the header, not pushed off it
+    await share.click()
+    await expect(page.get_by_role("dialog", name="Share this chat")).to_be_visible()
+    await page.screenshot(path=screenshots / "share-dialog-phone.png")
+    assert await serious_violations(page) == []
