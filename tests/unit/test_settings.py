@@ -26,6 +26,9 @@ API_IN_PRODUCTION = {
     "LLM_API_KEY": "llm-real",
     "JWT_SECRET": "jwt-real",
     "API_KEY_HASH_SECRET": "keyhash-real",
+    "S3_ENDPOINT": "https://s3.example",
+    "S3_ACCESS_KEY": "chatfn",
+    "S3_SECRET_KEY": "s3-real",
 }
 
 
@@ -52,9 +55,14 @@ def test_production_refuses_development_values_even_of_secrets_it_does_not_need(
 
 
 def test_production_leaves_secrets_nobody_set_empty() -> None:
-    settings = Settings.model_validate(API_IN_PRODUCTION)
+    # stream_reply needs Redis alone: every other secret stays unset.
+    settings = Settings.model_validate(
+        {"CHATFN_MODE": "production", "FUNCTION_TARGET": "stream_reply",
+         "REDIS_URL": "redis://redis:6379/0"}
+    )  # fmt: skip
     assert settings.s3_secret_key.get_secret_value() == ""
     assert settings.s3_access_key == ""
+    assert settings.jwt_secret.get_secret_value() == ""
     assert settings.jwt_previous_secret is None
 
 
@@ -125,3 +133,4 @@ def test_secrets_do_not_show_in_repr() -> None:
     assert "jwt-real" not in repr(settings)
     assert "llm-real" not in repr(settings)
     assert "keyhash-real" not in repr(settings)
+    assert "s3-real" not in repr(settings)
