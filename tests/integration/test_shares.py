@@ -7,7 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 
+from chatfn.db import create_engine
+from chatfn.models import Share
 from chatfn.settings import Settings
 from tests.integration.test_temporary_chat import log_mentions
 from tests.utils.accounts import SignedIn, browser, sign_up
@@ -193,6 +196,16 @@ async def test_another_user_continues_a_shared_conversation_once(
     assert len(back.json()["messages"]) == 4
 
 
+async def shares_in_postgres(settings: Settings, user_id: str) -> int:
+    engine = create_engine(settings, pooled=False)
+    async with engine.connect() as db:
+        count = await db.scalar(
+            select(func.count()).select_from(Share).where(Share.user_id == user_id)
+        )
+    await engine.dispose()
+    return int(count or 0)
+
+
 async def test_a_link_is_hidden_in_the_trash_and_gone_with_the_purge(
     stack_settings: Settings, name: str
 ) -> None:
@@ -215,11 +228,13 @@ async def test_a_link_is_hidden_in_the_trash_and_gone_with_the_purge(
         purged = await client.delete(f"/api/conversations/trash/{conversation}",
                                      headers=owner.auth)  # fmt: skip
         assert purged.status_code == 204, purged.text
+        kept = await shares_in_postgres(stack_settings, owner.user_id)  # before any read
         listed = (await client.get("/api/shares", headers=owner.auth)).json()
         after = await client.get(link)
 
     assert in_trash.json()["detail"] == "This link was revoked or never existed."
     assert [s["available"] for s in listed_in_trash] == [False]
     assert back.json()["messages"][-1]["content"] == "short-lived"
+    assert kept == 0  # the snapshot went with the purge, not when next seen
     assert listed == []
     assert after.status_code == 404

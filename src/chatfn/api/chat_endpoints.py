@@ -25,6 +25,7 @@ from sqlalchemy import Select, and_, exists, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid6 import uuid7
 
+from chatfn.api import share_links
 from chatfn.api.problems import not_found
 from chatfn.api.security import SOURCE, ApiDep, HistoryReaderDep, PrincipalDep, ViewDep
 from chatfn.chat import tickets
@@ -311,8 +312,9 @@ async def restore_conversation(
 async def purge_conversation(
     conversation_id: UUID, principal: PrincipalDep, api: ApiDep, db: ViewDep
 ) -> None:
-    """Delete a conversation in the trash for good, with its messages and feedback."""
+    """Delete a conversation in the trash for good, with its messages, feedback and links."""
     await _in_trash(db, principal.user_id, conversation_id)
+    await share_links.forget_conversation(api, db, principal.user_id, conversation_id)
     purged = ConversationPurged(user_id=principal.user_id, conversation_id=conversation_id)
     await api.announce(purged, principal.user_id)
 

@@ -26,6 +26,7 @@ from cloudevents.http import from_http
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
+from chatfn.api import share_links
 from chatfn.api.chat_endpoints import TRASH_DAYS
 from chatfn.api.security import SOURCE, Api, ApiDep
 from chatfn.events import rendezvous
@@ -74,6 +75,8 @@ async def trash_sweep(request: Request, api: ApiDep) -> Response:
                 .where(Conversation.deleted_at < datetime.now(UTC) - timedelta(days=TRASH_DAYS))
                 .limit(SWEEP_BATCH)
             )).tuples().all()  # fmt: skip
+            for user_id, conversation_id in expired:
+                await share_links.forget_conversation(api, db, user_id, conversation_id)
         for user_id, conversation_id in expired:
             purged = ConversationPurged(user_id=user_id, conversation_id=conversation_id)
             event_id = fact_id(ConversationPurged, conversation_id)

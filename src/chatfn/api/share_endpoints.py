@@ -8,9 +8,10 @@ can copy the link again, and gone with the row when the link is revoked. Shares 
 state-stored by `api`; their lifecycle is published without the token.
 
 A link answers only while its conversation lives: not while it is in the trash (it comes
-back if the conversation is restored), and a share whose conversation was purged (by the
-user or the trash sweep) is deleted as soon as it is seen, by a read of the link or the
-owner's list (deleting the account deletes its shares at once: accounts.delete_account).
+back if the conversation is restored); purging the conversation (the user, or the trash
+sweep) deletes its links at once (chatfn.api.share_links), as deleting the account does
+(accounts.delete_account). A share found without its conversation all the same (purged
+before this rule) is deleted when it is seen.
 
 Anyone signed in can continue a shared conversation: it is copied into their own account as
 `io.chatfn.conversation.imported` facts, with ids derived from the viewer and the share, so
@@ -28,10 +29,11 @@ from uuid import UUID, uuid5
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, exists, select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid6 import uuid7
 
+from chatfn.api import share_links
 from chatfn.api.chat_endpoints import owned_conversation
 from chatfn.api.problems import not_found
 from chatfn.api.security import SOURCE, Api, ApiDep, DbDep, PrincipalDep, ViewDep
@@ -40,7 +42,6 @@ from chatfn.events.catalog import (
     ConversationRestored,
     ImportedMessage,
     ShareCreated,
-    ShareRevoked,
     new_event,
 )
 from chatfn.models import Conversation, Message, Share
@@ -139,18 +140,6 @@ async def create_share(
     return ShareOut.of(share)
 
 
-async def _forget(api: Api, db: AsyncSession, shares: Sequence[Share]) -> None:
-    """Delete `shares` (revoked, or their conversation purged) and say so."""
-    for share in shares:
-        gone = await db.execute(
-            delete(Share).where(Share.user_id == share.user_id, Share.id == share.id)
-        )
-        await db.commit()
-        if getattr(gone, "rowcount", 0):  # a concurrent request may have deleted it first
-            revoked = ShareRevoked(user_id=share.user_id, share_id=share.id)
-            await api.publish(new_event(revoked, source=SOURCE), "the revocation")
-
-
 def _conversation_of(share: type[Share]) -> Any:  # a SQL condition
     return (Conversation.user_id == share.user_id) & (Conversation.id == share.conversation_id)
 
@@ -163,7 +152,7 @@ async def list_shares(principal: PrincipalDep, api: ApiDep, db: ViewDep) -> list
             Share.user_id == principal.user_id, ~exists().where(_conversation_of(Share))
         )
     )
-    await _forget(api, db, orphans.all())
+    await share_links.forget(api, db, orphans.all())
     rows = await db.execute(
         select(Share, Conversation.deleted_at)
         .join(Conversation, _conversation_of(Share))
@@ -179,7 +168,7 @@ async def revoke_share(share_id: UUID, principal: PrincipalDep, api: ApiDep, db:
     share = await db.get(Share, (principal.user_id, share_id))
     if share is None:
         raise not_found("share link")
-    await _forget(api, db, [share])
+    await share_links.forget(api, db, [share])
 
 
 def _unknown_link() -> Problem:
@@ -195,7 +184,7 @@ async def _live_share(api: Api, db: AsyncSession, token: str) -> Share:
         raise _unknown_link()
     conversation = await db.get(Conversation, (share.user_id, share.conversation_id))
     if conversation is None:
-        await _forget(api, db, [share])
+        await share_links.forget(api, db, [share])
     if conversation is None or conversation.deleted_at is not None:
         raise _unknown_link()
     return share
