@@ -37,6 +37,7 @@ SECRET = "chatfn-secrets"
 TEST_SECRETS = {
     "JWT_SECRET": "runtime-start-test-jwt-secret-0123456789abcdef",
     "JWT_PREVIOUS_SECRET": "runtime-start-test-previous-jwt-secret-0123456789",
+    "API_KEY_HASH_SECRET": "runtime-start-test-api-key-hash-secret-0123456789",
     "LLM_API_KEY": "runtime-start-test-llm-key",
     "S3_ACCESS_KEY": "runtime-start-test-access-key",
     "S3_SECRET_KEY": "runtime-start-test-secret-key",
