@@ -19,7 +19,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from chatfn.settings import Settings
 from tests.utils.accounts import client_address
-from tests.utils.ui import DESKTOP, Guard, NewContext
+from tests.utils.ui import DESKTOP, PHONE, Guard, Look, NewContext
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 # Chromium as root needs --no-sandbox; without the network flags it keeps calling
@@ -129,3 +129,16 @@ async def context(new_context: NewContext) -> BrowserContext:
 @pytest.fixture
 async def page(context: BrowserContext) -> Page:
     return await context.new_page()
+
+
+@pytest.fixture(
+    params=[(device, scheme) for device in ("desktop", "phone") for scheme in ("light", "dark")],
+    ids="-".join,
+)
+async def look(request: pytest.FixtureRequest, new_context: NewContext) -> Look:
+    """A page in each look the UI is checked in, a device by a colour scheme: a test that
+    takes it runs four times, for its screenshots and its accessibility check."""
+    device, scheme = request.param
+    context = await new_context(viewport=PHONE if device == "phone" else DESKTOP,
+                                color_scheme=scheme)  # fmt: skip
+    return Look(context, await context.new_page(), device, scheme)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from playwright.async_api import BrowserContext, Locator, Page, expect
 
 from chatfn.settings import Settings
@@ -14,9 +13,7 @@ from tests.e2e.test_app_ui import serious_violations
 from tests.utils.accounts import PASSWORD
 from tests.utils.chat import script
 from tests.utils.ui import (
-    DESKTOP,
-    PHONE,
-    NewContext,
+    Look,
     answer,
     finished,
     open_app,
@@ -77,34 +74,21 @@ async def test_deleting_my_account_takes_my_password_and_signs_me_out_for_good(
     await expect(page.get_by_role("heading", name="Welcome back")).to_be_visible()
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("device", ["desktop", "phone"])
 async def test_no_serious_accessibility_violations_and_screenshots(
-    new_context: NewContext,
-    stack_settings: Settings,
-    address: str,
-    screenshots: Path,
-    scheme: str,
-    device: str,
+    look: Look, stack_settings: Settings, address: str, screenshots: Path
 ) -> None:
-    phone = device == "phone"
-    context = await new_context(
-        viewport=PHONE if phone else DESKTOP,
-        color_scheme="dark" if scheme == "dark" else "light",
-    )
-    page = await context.new_page()
+    context, page, phone = look.context, look.page, look.phone
     await sign_in(context, stack_settings, address)
     await open_app(page)
-    shot = f"{device}-{scheme}-delete-account"
 
     password = await ask_to_delete(page, phone)
     await refuse_a_wrong_password(page, password)
     await delete_forever(page).scroll_into_view_if_needed()
     assert await serious_violations(page) == []
-    await page.screenshot(path=screenshots / f"{shot}.png")
+    await page.screenshot(path=look.shot(screenshots, "delete-account"))
 
     await password.fill(PASSWORD)
     await delete_forever(page).click()
     await expect(page.get_by_text(DELETED)).to_be_visible()
     assert await serious_violations(page) == []
-    await page.screenshot(path=screenshots / f"{shot}-signed-out.png")
+    await page.screenshot(path=look.shot(screenshots, "delete-account-signed-out"))

@@ -10,7 +10,6 @@ from pathlib import Path
 from uuid import uuid4
 
 import openai
-import pytest
 from openai.types.chat import ChatCompletionMessageParam
 from playwright.async_api import BrowserContext, Page, expect
 
@@ -19,9 +18,7 @@ from tests.e2e.test_app_ui import serious_violations
 from tests.utils.accounts import browser
 from tests.utils.chat import script, words
 from tests.utils.ui import (
-    DESKTOP,
-    PHONE,
-    NewContext,
+    Look,
     answer,
     finished,
     open_app,
@@ -117,22 +114,10 @@ async def test_a_key_made_here_calls_v1_with_the_openai_sdk_until_revoked(
         await until(refused, within=15)
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("device", ["desktop", "phone"])
 async def test_no_serious_accessibility_violations_and_screenshots(
-    new_context: NewContext,
-    stack_settings: Settings,
-    address: str,
-    screenshots: Path,
-    scheme: str,
-    device: str,
+    look: Look, stack_settings: Settings, address: str, screenshots: Path
 ) -> None:
-    phone = device == "phone"
-    context = await new_context(
-        viewport=PHONE if phone else DESKTOP,
-        color_scheme="dark" if scheme == "dark" else "light",
-    )
-    page = await context.new_page()
+    context, page, phone = look.context, look.page, look.phone
     await sign_in(context, stack_settings, address)
     await open_app(page)
     await open_api_keys(page, phone)
@@ -147,20 +132,19 @@ async def test_no_serious_accessibility_violations_and_screenshots(
     ).to_be_visible()
 
     await create_key(page, "Laptop script")
-    shot = f"{device}-{scheme}-api-keys"
-    await page.screenshot(path=screenshots / f"{shot}.png")
+    await page.screenshot(path=look.shot(screenshots, "api-keys"))
     how_to = page.get_by_role("region", name="Call it like OpenAI")
     await how_to.get_by_text("How to call it").click()
     assert await serious_violations(page) == []
     await how_to.scroll_into_view_if_needed()
-    await page.screenshot(path=screenshots / f"{shot}-how-to.png")
+    await page.screenshot(path=look.shot(screenshots, "api-keys-how-to"))
     await page.get_by_role("region", name="Usage", exact=True).scroll_into_view_if_needed()
-    await page.screenshot(path=screenshots / f"{shot}-usage.png")
+    await page.screenshot(path=look.shot(screenshots, "api-keys-usage"))
 
     await page.get_by_role("button", name="Done").click()
     await page.get_by_role("button", name="Create key").click()
     assert await serious_violations(page) == []
-    await page.screenshot(path=screenshots / f"{shot}-form.png")
+    await page.screenshot(path=look.shot(screenshots, "api-keys-form"))
 
 
 async def test_a_kept_completion_is_a_chat_with_its_system_prompt_set_apart(

@@ -15,8 +15,8 @@ from chatfn.local.provision import PROJECT_ROOT
 from chatfn.settings import Settings
 from tests.utils.accounts import browser as api_client
 from tests.utils.ui import (
-    DESKTOP,
     PHONE,
+    Look,
     NewContext,
     composer,
     finished,
@@ -83,32 +83,21 @@ async def test_system_theme_follows_the_device(
     await expect(page.locator("html")).to_have_attribute("data-theme", "light")
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("device", ["desktop", "phone"])
 async def test_no_serious_accessibility_violations_and_a_screenshot(
-    new_context: NewContext,
-    stack_settings: Settings,
-    address: str,
-    screenshots: Path,
-    scheme: str,
-    device: str,
+    look: Look, stack_settings: Settings, address: str, screenshots: Path
 ) -> None:
-    context = await new_context(
-        viewport=PHONE if device == "phone" else DESKTOP,
-        color_scheme="dark" if scheme == "dark" else "light",
-    )
-    page = await context.new_page()
+    context, page = look.context, look.page
     await page.goto("/")
     await expect(page.get_by_role("button", name="Log in")).to_be_visible()
     assert await serious_violations(page) == []
-    await page.screenshot(path=screenshots / f"{device}-{scheme}-sign-in.png")
+    await page.screenshot(path=look.shot(screenshots, "sign-in"))
 
     await sign_in(context, stack_settings, address)
     await open_app(page)
     await send(page, CONVERSATION)
     await expect(finished(replies(page).last).get_by_role("table")).to_be_visible()
     assert await serious_violations(page) == []
-    await page.screenshot(path=screenshots / f"{device}-{scheme}-chat.png")
+    await page.screenshot(path=look.shot(screenshots, "chat"))
 
 
 async def test_a_phone_gets_the_whole_chat_and_a_sidebar_on_demand(

@@ -75,6 +75,7 @@ async def test_rename_pin_delete_undo_restore_archive(
 
     # Deleted for good from the trash: the first click arms the button, the second deletes.
     await menu(page, chat_named(page, "Holiday plans"), "Delete")
+    await expect(chats(page)).to_have_count(1)  # its DELETE answered: the trash will hold it
     await page.get_by_role("button", name="Trash & archive").click()
     await page.get_by_role("button", name="Delete forever Holiday plans").click()
     await page.get_by_role("button", name="Confirm delete: Holiday plans").click()

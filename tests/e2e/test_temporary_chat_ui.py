@@ -7,14 +7,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from playwright.async_api import BrowserContext, Locator, Page, expect
 
 from chatfn.settings import Settings
 from tests.e2e.test_app_ui import serious_violations
 from tests.utils.accounts import SignedIn, browser
 from tests.utils.chat import model_stats, script
-from tests.utils.ui import DESKTOP, PHONE, NewContext, finished, open_app, replies, send, sign_in
+from tests.utils.ui import Look, finished, open_app, replies, send, sign_in
 
 HELD = "sessionStorage.getItem('chatfn:temporary')"
 
@@ -98,31 +97,19 @@ async def test_stop_ends_a_temporary_answer_and_regenerate_replaces_it(
     await expect(replies(page).last.get_by_text("Stopped.")).to_be_visible()
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("device", ["desktop", "phone"])
 async def test_no_serious_accessibility_violations_and_screenshots(
-    new_context: NewContext,
-    stack_settings: Settings,
-    address: str,
-    screenshots: Path,
-    scheme: str,
-    device: str,
+    look: Look, stack_settings: Settings, address: str, screenshots: Path
 ) -> None:
-    phone = device == "phone"
-    context = await new_context(
-        viewport=PHONE if phone else DESKTOP, color_scheme="dark" if scheme == "dark" else "light"
-    )
-    page = await context.new_page()
+    context, page = look.context, look.page
     await sign_in(context, stack_settings, address)
     await open_app(page)
-    shot = f"{device}-{scheme}-temporary-chat"
     await page.get_by_role("button", name="Temporary chat", exact=True).click()
     await expect(badge(page)).to_be_visible()
     assert await serious_violations(page) == []
-    await page.screenshot(path=screenshots / f"{shot}-empty.png")
+    await page.screenshot(path=look.shot(screenshots, "temporary-chat-empty"))
 
     echo = script(echo=True)
     await send(page, f"{echo} A **temporary** answer:\n\n- kept in this tab\n- gone when it closes")
     await expect(finished(replies(page).last)).to_contain_text("gone when it closes")
     assert await serious_violations(page) == []
-    await page.screenshot(path=screenshots / f"{shot}.png")
+    await page.screenshot(path=look.shot(screenshots, "temporary-chat"))

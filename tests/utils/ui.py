@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 from uuid import uuid4
 
@@ -81,3 +82,21 @@ def answer(count: int) -> str:
 def finished(reply: Locator) -> Locator:
     """The reply once its stream has ended (its actions only show then)."""
     return reply.locator('.reply[aria-busy="false"]')
+
+
+@dataclass(frozen=True)
+class Look:
+    """A guarded page (tests/e2e/conftest.py `look`) on one device in one colour scheme."""
+
+    context: BrowserContext
+    page: Page
+    device: str  # desktop | phone
+    scheme: str  # light | dark
+
+    @property
+    def phone(self) -> bool:
+        return self.device == "phone"
+
+    def shot(self, screenshots: Path, what: str) -> Path:
+        """Where a screenshot of `what` in this look goes."""
+        return screenshots / f"{self.device}-{self.scheme}-{what}.png"
