@@ -1,4 +1,5 @@
 import { useId, useState, type FormEvent } from "react";
+import { useChosen } from "../ui/useChosen";
 import * as api from "../api/client";
 import type { ApiKeyScope } from "../types";
 
@@ -28,7 +29,7 @@ function limit(text: string): number | null {
 /** Creates a key: its name, what it may do, for how long, and any limits of its own. */
 export function ApiKeyForm({ onSubmit, onCancel }: Props) {
   const [name, setName] = useState("");
-  const [scopes, setScopes] = useState<Set<ApiKeyScope>>(() => new Set(["chat"]));
+  const [scopes, toggle] = useChosen<ApiKeyScope>(["chat"]);
   const [expiry, setExpiry] = useState("90");
   const [store, setStore] = useState(false);
   const [budget, setBudget] = useState("");
@@ -36,14 +37,6 @@ export function ApiKeyForm({ onSubmit, onCancel }: Props) {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
   const ids = useId();
-
-  const toggle = (scope: ApiKeyScope, on: boolean) =>
-    setScopes((before) => {
-      const after = new Set(before);
-      if (on) after.add(scope);
-      else after.delete(scope);
-      return after;
-    });
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();

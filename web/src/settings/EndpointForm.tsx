@@ -1,4 +1,5 @@
 import { useId, useRef, useState, type FormEvent } from "react";
+import { useChosen } from "../ui/useChosen";
 import * as api from "../api/client";
 import type { WebhookEventType } from "../types";
 
@@ -16,7 +17,7 @@ const BLANK: api.EndpointFields = { url: "", event_types: [], description: "" };
 export function EndpointForm({ eventTypes, initial = BLANK, submitLabel, onSubmit, onCancel }: Props) {
   const [url, setUrl] = useState(initial.url);
   const [description, setDescription] = useState(initial.description);
-  const [chosen, setChosen] = useState(() => new Set(initial.event_types));
+  const [chosen, toggle] = useChosen(initial.event_types);
   const [urlError, setUrlError] = useState("");
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
@@ -26,14 +27,6 @@ export function EndpointForm({ eventTypes, initial = BLANK, submitLabel, onSubmi
   // A type the catalogue no longer lists stays on show while the endpoint has it, so it can be unticked.
   const retired = initial.event_types.filter((type) => !eventTypes.some((e) => e.type === type));
   const listed = [...eventTypes, ...retired.map((type) => ({ type, description: "", version: 0 }))];
-
-  const toggle = (type: string, on: boolean) =>
-    setChosen((before) => {
-      const after = new Set(before);
-      if (on) after.add(type);
-      else after.delete(type);
-      return after;
-    });
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
