@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import stamina
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import NoError, TopicAlreadyExistsError, for_code
+from aiokafka.errors import NoError, RequestTimedOutError, TopicAlreadyExistsError, for_code
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
@@ -97,6 +98,10 @@ async def topic_partitions(bootstrap_servers: str) -> dict[str, int]:
         return await partitions(admin)
 
 
+# Tansu on S3 writes a new topic's metadata to S3 before it answers; a slow S3 (a busy
+# machine) makes it answer RequestTimedOut although the topic may come into being. Asking
+# again is safe: what exists is found, and an existing topic is no error.
+@stamina.retry(on=RequestTimedOutError, attempts=4, wait_initial=1.0, wait_max=5.0)
 async def ensure_topics(
     bootstrap_servers: str, eventing: Eventing, *, remake: AbstractSet[str] = frozenset()
 ) -> TopicChanges:
