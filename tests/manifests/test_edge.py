@@ -1,12 +1,13 @@
 """edge/, the production edge (Traefik), against Traefik's CRDs and against the dev gateway.
 
 The manifests are checked against Traefik's own CRD schemas (vendored from Traefik v3.7.9,
-descriptions dropped) with unknown keys refused, as `kubectl apply --validate=strict`
-would. Then a small evaluator of Traefik's documented request-path handling (encoded
-characters, normalisation, sanitising, rules by priority, middlewares) routes a sample of
-paths, and the real dev gateway routes the same raw paths: both must reach the same
-function, or none. The sample comes from `chatfn.routes`, from the edge's own rules and
-from hostile paths, so a route added to only one side fails.
+descriptions dropped), and the one core Service against Kubernetes' (cloudcoil's models),
+with unknown keys refused, as `kubectl apply --validate=strict` would. Then a small
+evaluator of Traefik's documented request-path handling (encoded characters,
+normalisation, sanitising, rules by priority, middlewares) routes a sample of paths, and
+the real dev gateway routes the same raw paths: both must reach the same function (or
+the storage), or none. The sample comes from `chatfn.routes`, from the edge's own rules
+and from hostile paths, so a route added to only one side fails.
 """
 
 from __future__ import annotations
@@ -20,27 +21,33 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import limits
 import pytest
 import yaml
+from cloudcoil.models.kubernetes.core.v1 import Service
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.types import Message
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from chatfn import routes
 from chatfn.api.body_limit import MAX_BODY_BYTES
-from chatfn.local.gateway import create_app, proxy_client
+from chatfn.local.gateway import NOT_TO_STORAGE, STORAGE_HEADERS, create_app, proxy_client
 from chatfn.local.provision import PROJECT_ROOT
 from chatfn.local.stack import service_name
 from chatfn.settings import Settings
+from tests.manifests import test_terraform as terraform
+from tests.manifests.test_knative_schema import unknown_keys
 
 EDGE = PROJECT_ROOT / "edge"
 SCHEMAS: dict[str, Any] = json.loads(
     (Path(__file__).parent / "schemas" / "traefik-v3.7.9.json").read_text()
 )
 ENTRY_POINT = "chatfn"
+# The edge's Service for S3, and what the gateway's 502 calls it.
+STORAGE_SERVICE, STORAGE = "object-storage", "storage"
 CLIENT = "198.51.100.7"  # a documentation address: the client, as Traefik sees it
 # Percent-encodings the encodedCharacters options govern, by option.
 ENCODED = {
@@ -87,6 +94,15 @@ HOSTILE = [
     "/api/replies//stream",
     "/api/REPLIES/x/stream",
     "/api/replies/%78/stream",
+    "/storage",
+    "/storage/../api/x",
+    "/storage//x",
+    "/storage/b/x%2fy",
+    "/storage/b/x%5cy",
+    "/storage/b/x%00",
+    "/storagex/b",
+    "/STORAGE/b/k",
+    "/storage/b/k?X-Amz-Credential=a%2F20260101%2Fus-east-1%2Fs3%2Faws4_request",
 ]
 
 
@@ -139,13 +155,18 @@ def schema_errors(value: Any, schema: dict[str, Any], where: str = "") -> Iterat
 
 
 def manifest_errors(doc: dict[str, Any]) -> list[str]:
-    schema = SCHEMAS.get(f"{doc.get('apiVersion')}/{doc.get('kind')}")
-    if schema is None:
-        return [f"no Traefik CRD for {doc.get('apiVersion')} {doc.get('kind')}"]
     metadata = doc.get("metadata", {})
     errors = [f"metadata: unknown field {key}" for key in set(metadata) - {"name", "namespace"}]
     if metadata.get("namespace") != "chatfn":
         errors.append(f"{metadata.get('name')} is not in the chatfn namespace")
+    if (doc.get("apiVersion"), doc.get("kind")) == ("v1", "Service"):
+        try:
+            return errors + unknown_keys(Service.model_validate(doc, strict=True), doc, "")
+        except ValidationError as invalid:
+            return errors + [f"{e['loc']}: {e['msg']}" for e in invalid.errors()]
+    schema = SCHEMAS.get(f"{doc.get('apiVersion')}/{doc.get('kind')}")
+    if schema is None:
+        return [f"no Traefik CRD for {doc.get('apiVersion')} {doc.get('kind')}"]
     return errors + list(schema_errors(doc, schema))
 
 
@@ -244,7 +265,8 @@ class Edge:
         spec = self.of("Middleware")[middleware]
         if "encodedCharacters" in spec:  # every option defaults to "refuse" here
             allowed = spec["encodedCharacters"]
-            return any(code in raw.upper() for o, code in ENCODED.items() if not allowed.get(o))
+            path = raw.partition("?")[0]  # the query is not its business (a presigned URL's)
+            return any(code in path.upper() for o, code in ENCODED.items() if not allowed.get(o))
         if "ipAllowList" in spec:
             ranges = spec["ipAllowList"]["sourceRange"]
             return not any(ipaddress.ip_address(CLIENT) in ipaddress.ip_network(r) for r in ranges)
@@ -290,8 +312,10 @@ class Edge:
         return None
 
     def function_for(self, raw: str) -> str | None:
+        """The function (or the storage) a request for `raw` reaches, or None."""
         service = self.service_for(raw)
         functions = {service_name(r.function): r.function for r in routes.ROUTES}
+        functions[STORAGE_SERVICE] = STORAGE
         return functions.get(service, service) if service else None
 
 
@@ -299,8 +323,9 @@ class Edge:
 
 
 async def gateway_function_for(app: Starlette, raw: str) -> str | None:
-    """The function the real gateway forwards `raw` to (its URL refuses connections, so
-    the gateway's 502 names it), or None: refused, the UI, or the gateway itself."""
+    """The function (or the storage) the real gateway forwards `raw` to (its URL refuses
+    connections, so the gateway's 502 names it), or None: refused, the UI, or the gateway
+    itself."""
     path, _, query = raw.partition("?")
     scope = {
         "type": "http",
@@ -328,7 +353,7 @@ async def gateway_function_for(app: Starlette, raw: str) -> str | None:
     if sent[0]["status"] != 502:
         return None
     detail = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))["detail"]
-    return re.fullmatch(r"the (\w+) function is not answering", detail)[1]  # type: ignore[index]
+    return re.fullmatch(r"the (\w+)(?: function)? is not answering", detail)[1]  # type: ignore[index]
 
 
 @asynccontextmanager
@@ -337,6 +362,7 @@ async def dev_gateway(home: Path) -> AsyncIterator[Starlette]:
     app = create_app(Settings(CHATFN_HOME=home, CHATFN_WEB_DIR=home / "dist"))
     # Nothing listens on port 1: a forwarded request fails at once, naming its function.
     app.state.functions = {route.function: "http://127.0.0.1:1" for route in routes.ROUTES}
+    app.state.storage = "http://127.0.0.1:1"
     async with proxy_client() as client:
         app.state.client = client
         yield app
@@ -356,6 +382,7 @@ def example(template: str) -> str:
 def samples(edge: Edge) -> list[str]:
     found = list(HOSTILE)
     found += [example(route.path) for route in routes.ROUTES]
+    found += [f"{routes.STORAGE_PREFIX}/", f"{routes.STORAGE_PREFIX}/chatfn-attachments/k.zip"]
     found += [path + "/x" for path in routes.NEVER_PUBLIC]
     for route in edge.routes():
         for matcher, argument in re.findall(r"(Path\w*)\(`([^`]*)`\)", route["match"]):
@@ -399,6 +426,8 @@ def test_every_edge_manifest_is_valid_for_traefiks_crds() -> None:
         ("average: 1200", "average: fast"),  # a wrong type
         ("kind: Rule", "kind: Route"),  # not in the enum
         ("namespace: chatfn", "namespace: default"),
+        ("externalName:", "externalHost:"),  # the core Service's schema
+        ("port: 9000", "port: s3"),
     ],
 )
 def test_a_broken_copy_is_refused(tmp_path: Path, old: str, new: str) -> None:
@@ -415,7 +444,7 @@ async def test_the_edge_and_the_gateway_send_every_path_to_the_same_function(
     assert await mismatches(edge, gateway) == {}
     # The comparison has teeth: each function is reached, and hostile paths are refused.
     reached = {edge.function_for(raw) for raw in samples(edge)}
-    assert reached == {None, *(route.function for route in routes.ROUTES)}
+    assert reached == {None, STORAGE, *(route.function for route in routes.ROUTES)}
 
 
 async def test_a_route_only_the_edge_has_is_a_mismatch(gateway: Starlette, tmp_path: Path) -> None:
@@ -534,3 +563,48 @@ async def test_trusted_proxies_let_api_see_the_client_through_every_hop() -> Non
                  "headers": [(b"x-forwarded-for", forwarded.encode())]}  # fmt: skip
         await middleware(scope, None, None)  # type: ignore[arg-type]
     assert seen == [CLIENT, CLIENT]
+
+
+def production_s3_endpoint(root: Path = PROJECT_ROOT) -> str:
+    """S3_ENDPOINT in the cluster: modules/platform's output, which the root hands to
+    modules/chatfn for chatfn-config (checked here too: the edge must sign nothing else)."""
+    modules = root / "terraform" / "modules"
+    chatfn = terraform.local_values(terraform.folder(modules / "chatfn"))
+    assert chatfn["config"]["S3_ENDPOINT"] == "${var.s3_endpoint}"
+    calls = terraform.labelled(terraform.folder(root / "terraform" / "live"), "module")
+    assert calls["chatfn"]["s3_endpoint"] == "${module.platform.s3_endpoint}"
+    outputs = terraform.labelled(terraform.folder(modules / "platform"), "output")
+    return str(terraform.unquote(outputs["s3_endpoint"]["value"]))
+
+
+def storage_route(edge: Edge) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The route of an object's path, and its middlewares' specs."""
+    route = edge.route_for(f"{routes.STORAGE_PREFIX}/chatfn-attachments/exports/k.zip")
+    return route, [edge.of("Middleware")[m["name"]] for m in route["middlewares"]]
+
+
+def test_the_storage_route_strips_its_prefix_drops_the_cookie_and_sandboxes_answers() -> None:
+    _, specs = storage_route(Edge.load(EDGE))
+    kinds = [kind for spec in specs for kind in spec]
+    # Uploads reach 512 MiB: no buffering (body-limit), which would hold them whole.
+    assert sorted(kinds) == ["encodedCharacters", "headers", "rateLimit", "stripPrefix"]
+    (strip,) = [spec["stripPrefix"] for spec in specs if "stripPrefix" in spec]
+    assert strip == {"prefixes": [routes.STORAGE_PREFIX]}
+    (headers,) = [spec["headers"] for spec in specs if "headers" in spec]
+    removed = {name.lower() for name, value in headers["customRequestHeaders"].items() if not value}
+    assert removed >= NOT_TO_STORAGE  # the session (Cookie), as the dev gateway does
+    assert headers["customResponseHeaders"] == STORAGE_HEADERS  # as the dev gateway's
+
+
+def test_the_storage_route_reaches_s3_by_the_host_its_urls_are_signed_for() -> None:
+    edge = Edge.load(EDGE)
+    route, specs = storage_route(edge)
+    endpoint = urlsplit(production_s3_endpoint())
+    (headers,) = [spec["headers"] for spec in specs if "headers" in spec]
+    assert headers["customRequestHeaders"]["Host"] == endpoint.netloc
+    (service,) = route["services"]
+    spec = edge.of("Service")[service["name"]]
+    assert spec["type"] == "ExternalName"
+    assert spec["externalName"] in {endpoint.hostname, f"{endpoint.hostname}.cluster.local"}
+    assert service["port"] == endpoint.port
+    assert [port["port"] for port in spec["ports"]] == [endpoint.port]

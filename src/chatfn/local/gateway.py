@@ -1,10 +1,11 @@
 """The dev gateway on `CHATFN_PORT`: the local stand-in for the production ingress and CDN.
 
 It answers `GET /api/health` with the state of each dependency, each function and the
-local broker (which can fail to deliver while Kafka itself answers), and routes every
-path of `chatfn.routes` to its function (reply streams to `stream_reply`, the rest of
-`/api/...` to `api`), streaming both ways, as the production edge does.
-Every other path is the web UI, built into `CHATFN_WEB_DIR`, served as `chatfn.web` says.
+local broker (which can fail to deliver while Kafka itself answers), routes every path of
+`chatfn.routes` to its function (reply streams to `stream_reply`, the rest of `/api/...`
+to `api`) and `/storage/...` to S3 (`S3_ENDPOINT`), streaming both ways, as the
+production edge does. Every other path is the web UI, built into `CHATFN_WEB_DIR`,
+served as `chatfn.web` says.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from chatfn.paths import NormalPathsOnly
 from chatfn.problems import Problem
 from chatfn.serve import CLIENT_KEEP_ALIVE_S
 from chatfn.settings import Settings, get_settings
+from chatfn.storage import endpoint_url
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,16 @@ HOP_BY_HOP = frozenset(
 # per streamed chunk, and every token of every reply crosses here. It adds no headers of
 # its own and keeps no cookies: what the browser sent is what the function gets.
 SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept-Encoding", "Accept", "Content-Type"})
+# S3 has no use for the session, and must never be handed it. Nor for the gateway's own
+# host: SeaweedFS checks a signature against X-Forwarded-Host when it is given, and the
+# browser's URL was signed for S3's.
+NOT_TO_STORAGE = frozenset({"cookie", "x-forwarded-host"})
+# On every answer from S3: a stored HTML or SVG file, opened from the UI's own origin,
+# runs nothing and reaches nothing there, whatever type it was uploaded as.
+STORAGE_HEADERS = {
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 async def health(request: Request) -> JSONResponse:
@@ -78,7 +90,7 @@ async def health(request: Request) -> JSONResponse:
 
 
 def proxy_client() -> aiohttp.ClientSession:
-    """The client `to_function` forwards with (`app.state.client`); made in a running loop."""
+    """The client `forward` forwards with (`app.state.client`); made in a running loop."""
     # No read timeout: reply streams stay open as long as the model writes.
     timeout = aiohttp.ClientTimeout(total=None, connect=10)
     # Every open reply stream holds a connection: no cap but the functions' own.
@@ -88,7 +100,17 @@ def proxy_client() -> aiohttp.ClientSession:
     )
 
 
-async def to_function(request: Request, function: str) -> Response:
+def raw_path(request: Request) -> str:
+    """The path as the browser encoded it (a storage signature covers it byte for byte)."""
+    raw: bytes | None = request.scope.get("raw_path")
+    return raw.decode() if raw else request.url.path
+
+
+async def forward(
+    request: Request, base: str, path: str, upstream: str, dropped: frozenset[str] = frozenset()
+) -> Response:
+    """Send the request on to `base` + `path` (its query as it came), its body and the
+    answer streamed; a 502 problem naming `upstream` when it does not answer."""
     client: aiohttp.ClientSession = request.app.state.client
     forwarded_for = request.headers.get("x-forwarded-for")
     peer = request.client.host if request.client else ""
@@ -102,7 +124,8 @@ async def to_function(request: Request, function: str) -> Response:
         ("x-forwarded-proto", request.url.scheme),
         ("x-forwarded-host", request.headers.get("host", "")),
     ]
-    target = request.app.state.functions[function] + request.url.path
+    headers = [(k, v) for k, v in headers if k not in dropped]
+    target = base + path
     if request.url.query:
         target += f"?{request.url.query}"
     has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
@@ -113,23 +136,38 @@ async def to_function(request: Request, function: str) -> Response:
             headers=CIMultiDict(headers),
             data=request.stream() if has_body else None,
             skip_auto_headers=SKIP_AUTO_HEADERS,
-            auto_decompress=False,  # passed on as the function encoded it
+            auto_decompress=False,  # passed on as it was encoded
             allow_redirects=False,
         )
     except aiohttp.ClientError as exc:
         # The class only: an error's text may carry the URL, and a stream's has its ticket.
-        log.warning("%s %s to %s failed: %s", request.method, request.url.path, function,
+        log.warning("%s %s to %s failed: %s", request.method, request.url.path, upstream,
                     type(exc).__name__)  # fmt: skip
-        detail = f"the {function} function is not answering"
-        return Problem(502, detail).response()
+        return Problem(502, f"{upstream} is not answering").response()
     response = StreamingResponse(
         answer.content.iter_any(),
         status_code=answer.status,
         background=BackgroundTask(answer.release),
     )
+    # Lowercased, as ASGI wants them (and MutableHeaders finds them).
     response.raw_headers = [
-        (k, v) for k, v in answer.raw_headers if k.decode().lower() not in HOP_BY_HOP
+        (k.lower(), v) for k, v in answer.raw_headers if k.decode().lower() not in HOP_BY_HOP
     ]
+    return response
+
+
+async def to_function(request: Request, function: str) -> Response:
+    base = request.app.state.functions[function]
+    return await forward(request, base, raw_path(request), f"the {function} function")
+
+
+async def to_storage(request: Request) -> Response:
+    """S3 under the UI's origin: the prefix stripped, S3's own Host (from its URL)."""
+    path = raw_path(request).removeprefix(routes.STORAGE_PREFIX)
+    response = await forward(
+        request, request.app.state.storage, path, "the storage", dropped=NOT_TO_STORAGE
+    )
+    response.headers.update(STORAGE_HEADERS)
     return response
 
 
@@ -212,6 +250,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 Route(route.path, partial(to_function, function=route.function), methods=methods)
                 for route in routes.ROUTES
             ),
+            Route(f"{routes.STORAGE_PREFIX}/{{path:path}}", to_storage, methods=methods),
             Mount("/", BuiltUI(settings.web_dir)),
         ],
         middleware=[
@@ -219,14 +258,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # A refused path may be a page's: it gets the UI's headers (CSP...) too.
             Middleware(NormalPathsOnly, headers=web.security_headers()),
             # As an edge does (a proxy's body limit): refused here, a body never sent
-            # does not hold a connection to `api` open waiting for it.
-            Middleware(BodyLimit),
+            # does not hold a connection to `api` open waiting for it. Not on uploads to
+            # S3 (512 MiB), which the POST policy caps.
+            Middleware(BodyLimit, unlimited=(f"{routes.STORAGE_PREFIX}/",)),
         ],
         lifespan=lifespan,
     )
     app.state.settings = settings
     stack = Stack(settings)
     app.state.functions = stack.function_urls()
+    app.state.storage = endpoint_url(settings)
     broker = stack.broker_url()
     app.state.own = app.state.functions | ({BROKER: broker} if broker else {})
     return app
