@@ -1,7 +1,7 @@
 """Export and import through the running stack: an account's export, downloaded through its
-presigned link, imports into a fresh account as the same tree; ChatGPT's export imports with
-its branches, and importing anything twice adds nothing; another user's export is not
-found."""
+presigned link under /storage/ (S3 under the UI's origin), imports into a fresh account as
+the same tree; ChatGPT's export imports with its branches, and importing anything twice adds
+nothing; another user's export is not found."""
 
 from __future__ import annotations
 
@@ -45,19 +45,19 @@ async def exported(client: httpx.AsyncClient, user: SignedIn) -> tuple[str, http
     assert export["status"] == "ready", export
     link = await client.get(f"/api/exports/{export['id']}/download", headers=user.auth)
     assert link.status_code == 200, link.text
-    async with httpx.AsyncClient() as s3:
-        return export["id"], await s3.get(link.json()["url"])
+    assert link.json()["url"].startswith("/storage/")  # relative: the UI's own origin
+    return export["id"], await client.get(link.json()["url"])
 
 
 async def imported(
     client: httpx.AsyncClient, user: SignedIn, name: str, body: bytes
 ) -> dict[str, Any]:
-    """Upload `body` as the browser does (straight to S3), import it, wait for the outcome."""
+    """Upload `body` as the browser does (to S3 under /storage/, the URL relative to the
+    client's base), import it, wait for the outcome."""
     upload = await client.post("/api/imports/upload", headers=user.auth)
     assert upload.status_code == 201, upload.text
     form = upload.json()
-    async with httpx.AsyncClient() as s3:
-        stored = await s3.post(form["url"], data=form["fields"], files={"file": (name, body)})
+    stored = await client.post(form["url"], data=form["fields"], files={"file": (name, body)})
     assert stored.status_code in {200, 204}, stored.text
     started = await client.post("/api/imports", headers=user.auth,
                                 json={"object_key": form["object_key"]})  # fmt: skip
@@ -136,6 +136,9 @@ async def test_an_export_imports_into_a_fresh_account_as_the_same_tree(
     assert download.headers["content-disposition"].startswith(
         'attachment; filename="chatfn-export-'
     )
+    # Whatever a stored file holds, opened from the UI's origin it runs nothing there.
+    assert download.headers["content-security-policy"] == "sandbox; default-src 'none'"
+    assert download.headers["x-content-type-options"] == "nosniff"
     with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
         document = json.loads(archive.read("conversations.json"))
     assert (document["format"], document["version"]) == ("chatfn-export", 1)

@@ -5,7 +5,8 @@ into a zip in S3; its download is a presigned GET of ten minutes, minted here af
 ownership check, naming itself an attachment. An import starts with a presigned POST
 (the file goes from the browser straight to S3: ChatGPT's exports reach hundreds of MB,
 far over the API's body limit), then `POST /api/imports` names the upload and
-`exports` brings its conversations in.
+`exports` brings its conversations in. Both URLs are under `/storage/`, the UI's own
+origin (`chatfn.storage`), the only one its CSP lets the browser reach.
 
 `exports` writes the jobs' rows when it takes the command; until then this answers for a
 job from Redis, where it notes each one it asked for (a day). A job still pending after
@@ -34,6 +35,7 @@ from chatfn.exports.jobs import import_prefix, s3
 from chatfn.models import Export, Import
 from chatfn.problems import Problem
 from chatfn.redis_client import key
+from chatfn.storage import public_bucket_url, public_url
 
 router = APIRouter(prefix="/api", tags=["your data"])
 
@@ -58,12 +60,18 @@ class ExportOut(BaseModel):
 
 
 class DownloadOut(BaseModel):
-    url: str = Field(description="a presigned GET of the zip, for the export's owner only")
+    url: str = Field(
+        description="a presigned GET of the zip under /storage/ (the UI's origin), for the "
+        "export's owner only"
+    )
     expires_at: datetime = Field(description="when the URL stops working (ten minutes)")
 
 
 class UploadOut(BaseModel):
-    url: str = Field(description="POST the file here as multipart/form-data")
+    url: str = Field(
+        description="POST the file here as multipart/form-data: the bucket under /storage/, "
+        "relative to the UI's origin"
+    )
     fields: dict[str, str] = Field(description="the form's fields, before the file's (`file`)")
     object_key: str = Field(description="what to name in POST /api/imports once uploaded")
     max_bytes: int
@@ -127,7 +135,7 @@ async def download_export(export_id: UUID, user: UserDep, api: ApiDep, db: DbDep
             "response-content-type": "application/zip",
         },
     )
-    return DownloadOut(url=url, expires_at=now + DOWNLOAD_TTL)
+    return DownloadOut(url=public_url(url, api.settings), expires_at=now + DOWNLOAD_TTL)
 
 
 @router.post("/imports/upload", status_code=201)
@@ -140,7 +148,7 @@ async def start_upload(user: UserDep, api: ApiDep) -> UploadOut:
     policy.add_equals_condition("key", object_key)
     policy.add_content_length_range_condition(1, MAX_UPLOAD_BYTES)
     fields = await asyncio.to_thread(s3(api.runtime).presigned_post_policy, policy)
-    return UploadOut(url=_bucket_url(api), fields=fields | {"key": object_key},
+    return UploadOut(url=public_bucket_url(api.settings), fields=fields | {"key": object_key},
                      object_key=object_key, max_bytes=MAX_UPLOAD_BYTES,
                      expires_at=expires_at)  # fmt: skip
 
@@ -231,10 +239,3 @@ async def _noted(
     since = datetime.now(UTC) - STALE
     jobs = [(UUID(job_id), datetime.fromisoformat(at)) for job_id, at in noted.items()]
     return [(job_id, at) for job_id, at in jobs if job_id not in known and at > since]
-
-
-def _bucket_url(api: ApiDep) -> str:
-    """The bucket's URL as the browser reaches S3 (S3_ENDPOINT), path-style."""
-    endpoint = api.settings.s3_endpoint
-    base = endpoint if "://" in endpoint else f"https://{endpoint}"
-    return f"{base.rstrip('/')}/{api.settings.s3_bucket}"
