@@ -2,10 +2,10 @@
 (terraform/live) gives every module exactly the inputs it declares, each environment's
 terraform.tfvars sets exactly the root's variables that have no default and its backend.hcl
 a state of its own, every setting reaches the cluster once (ConfigMap chatfn-config, Secret
-chatfn-secrets or knative/), the CDN sends web/security-headers.json and never caches
-/api/, Knative's maximum revision timeout holds every Service, versions are pinned, and
-every secret variable is sensitive. Each check also runs on a broken copy, which it must
-refuse."""
+chatfn-secrets or knative/), the CDN sends web/security-headers.json and every public
+prefix of chatfn.routes to the edge, never cached, Knative's maximum revision timeout
+holds every Service, versions are pinned, and every secret variable is sensitive. Each
+check also runs on a broken copy, which it must refuse."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import hcl2
 import pytest
 import yaml
 
+from chatfn import routes
 from chatfn.local.provision import PROJECT_ROOT
 from chatfn.settings import SECRET_VARIABLES, Settings, TelemetrySettings
 
@@ -349,18 +350,45 @@ def rewritten_path(rule: dict[str, Any]) -> str:
     return path
 
 
+def public_prefixes() -> set[str]:
+    """The first segment of every path chatfn.routes makes public: `/api/`, `/v1/`..."""
+    paths = [route.path for route in routes.ROUTES] + [routes.STORAGE_PREFIX]
+    return {f"/{path.split('/')[1]}/" for path in paths}
+
+
+def edge_prefixes(expression: str) -> set[str] | None:
+    """The prefixes of an expression that is only `starts_with(path, "/x/")` terms joined
+    by `or`, or None."""
+    term = r'starts_with\(raw\.http\.request\.uri\.path, \\"(/[^"\\]*)\\"\)'
+    if not re.fullmatch(rf"{term}( or {term})*", expression):
+        return None
+    return set(re.findall(term, expression))
+
+
 def cdn_route_problems(root: Path) -> list[str]:
     cdn = folder(root / "terraform" / "modules" / "cdn")
     expressions = local_values(cdn)
     rulesets = resources(cdn, "cloudflare_ruleset")
     problems = []
-    if '\\"/api/\\"' not in expressions["api"]:
-        problems.append("local.api does not match /api/")
-    api_cache = [
-        rule for rule in rulesets["cache"]["rules"] if rule["expression"] == "${local.api}"
+    prefixes = edge_prefixes(unquote(expressions["edge_paths"]))
+    if prefixes != public_prefixes():
+        problems.append(f"local.edge_paths names {prefixes}, not {public_prefixes()}")
+    if unquote(expressions["edge"]) != "${local.host} and (${local.edge_paths})":
+        problems.append("local.edge is not the host's edge_paths")
+    if unquote(expressions["ui"]) != "${local.host} and not (${local.edge_paths})":
+        problems.append("local.ui is not every other path of the host")
+    edge_cache = [
+        rule for rule in rulesets["cache"]["rules"] if rule["expression"] == "${local.edge}"
     ]
-    if [rule["action_parameters"][0].get("cache") for rule in api_cache] != [False]:
-        problems.append("/api/* is not exactly once set never to be cached")
+    if [rule["action_parameters"][0].get("cache") for rule in edge_cache] != [False]:
+        problems.append("the edge's paths are not exactly once set never to be cached")
+    to_edge = [
+        rule for rule in rulesets["origin"]["rules"] if rule["expression"] == "${local.edge}"
+    ]
+    if [rule["action_parameters"][0]["origin"][0].get("port") for rule in to_edge] != [
+        "${local.edge_origin_port}"
+    ]:
+        problems.append("the edge's paths do not go to Traefik's entry point exactly once")
     if '\\"/assets/\\"' not in expressions["object"]:
         problems.append("assets are not objects: the SPA fallback would answer for them")
     fallback = [
@@ -472,6 +500,19 @@ BREAKAGES = [
         '= { X-Frame-Options = "DENY" }',
     ),
     (cdn_route_problems, "modules/cdn/main.tf", "cache = false", "cache = true"),
+    (
+        cdn_route_problems,
+        "modules/cdn/main.tf",
+        ' or starts_with(raw.http.request.uri.path, \\"/storage/\\")',
+        "",
+    ),
+    (cdn_route_problems, "modules/cdn/main.tf", '\\"/v1/\\"', '\\"/v2/\\"'),
+    (
+        cdn_route_problems,
+        "modules/cdn/main.tf",
+        'expression  = local.edge\n    action      = "route"',
+        'expression  = local.ui\n    action      = "route"',
+    ),
     (cdn_route_problems, "modules/cdn/main.tf", '\\"/assets/\\"', '\\"/static/\\"'),
     (pin_problems, "modules/platform/kafka.tf", '"0.45.0"', '">= 0.45.0"'),
     (pin_problems, "live/versions.tf", '"2.35.1"', '"2.35.0"'),

@@ -2,22 +2,28 @@
 # cluster's MinIO (a CloudFront S3 origin would want the bucket in AWS); a request it does
 # not cache goes to the origin as it came (every header, cookie and the query string); it
 # streams text/event-stream as the origin writes it; and rules can set response headers
-# that S3 objects cannot carry. One hostname serves both: /api/* goes to Traefik (edge/),
-# every other path to the bucket, behind the same load balancer.
+# that S3 objects cannot carry. One hostname serves both: the edge's paths (/api/*, /v1/*
+# and /storage/*) go to Traefik (edge/), every other path to the web bucket, behind the
+# same load balancer.
 
 locals {
   # The one source of the UI's headers, shared with the dev gateway and the build.
   security_headers = jsondecode(file("${path.module}/../../../web/security-headers.json"))
 
   # Traefik's chatfn entry point, as edge/ declares it.
-  api_origin_port = yamldecode(file("${path.module}/../../../edge/traefik-values.yaml")).ports.chatfn.exposedPort
+  edge_origin_port = yamldecode(file("${path.module}/../../../edge/traefik-values.yaml")).ports.chatfn.exposedPort
 
   # Rules are the zone's: each names the product's host, so Keycloak's is left alone.
   # raw.*: the path as the browser sent it, before the rewrites below change it.
-  host   = "http.host eq \"${var.hostname}\""
-  api    = "${local.host} and starts_with(raw.http.request.uri.path, \"/api/\")"
-  ui     = "${local.host} and not starts_with(raw.http.request.uri.path, \"/api/\")"
-  stream = "${local.api} and starts_with(raw.http.request.uri.path, \"/api/replies/\") and ends_with(raw.http.request.uri.path, \"/stream\")"
+  host = "http.host eq \"${var.hostname}\""
+  # Every public prefix of src/chatfn/routes.py: the REST API, the OpenAI-compatible API
+  # and S3 under the UI's origin (STORAGE_PREFIX). Never cached: answers are per user,
+  # streams are live, a presigned URL is a credential.
+  edge_paths = "starts_with(raw.http.request.uri.path, \"/api/\") or starts_with(raw.http.request.uri.path, \"/v1/\") or starts_with(raw.http.request.uri.path, \"/storage/\")"
+  edge       = "${local.host} and (${local.edge_paths})"
+  ui         = "${local.host} and not (${local.edge_paths})"
+  # SSE: reply streams, and the OpenAI-compatible API's streamed completions.
+  stream = "${local.host} and ((starts_with(raw.http.request.uri.path, \"/api/replies/\") and ends_with(raw.http.request.uri.path, \"/stream\")) or starts_with(raw.http.request.uri.path, \"/v1/\"))"
   # Content-hashed assets and files with an extension (favicon.svg) are objects; any other
   # path is one of the UI's own routes (/c/<id>), answered with index.html.
   object = "starts_with(raw.http.request.uri.path, \"/assets/\") or raw.http.request.uri.path.extension ne \"\""
@@ -48,8 +54,8 @@ resource "cloudflare_ruleset" "cache" {
   phase   = "http_request_cache_settings"
 
   rules {
-    description = "/api/* is never cached: answers are per user, streams are live"
-    expression  = local.api
+    description = "the edge's paths are never cached: answers are per user, streams are live"
+    expression  = local.edge
     action      = "set_cache_settings"
     action_parameters {
       cache = false
@@ -112,12 +118,12 @@ resource "cloudflare_ruleset" "origin" {
   phase   = "http_request_origin"
 
   rules {
-    description = "/api/* goes to Traefik's chatfn entry point (edge/traefik-values.yaml)"
-    expression  = local.api
+    description = "the edge's paths go to Traefik's chatfn entry point (edge/traefik-values.yaml)"
+    expression  = local.edge
     action      = "route"
     action_parameters {
       origin {
-        port = local.api_origin_port
+        port = local.edge_origin_port
       }
     }
   }
@@ -165,7 +171,7 @@ resource "cloudflare_ruleset" "compression" {
   phase   = "http_response_compression"
 
   rules {
-    description = "reply streams unbuffered: a compressor would hold deltas back"
+    description = "SSE unbuffered (reply streams, /v1 completions): a compressor would hold deltas back"
     expression  = local.stream
     action      = "compress_response"
     action_parameters {
