@@ -22,6 +22,7 @@ import asyncio
 import json
 import time
 from typing import cast
+from uuid import UUID
 
 from cloudevents.http import CloudEvent
 from functions_framework import aio
@@ -29,6 +30,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from opentelemetry.trace import Span, SpanKind
 
 from chatfn import runtime
+from chatfn.attachments import files
 from chatfn.chat import prompt
 from chatfn.chat.generation import Generation, ModelFailed, Outcome
 from chatfn.chat.replies import Lease, Reply, Written
@@ -94,7 +96,9 @@ async def _prompt(reply: Reply, request: Answered) -> list[ChatCompletionMessage
         context = runtime.current()
         with tracer.start_as_current_span("db prompt", kind=SpanKind.CLIENT):
             async with context.sessions() as db:
-                return await prompt.build(db, context.redis, context.settings, request)
+                return await prompt.build(
+                    db, context.redis, context.settings, request, _image_reader(context)
+                )
     if request.messages is not None:
         turns = [turn.model_dump(include={"role", "content"}) for turn in request.messages]
     elif (kept := await reply.prompt()) is not None:
@@ -102,6 +106,16 @@ async def _prompt(reply: Reply, request: Answered) -> list[ChatCompletionMessage
     else:  # expired: the event came back after a day
         turns = []
     return cast(list[ChatCompletionMessageParam], turns)
+
+
+def _image_reader(context: runtime.Runtime) -> prompt.ImageReader:
+    """An image sent with a message, from S3, for a model that reads images."""
+
+    async def read(user_id: UUID, attachment_id: UUID) -> bytes:
+        key = files.object_key(user_id, attachment_id)
+        return await files.read(context.s3, context.settings, key)
+
+    return read
 
 
 async def _generate_holding(

@@ -144,6 +144,7 @@ module "chatfn" {
   tuning = {
     llm_model              = "none"
     llm_routes             = {}
+    llm_image_models       = []
     llm_context_tokens     = 2048
     llm_max_tokens         = 64
     llm_timeout_s          = 10
@@ -156,6 +157,7 @@ module "chatfn" {
     rate_limit_user        = "300/minute"
     rate_limit_per_key     = "60/minute"
     api_key_store_default  = false
+    attachment_max_bytes   = 1048576
     rate_limit_login       = "10/15minutes"
     rate_limit_register    = "20/hour"
     register_timeout_s     = 10

@@ -187,6 +187,31 @@ class Message(Base):
     created_at: Mapped[datetime] = _created_at()
 
 
+class MessageAttachment(Base):
+    """A file sent with a user message: an object in S3 (`attachments/<user>/<id>`), what
+    the prompt reads of it (`text`, cut to fit the model's context: `cut`), never a path
+    from its name. Writer: `persist_history`, from `io.chatfn.message.sent`."""
+
+    __tablename__ = "message_attachments"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["user_id", "message_id"], ["messages.user_id", "messages.id"], ondelete="CASCADE"
+        ),
+        Index("message_attachments_by_message", "user_id", "message_id"),
+    )
+
+    user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    message_id: Mapped[UUID] = mapped_column(Uuid)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(8))  # text | image
+    text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    cut: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+
+
 class Feedback(Base):
     """A user's thumbs up or down on a reply, with an optional comment; one per reply.
     Writer: `persist_history`, from `io.chatfn.feedback.given`."""

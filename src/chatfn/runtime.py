@@ -24,6 +24,7 @@ from chatfn.redis_client import redis_client
 from chatfn.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from minio import Minio
     from openai import AsyncOpenAI
 
 
@@ -58,6 +59,13 @@ class Runtime:
                 timeout=self.settings.llm_timeout_s,
             )
         return self._llm_clients[base_url]
+
+    @cached_property
+    def s3(self) -> Minio:
+        """The S3 client (blocking: call it through `asyncio.to_thread`)."""
+        from chatfn.storage import s3_client
+
+        return s3_client(self.settings)
 
     @cached_property
     def http(self) -> httpx.AsyncClient:

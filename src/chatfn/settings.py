@@ -47,8 +47,9 @@ _S3 = frozenset({"S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY"})
 
 # What each function (its FUNCTION_TARGET) reads and must be given in production. Nothing
 # in production reads Kafka directly (the broker is Knative's); `api` publishes to K_SINK,
-# which its SinkBinding sets. `api` signs S3 URLs (presigned), `exports` reads and writes
-# S3. JWT_PREVIOUS_SECRET is optional (a key rotation).
+# which its SinkBinding sets. `api` signs S3 URLs (presigned) and reads attachments' text,
+# `generate_reply` reads images for the model, `exports` reads and writes S3.
+# JWT_PREVIOUS_SECRET is optional (a key rotation).
 NEEDS: dict[str, frozenset[str]] = {
     "api": _DATABASE_AND_REDIS
     | _MODEL
@@ -56,7 +57,7 @@ NEEDS: dict[str, frozenset[str]] = {
     | _S3,
     "register_user": _DATABASE_AND_REDIS,
     "send_message": _DATABASE_AND_REDIS,
-    "generate_reply": _DATABASE_AND_REDIS | _MODEL,
+    "generate_reply": _DATABASE_AND_REDIS | _MODEL | _S3,
     "persist_history": _DATABASE_AND_REDIS,
     "stream_reply": frozenset({"REDIS_URL"}),
     "titles": _DATABASE_AND_REDIS | _MODEL,
@@ -116,12 +117,20 @@ class Settings(BaseSettings):
         alias="LLM_ROUTES",
         description="model=base_url,...: models served by other OpenAI-compatible servers",
     )
+    llm_image_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        alias="LLM_IMAGE_MODELS",
+        description="model,...: the models that read images (OpenAI's image content parts)",
+    )
     llm_context_tokens: int = Field(2048, alias="LLM_CONTEXT_TOKENS", ge=256)
     llm_max_tokens: int = Field(512, alias="LLM_MAX_TOKENS", ge=1, description="per reply")
     llm_timeout_s: float = Field(60.0, alias="LLM_TIMEOUT_S", gt=0)
     system_prompt: str = Field(
         "You are chatfn, a helpful assistant. Answer clearly; use Markdown when it helps.",
         alias="SYSTEM_PROMPT",
+    )
+    attachment_max_bytes: int = Field(
+        20 * 1024 * 1024, alias="ATTACHMENT_MAX_BYTES", ge=1, description="per file"
     )
     daily_token_budget: int = Field(
         200_000, alias="DAILY_TOKEN_BUDGET", ge=0, description="per user per UTC day; 0: none"
@@ -208,16 +217,16 @@ class Settings(BaseSettings):
 
     @field_validator("admin_emails", mode="before")
     @classmethod
-    def _comma_separated(cls, value: object) -> object:
+    def _email_set(cls, value: object) -> object:
         if isinstance(value, str):
             return {email.strip().lower() for email in value.split(",") if email.strip()}
         return value
 
-    @field_validator("webhook_allowed_networks", mode="before")
+    @field_validator("webhook_allowed_networks", "llm_image_models", mode="before")
     @classmethod
-    def _cidrs(cls, value: object) -> object:
+    def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
-            return [cidr.strip() for cidr in value.split(",") if cidr.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
     @field_validator("llm_routes", mode="before")

@@ -128,6 +128,12 @@ variable "llm_model" {
   type        = string
 }
 
+variable "llm_image_models" {
+  description = "The models that read images sent with a message (LLM_IMAGE_MODELS); none by default."
+  type        = list(string)
+  default     = []
+}
+
 variable "llm_context_tokens" {
   description = "The model's context window, tokens (LLM_CONTEXT_TOKENS)."
   type        = number

@@ -12,6 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from chatfn.api import (
     admin_endpoints,
+    attachment_endpoints,
     auth_endpoints,
     chat_endpoints,
     event_endpoints,
@@ -49,7 +50,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         auth_endpoints, me_endpoints, chat_endpoints, admin_endpoints, webhook_endpoints,
         inbound_endpoints, key_endpoints, openai_endpoints, temporary_endpoints,
         share_endpoints,
-        export_endpoints,
+        export_endpoints, attachment_endpoints,
     )  # fmt: skip
     for router in (module.router for module in routers):
         app.include_router(router, dependencies=[Depends(limit_ip)])

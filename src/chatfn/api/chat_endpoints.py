@@ -20,16 +20,18 @@ from uuid import UUID
 
 from cloudevents.http import CloudEvent
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Select, and_, exists, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid6 import uuid7
 
 from chatfn.api import share_links
+from chatfn.api.attachment_endpoints import attach
 from chatfn.api.problems import not_found
 from chatfn.api.security import SOURCE, ApiDep, HistoryReaderDep, PrincipalDep, ViewDep
 from chatfn.chat import tickets
 from chatfn.events.catalog import (
+    MAX_ATTACHMENTS,
     ConversationArchived,
     ConversationCreated,
     ConversationPayload,
@@ -44,7 +46,7 @@ from chatfn.events.catalog import (
     ReplyRegenerateRequested,
     new_event,
 )
-from chatfn.models import Conversation, Message
+from chatfn.models import Conversation, Message, MessageAttachment
 from chatfn.problems import Problem
 from chatfn.text import StoredText
 
@@ -71,6 +73,15 @@ class ConversationPage(BaseModel):
     next_cursor: str | None
 
 
+class AttachmentOut(BaseModel):
+    id: UUID
+    name: str
+    content_type: str
+    size_bytes: int
+    kind: str = Field(description="text: read into the prompt; image: shown to the model")
+    cut: bool = Field(description="only the start of its text fit the model's context")
+
+
 class MessageOut(BaseModel):
     id: UUID
     parent_id: UUID | None
@@ -80,6 +91,7 @@ class MessageOut(BaseModel):
     status: str
     created_at: datetime
     siblings: list[UUID] = Field(description="this message and its siblings, oldest first")
+    attachments: list[AttachmentOut] = Field([], description="files sent with the message")
 
 
 class ConversationDetail(ConversationOut):
@@ -104,9 +116,18 @@ class ConversationUpdate(BaseModel):
 class NewMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    content: StoredText = Field(min_length=1, max_length=100_000)
+    content: StoredText = Field("", max_length=100_000)
     parent_id: UUID | None = None
     model: StoredText | None = Field(None, max_length=200)
+    attachments: list[UUID] = Field(
+        [], max_length=MAX_ATTACHMENTS, description="uploads from POST /api/attachments"
+    )
+
+    @model_validator(mode="after")
+    def _says_something(self) -> NewMessage:
+        if not self.content.strip() and not self.attachments:
+            raise ValueError("a message needs text or a file")
+        return self
 
 
 class Regenerate(BaseModel):
@@ -242,10 +263,21 @@ async def read_conversation(
         page_query = page_query.where(Message.id > cursor)
     rows = list((await db.scalars(page_query)).all())
     page, more = rows[:limit], len(rows) > limit
+    attached: dict[UUID, list[AttachmentOut]] = {}
+    for file in await db.scalars(
+        select(MessageAttachment)
+        .where(MessageAttachment.user_id == principal.user_id,
+               MessageAttachment.message_id.in_([m.id for m in page if m.role == "user"]))
+        .order_by(MessageAttachment.position)
+    ):  # fmt: skip
+        attached.setdefault(file.message_id, []).append(
+            AttachmentOut.model_validate(file, from_attributes=True)
+        )
     messages = [
         MessageOut(
             id=m.id, parent_id=m.parent_id, role=m.role, content=m.content, model=m.model,
             status=m.status, created_at=m.created_at, siblings=children[m.parent_id],
+            attachments=attached.get(m.id, []),
         )
         for m in page
     ]  # fmt: skip
@@ -349,6 +381,7 @@ async def send(
     The reply streams from `GET /api/replies/{reply_id}/stream?ticket=...`."""
     await owned_conversation(db, principal.user_id, conversation_id)
     await known_model(api, body.model)
+    attached = await attach(api, principal.user_id, body.attachments, body.content, body.model)
     command = MessageSendRequested(
         user_id=principal.user_id,
         conversation_id=conversation_id,
@@ -357,6 +390,7 @@ async def send(
         parent_id=body.parent_id,
         content=body.content,
         model=body.model,
+        attachments=tuple(attached),
     )
     return await send_command(api, command)
 

@@ -71,6 +71,7 @@ async def _decision(
             return _rejected(request, "not_found", "no such message in this conversation")
         fact: Decision = MessageSent(
             **request.model_dump(include=IDS | {"parent_id", "content"}),
+            attachments=request.attachments,
             model=model,
             created_conversation=conversation is None,
         )

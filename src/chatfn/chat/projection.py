@@ -39,7 +39,15 @@ from chatfn.events.catalog import (
     ReplyRegenerated,
     UserDeleted,
 )
-from chatfn.models import Conversation, DailyUsage, ErasedUser, Feedback, Message, Preferences
+from chatfn.models import (
+    Conversation,
+    DailyUsage,
+    ErasedUser,
+    Feedback,
+    Message,
+    MessageAttachment,
+    Preferences,
+)
 
 # The usage of the app's own replies, which no API key asked for.
 APP = UUID(int=0)
@@ -140,6 +148,17 @@ async def _sent(db: AsyncSession, sent: MessageSent, at: datetime) -> None:
         .values([question, reply])
         .on_conflict_do_nothing(index_elements=["user_id", "id"])
     )
+    if sent.attachments:
+        files = [
+            {"user_id": sent.user_id, "message_id": sent.message_id, "position": position,
+             **attached.model_dump()}
+            for position, attached in enumerate(sent.attachments)
+        ]  # fmt: skip
+        await db.execute(
+            insert(MessageAttachment)
+            .values(files)
+            .on_conflict_do_nothing(index_elements=["user_id", "id"])
+        )
 
 
 async def _regenerated(db: AsyncSession, regenerated: ReplyRegenerated, at: datetime) -> None:

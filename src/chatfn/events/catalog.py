@@ -21,7 +21,7 @@ from uuid import UUID, uuid5
 
 from cloudevents.exceptions import GenericException
 from cloudevents.http import CloudEvent, from_http
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
 from uuid6 import uuid7
 
 from chatfn.problems import Problem
@@ -38,6 +38,11 @@ ModelName = Annotated[StoredText, Field(max_length=200)]
 Title = Annotated[StoredText, Field(max_length=200)]
 TokenCount = Annotated[int, Field(ge=0, le=2**31 - 1)]  # PostgreSQL's integer
 IMPORT_BATCH = 200  # messages per io.chatfn.conversation.imported (chatfn.chat.imports)
+MAX_ATTACHMENTS = 10  # files per message
+# An attachment's text in an event: all of a message's files share far less (the model's
+# context, chatfn.attachments.reading), and this keeps a message's fact well inside a
+# Kafka record however large a context is configured.
+ATTACHMENT_TEXT = 100_000
 
 
 class Payload(BaseModel):
@@ -147,14 +152,37 @@ class MessagePayload(Payload):
     reply_id: UUID
 
 
+class SentAttachment(BaseModel):
+    """A file sent with a message, as `api` found it in S3 when the message was sent: its
+    metadata and what the prompt reads of it. The file itself stays in S3."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: UUID
+    name: StoredText = Field(min_length=1, max_length=255)
+    content_type: str = Field(max_length=255)
+    size_bytes: int = Field(ge=0)
+    # `text`: its text is in the prompt; `image`: the file itself goes to the model.
+    kind: Literal["text", "image"]
+    text: StoredText = Field("", max_length=ATTACHMENT_TEXT)
+    cut: bool = Field(False, description="only the start of its text fit the model's context")
+
+
 class MessageSendRequested(MessagePayload):
     """A user sent a message; `api` minted the message and reply ids before publishing."""
 
     event_type = "io.chatfn.message.send.requested"
 
     parent_id: UUID | None = None
-    content: StoredText = Field(min_length=1, max_length=100_000)
+    content: StoredText = Field(max_length=100_000)
     model: ModelName | None = None
+    attachments: tuple[SentAttachment, ...] = Field((), max_length=MAX_ATTACHMENTS)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> MessageSendRequested:
+        if not self.content and not self.attachments:
+            raise ValueError("a message needs text or a file")
+        return self
 
 
 class MessageSent(MessagePayload):
@@ -164,6 +192,7 @@ class MessageSent(MessagePayload):
     content: StoredText
     model: ModelName
     created_conversation: bool = False
+    attachments: tuple[SentAttachment, ...] = Field((), max_length=MAX_ATTACHMENTS)
 
 
 class MessageRejected(MessagePayload):

@@ -12,9 +12,9 @@ another export holding the same conversations, again adds nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from pathlib import Path
 from typing import TypeVar
 from uuid import UUID, uuid5
@@ -22,10 +22,11 @@ from uuid import UUID, uuid5
 from cloudevents.http import CloudEvent
 from minio import Minio
 from minio.error import S3Error
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chatfn.attachments import files
 from chatfn.chat.imports import facts
 from chatfn.events.catalog import (
     ConversationArchived,
@@ -43,13 +44,13 @@ from chatfn.events.emit import publish
 from chatfn.exports import archive, reading, schema
 from chatfn.exports.sources import Conversation as SourceConversation
 from chatfn.exports.sources import Read, Unreadable, parents_first
-from chatfn.models import Conversation, Export, Import, Message
+from chatfn.models import Conversation, Export, Import, Message, MessageAttachment
 from chatfn.runtime import Runtime
-from chatfn.storage import s3_client
 
 SOURCE = "chatfn/exports"
 EXPORT_TTL = timedelta(days=7)
-# An upload never imported (the browser went away after S3 took it) is deleted after this.
+# An upload never imported, or a file never sent (the browser went away after S3 took
+# it), is deleted after this; so are the files of purged conversations.
 UPLOAD_TTL = timedelta(days=1)
 # Conversations published at once: each one's facts go in order, on its own partition.
 PUBLISHING = 8
@@ -80,10 +81,9 @@ def imported_id(user_id: UUID, source: str, conversation: str, message: str, at:
     return UUID(int=(value & ~(0xF << 76)) | (0x7 << 76))  # version 7; uuid5's variant stays
 
 
-@cache
 def s3(context: Runtime) -> Minio:
-    """The process's S3 client (one per runtime, made on first use)."""
-    return s3_client(context.settings)
+    """The process's S3 client."""
+    return context.s3
 
 
 # --- export ---------------------------------------------------------------------------------
@@ -278,7 +278,8 @@ async def _taken(
 
 
 async def sweep(context: Runtime) -> None:
-    """Delete the exports past their expiry and the uploads never imported."""
+    """Delete the exports past their expiry, the uploads never imported and the files no
+    message holds."""
     now = datetime.now(UTC)
     client, bucket = s3(context), context.settings.s3_bucket
     async with context.sessions() as db:
@@ -295,23 +296,48 @@ async def sweep(context: Runtime) -> None:
                 .values(status="expired")
             )
             await db.commit()
-    uploads = await asyncio.to_thread(
-        lambda: list(client.list_objects(bucket, prefix="imports/", recursive=True))
+    for name in await _older(client, bucket, "imports/", now - UPLOAD_TTL):
+        await asyncio.to_thread(client.remove_object, bucket, name)
+    await _sweep_attachments(context, await _older(client, bucket, files.PREFIX, now - UPLOAD_TTL))
+
+
+async def _older(client: Minio, bucket: str, prefix: str, than: datetime) -> list[str]:
+    """The objects under `prefix` last written before `than`."""
+    found = await asyncio.to_thread(
+        lambda: list(client.list_objects(bucket, prefix=prefix, recursive=True))
     )
-    for upload in uploads:
-        if upload.last_modified and upload.last_modified < now - UPLOAD_TTL and upload.object_name:
-            await asyncio.to_thread(client.remove_object, bucket, upload.object_name)
+    return [
+        o.object_name for o in found if o.object_name and o.last_modified and o.last_modified < than
+    ]
+
+
+async def _sweep_attachments(context: Runtime, names: list[str]) -> None:
+    """Delete the files no message holds: uploads never sent, and the files of purged
+    conversations (whose rows went with their messages)."""
+    keyed = {}
+    for name in names:
+        user, _, attachment = name.removeprefix(files.PREFIX).partition("/")
+        with contextlib.suppress(ValueError):
+            keyed[UUID(user), UUID(attachment)] = name
+    async with context.sessions() as db:
+        kept = set((await db.execute(
+            select(MessageAttachment.user_id, MessageAttachment.id)
+            .where(tuple_(MessageAttachment.user_id, MessageAttachment.id).in_(list(keyed)))
+        )).tuples().all()) if keyed else set()  # fmt: skip
+    for pair, name in keyed.items():
+        if pair not in kept:
+            await asyncio.to_thread(context.s3.remove_object, context.settings.s3_bucket, name)
 
 
 async def forget(context: Runtime, user_id: UUID) -> None:
-    """A deleted account's exports and uploads, and its jobs' rows."""
+    """A deleted account's exports, uploads and attachments, and its jobs' rows."""
     client, bucket = s3(context), context.settings.s3_bucket
 
     def listed(prefix: str) -> list[str]:
         found = client.list_objects(bucket, prefix=prefix, recursive=True)
         return [item.object_name for item in found if item.object_name]
 
-    for prefix in (export_prefix(user_id), import_prefix(user_id)):
+    for prefix in (export_prefix(user_id), import_prefix(user_id), files.user_prefix(user_id)):
         for name in await asyncio.to_thread(listed, prefix):
             await asyncio.to_thread(client.remove_object, bucket, name)
     async with context.sessions.begin() as db:

@@ -34,7 +34,8 @@ first k tokens of the answer (else 400), and the reply is tokens k onwards. `max
 `GET /stats` counts completion requests by script id, `{"calls": {"abc": 3}}`; requests
 without an id count under "". It also holds the messages of each id's latest request,
 `{"prompts": {"abc": [{"role": "system", "content": "..."}, ...]}}`, so a test can see
-what the model was asked. `DELETE /stats` clears both, and `status_times` budgets too.
+what the model was asked (a message's image parts as `"images": [url, ...]`).
+`DELETE /stats` clears both, and `status_times` budgets too.
 """
 
 from __future__ import annotations
@@ -106,20 +107,31 @@ class Script(BaseModel):
         return at
 
 
-class TextPart(BaseModel):
+class ImageUrl(BaseModel):
+    url: str
+
+
+class Part(BaseModel):
     type: str
     text: str = ""
+    image_url: ImageUrl | None = None
 
 
 class ChatMessage(BaseModel):
     role: str
-    content: str | list[TextPart] | None = None
+    content: str | list[Part] | None = None
 
     @property
     def text(self) -> str:
         if isinstance(self.content, list):
             return "".join(part.text for part in self.content)
         return self.content or ""
+
+    def seen(self) -> dict[str, object]:
+        """The message as `/stats` shows it: its text, and its images' URLs if it has any."""
+        parts = self.content if isinstance(self.content, list) else []
+        images = [part.image_url.url for part in parts if part.image_url]
+        return {"role": self.role, "content": self.text} | ({"images": images} if images else {})
 
 
 class StreamOptions(BaseModel):
@@ -194,9 +206,7 @@ async def chat_completions(request: Request) -> Response:
 
     calls: Counter[str] = request.app.state.calls
     calls[script.id] += 1
-    request.app.state.prompts[script.id] = [
-        {"role": m.role, "content": m.text} for m in body.messages
-    ]
+    request.app.state.prompts[script.id] = [m.seen() for m in body.messages]
     if script.status is not None and calls[script.id] <= script.status_times:
         message = f"scripted status {script.status} ({calls[script.id]} of {script.status_times})"
         return error(script.status, message, "scripted_status", {"Retry-After": "0"})

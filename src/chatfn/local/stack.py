@@ -201,6 +201,8 @@ class Stack:
         if SCRIPTED_MODEL in ports:
             scripted = f"http://127.0.0.1:{ports[SCRIPTED_MODEL]['http']}/v1"
             update["llm_routes"] = {"scripted": scripted} | self.settings.llm_routes
+            # It reads images as it reads text: a test sees what it was sent (/stats).
+            update["llm_image_models"] = ["scripted", *self.settings.llm_image_models]
         return self.settings.model_copy(update=update)
 
     async def up(self, report: Reporter) -> Settings:

@@ -22,6 +22,7 @@ loki_storage_gi        = 200
 argocd_ha              = true
 
 llm_model              = "Qwen2.5-7B-Instruct"
+llm_image_models       = []
 llm_context_tokens     = 32768
 llm_max_tokens         = 2048
 daily_token_budget     = 200000

@@ -22,6 +22,7 @@ loki_storage_gi        = 20
 argocd_ha              = false
 
 llm_model              = "Qwen2.5-1.5B-Instruct"
+llm_image_models       = []
 llm_context_tokens     = 8192
 llm_max_tokens         = 512
 daily_token_budget     = 50000

@@ -26,6 +26,7 @@ locals {
     LLM_BASE_URL            = var.llm_base_url
     LLM_MODEL               = var.tuning.llm_model
     LLM_ROUTES              = join(",", [for model, url in var.tuning.llm_routes : "${model}=${url}"])
+    LLM_IMAGE_MODELS        = join(",", var.tuning.llm_image_models)
     LLM_CONTEXT_TOKENS      = tostring(var.tuning.llm_context_tokens)
     LLM_MAX_TOKENS          = tostring(var.tuning.llm_max_tokens)
     LLM_TIMEOUT_S           = tostring(var.tuning.llm_timeout_s)
@@ -46,6 +47,7 @@ locals {
     RATE_LIMIT_REGISTER     = var.tuning.rate_limit_register
     RATE_LIMIT_PER_KEY      = var.tuning.rate_limit_per_key
     API_KEY_STORE_DEFAULT   = tostring(var.tuning.api_key_store_default)
+    ATTACHMENT_MAX_BYTES    = tostring(var.tuning.attachment_max_bytes)
     TRUSTED_PROXIES         = join(",", local.trusted_proxies)
     REGISTER_TIMEOUT_S      = tostring(var.tuning.register_timeout_s)
     PROJECTION_WAIT_S       = tostring(var.tuning.projection_wait_s)

@@ -83,6 +83,7 @@ variable "tuning" {
   type = object({
     llm_model              = string
     llm_routes             = map(string)
+    llm_image_models       = list(string) # the models that read images sent with a message
     llm_context_tokens     = number
     llm_max_tokens         = number
     llm_timeout_s          = number
@@ -95,6 +96,7 @@ variable "tuning" {
     rate_limit_user        = string
     rate_limit_per_key     = string
     api_key_store_default  = bool
+    attachment_max_bytes   = number # per file sent with a message
     rate_limit_login       = string
     rate_limit_register    = string
     register_timeout_s     = number
