@@ -1,10 +1,8 @@
 """Settings, Data in the browser: Export my data shows the export being made, then a
-Download that saves the zip (named as an attachment); an import of ChatGPT's export shows
-what came in, and its chats in the sidebar. axe and screenshots in both themes.
-
-The file to import is uploaded here by the test, as the UI does (a presigned POST to S3,
-then POST /api/imports): the UI's own upload is refused by its CSP (`connect-src 'self'`)
-while S3 is on another origin (see README, "Export and import")."""
+Download that saves the zip (named as an attachment); a ChatGPT export chosen in the file
+input is uploaded by the page (a presigned POST to S3 under the UI's origin, /storage/)
+and imported, and the page shows what came in, its chats in the sidebar. axe and
+screenshots in both themes."""
 
 from __future__ import annotations
 
@@ -17,8 +15,7 @@ from playwright.async_api import BrowserContext, Page, expect
 
 from chatfn.settings import Settings
 from tests.e2e.test_app_ui import serious_violations
-from tests.integration.test_exports import CHATGPT, imported
-from tests.utils.accounts import browser
+from tests.integration.test_exports import CHATGPT
 from tests.utils.chat import script
 from tests.utils.ui import (
     DESKTOP,
@@ -75,24 +72,24 @@ async def test_an_export_made_here_downloads_as_a_zip_of_the_chats(
 
 
 @pytest.mark.parametrize(("device", "scheme"), [("desktop", "light"), ("phone", "dark")])
-async def test_an_import_of_chatgpts_export_shows_what_came_in(
+async def test_a_chatgpt_export_chosen_here_is_uploaded_and_shows_what_came_in(
     new_context: NewContext, stack_settings: Settings, address: str, screenshots: Path,
     device: str, scheme: str,
 ) -> None:  # fmt: skip
     phone = device == "phone"
     context = await new_context(viewport=PHONE if phone else DESKTOP, color_scheme=scheme)
     page = await context.new_page()
-    user = await sign_in(context, stack_settings, address)
-    async with browser(stack_settings, address) as client:
-        outcome = await imported(client, user, "conversations.json", CHATGPT.read_bytes())
-    assert outcome["status"] == "done"
-
+    await sign_in(context, stack_settings, address)
     await open_app(page)
-    if not phone:  # the phone's sidebar is closed
-        await expect(page.get_by_text("Sourdough starter smells like acetone")).to_be_visible()
     await open_data(page, phone)
+
+    await page.get_by_label("File to import").set_input_files(CHATGPT)
     imports = page.get_by_role("list", name="Your imports")
     await expect(imports).to_contain_text("3 chats and 11 messages from a ChatGPT export")
     await expect(imports).to_contain_text("7 hidden or tool messages left out")
+    await expect(page.get_by_role("alert")).to_have_count(0)  # no refused upload
     assert await serious_violations(page) == []
     await page.screenshot(path=screenshots / f"{device}-{scheme}-data-imported.png")
+    if not phone:  # the phone's sidebar is closed
+        await page.reload()
+        await expect(page.get_by_text("Sourdough starter smells like acetone")).to_be_visible()

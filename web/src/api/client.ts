@@ -55,6 +55,11 @@ export function setBaseUrl(url: string): void {
   baseUrl = url;
 }
 
+/** A URL the API handed out, such as storage's `/storage/...`: a path is on the API's origin. */
+export function resolvedUrl(url: string): string {
+  return url.startsWith("/") ? baseUrl + url : url;
+}
+
 // --- the session, in memory only -------------------------------------------------------
 
 let session: Session | null = null;

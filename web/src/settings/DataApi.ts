@@ -1,6 +1,7 @@
 // Your data, out and in: chatfn's /api/exports and /api/imports, and the upload of a file
-// to import straight to S3 (a presigned POST: the file never passes through the API).
-import { request } from "../api/client";
+// to import straight to S3 (a presigned POST: the file never passes through the API). S3 is
+// under the UI's own origin (/storage/), the only one its CSP lets the page reach.
+import { request, resolvedUrl } from "../api/client";
 
 export interface DataExport {
   id: string;
@@ -49,7 +50,7 @@ export function requestExport(): Promise<DataExport> {
 /** A link to the zip, valid for ten minutes. */
 export async function downloadUrl(exportId: string): Promise<string> {
   const link = await request<{ url: string }>("GET", `/api/exports/${encodeURIComponent(exportId)}/download`);
-  return link.url;
+  return resolvedUrl(link.url);
 }
 
 /** Newest first. */
@@ -75,7 +76,7 @@ function post(upload: Upload, file: File, onProgress: (share: number) => void): 
   form.append("file", file); // S3 takes the fields before the file
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", upload.url);
+    xhr.open("POST", resolvedUrl(upload.url));
     xhr.upload.onprogress = (event) => {
       if (event.lengthComputable) onProgress(event.loaded / event.total);
     };

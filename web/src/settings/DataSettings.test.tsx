@@ -26,7 +26,8 @@ const baseUrl = serveDuringTests(async (req, res) => {
   for await (const chunk of req) body += chunk;
   const route = `${req.method} ${req.url}`;
   seen.push(route);
-  // The browser asks S3 first whether this origin may upload (it may: S3's CORS).
+  // The page (jsdom's origin) asks first whether it may upload to this server's: in
+  // production S3 is under the page's own origin, here the server is on another.
   if (req.method === "OPTIONS") {
     return res.writeHead(204, { "Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "*", "Access-Control-Allow-Headers": "*" }).end();
   }
@@ -37,11 +38,12 @@ const baseUrl = serveDuringTests(async (req, res) => {
     exports = [exportOf("pending")];
     return json(202, exports[0]);
   }
-  if (route === "GET /api/exports/e1/download") return json(200, { url: `${baseUrl()}/bucket/exports/e1.zip`, expires_at: LATER });
+  // Storage's URLs are paths, on the API's origin, as the API hands them out.
+  if (route === "GET /api/exports/e1/download") return json(200, { url: "/storage/bucket/exports/e1.zip", expires_at: LATER });
   if (route === "POST /api/imports/upload") {
-    return json(201, { url: `${baseUrl()}/bucket`, fields: { key: "imports/u1/i1", policy: "p" }, object_key: "imports/u1/i1", max_bytes: 2 ** 20 });
+    return json(201, { url: "/storage/bucket", fields: { key: "imports/u1/i1", policy: "p" }, object_key: "imports/u1/i1", max_bytes: 2 ** 20 });
   }
-  if (route === "POST /bucket") {
+  if (route === "POST /storage/bucket") {
     uploaded = body;
     return res.writeHead(204, { "Access-Control-Allow-Origin": "*" }).end();
   }
@@ -100,7 +102,7 @@ it("uploads the chosen file to storage, then imports it and shows what came in",
   fireEvent.change(input, { target: { files: [file] } });
   const list = screen.getByRole("list", { name: "Your imports" });
   await within(list).findByText("Importing…");
-  expect(seen).toEqual(expect.arrayContaining(["POST /api/imports/upload", "POST /bucket", "POST /api/imports"]));
+  expect(seen).toEqual(expect.arrayContaining(["POST /api/imports/upload", "POST /storage/bucket", "POST /api/imports"]));
   // The form's fields come before the file, as S3 needs.
   expect(uploaded.indexOf('name="key"')).toBeLessThan(uploaded.indexOf('name="file"'));
   expect(uploaded).toContain('[{"title": "Hi", "mapping": {}}]');
@@ -118,5 +120,5 @@ it("says why a file is refused before uploading it", async () => {
   fireEvent.change(input, { target: { files: [large] } });
 
   expect(await screen.findByRole("alert")).toHaveProperty("textContent", "The file is over 1 MB.");
-  expect(seen).not.toContain("POST /bucket");
+  expect(seen).not.toContain("POST /storage/bucket");
 });
