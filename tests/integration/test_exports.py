@@ -183,6 +183,10 @@ async def test_chatgpts_export_imports_with_its_branches_once_however_often(
     assert [m["content"][:10] for m in regenerated] == ["No. At 24 ", "It is aliv"]
     assert len(sourdough["messages"]) == 7
     assert tomatoes["messages"][0]["content"].startswith("[image]\n\nHow many tomatoes")
+    # Listed among the days they were written, not the day they were imported.
+    for conversation in found:
+        latest = max(m["created_at"] for m in conversation["messages"])
+        assert conversation["updated_at"] == latest, conversation["title"]
 
 
 async def test_an_upload_of_another_user_cannot_be_imported(

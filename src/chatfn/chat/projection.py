@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, get_args
 from uuid import UUID
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -92,7 +92,7 @@ async def apply(db: AsyncSession, received: ReceivedEvent[Projected]) -> None:
         case ConversationCreated() as created:
             await _created(db, created, at)
         case ConversationImported() as imported:
-            await _imported(db, imported, at)
+            await _imported(db, imported)
         case ConversationRenamed(title=title) as fact:
             await _set(db, fact, title=title)
         case ConversationPinned(pinned=pinned) as fact:
@@ -187,14 +187,18 @@ async def _completion(db: AsyncSession, accepted: CompletionAccepted, at: dateti
     )
 
 
-async def _imported(db: AsyncSession, imported: ConversationImported, at: datetime) -> None:
+async def _imported(db: AsyncSession, imported: ConversationImported) -> None:
     """A conversation brought in whole: created as it was (its own time and title) on its
-    first batch, then each batch's messages with their own times."""
+    first batch, then each batch's messages with their own times. It was last updated when
+    its latest message was written, not when it was imported: the history lists it among
+    the days it belongs to."""
+    latest = max((m.created_at for m in imported.messages), default=imported.created_at)
     await db.execute(
         insert(Conversation)
         .values(user_id=imported.user_id, id=imported.conversation_id, title=imported.title,
-                created_at=imported.created_at, updated_at=at)
-        .on_conflict_do_update(index_elements=["user_id", "id"], set_={"updated_at": at})
+                created_at=imported.created_at, updated_at=latest)
+        .on_conflict_do_update(index_elements=["user_id", "id"],
+                               set_={"updated_at": func.greatest(Conversation.updated_at, latest)})
     )  # fmt: skip
     if not imported.messages:
         return
