@@ -1,14 +1,19 @@
 """Deleting one's own account through the running stack: it takes the password again, and
-then nothing of the user is left in any table, and no session or API key works."""
+then nothing of the user is left in any table or in S3, and no session or API key works."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from uuid import UUID
 
 from sqlalchemy import Table, func, select
 
+from chatfn.attachments import files
 from chatfn.db import Base, create_engine
+from chatfn.runtime import Runtime
 from chatfn.settings import Settings
+from tests.integration.test_attachments import uploaded
 from tests.integration.test_openai_api import create_key
 from tests.utils.accounts import PASSWORD, browser, login, register, sign_up
 from tests.utils.chat import conversation_when, new_conversation, script, send
@@ -38,13 +43,25 @@ async def rows_of(settings: Settings, user_id: str) -> dict[str, int]:
     return found
 
 
+async def objects_of(settings: Settings, user_id: str) -> list[str]:
+    """The user's attachments in S3, sent or not."""
+    client = Runtime(settings).s3
+    found = await asyncio.to_thread(
+        lambda: list(client.list_objects(settings.s3_bucket, files.user_prefix(UUID(user_id)),
+                                         recursive=True))
+    )  # fmt: skip
+    return [item.object_name for item in found if item.object_name]
+
+
 async def test_deleting_my_account_takes_the_password_and_leaves_nothing_of_me(
     stack_settings: Settings, name: str
 ) -> None:
     async with browser(stack_settings) as client:
         user = await sign_up(client, name)
         conversation = await new_conversation(client, user)
-        await send(client, user, conversation, script(tokens=3))
+        attachment = await uploaded(client, user, "notes.txt", b"my notes")
+        await uploaded(client, user, "draft.txt", b"not sent")
+        await send(client, user, conversation, script(tokens=3), attachments=[attachment])
         await conversation_when(client, user, conversation, settled=1)
         key = await create_key(client, user)
         endpoint = {"url": f"http://{ALLOWED}:9/hook", "event_types": ["io.chatfn.reply.completed"]}
@@ -59,6 +76,7 @@ async def test_deleting_my_account_takes_the_password_and_leaves_nothing_of_me(
         )
         assert shared.status_code == 201, shared.text
         before = await rows_of(stack_settings, user.user_id)
+        files_before = await objects_of(stack_settings, user.user_id)
 
         wrong = await client.request("DELETE", URL, headers=user.auth, json={"password": "nope"})
         still = await client.get("/api/me", headers=user.auth)
@@ -67,7 +85,9 @@ async def test_deleting_my_account_takes_the_password_and_leaves_nothing_of_me(
         )
         with contextlib.suppress(TimeoutError):  # the assertion below names what is left
             await once(lambda: rows_of(stack_settings, user.user_id), lambda rows: rows == {})
+            await once(lambda: objects_of(stack_settings, user.user_id), lambda names: not names)
         after = await rows_of(stack_settings, user.user_id)
+        files_after = await objects_of(stack_settings, user.user_id)
         session = await client.get("/api/me", headers=user.auth)
         by_key = await client.get("/v1/models", headers={"authorization": f"Bearer {key}"})
         signed_in = await login(client, user.email)
@@ -75,7 +95,10 @@ async def test_deleting_my_account_takes_the_password_and_leaves_nothing_of_me(
         link = await client.get(f"/api/shared/{shared.json()['url'].rsplit('/', 1)[-1]}")
 
     assert {"users", "messages", "conversations", "api_keys", "webhook_endpoints",
-            "inbound_integrations", "daily_usage", "shares"} <= set(before)  # fmt: skip
+            "inbound_integrations", "daily_usage", "shares",
+            "message_attachments"} <= set(before)  # fmt: skip
+    assert len(files_before) == 2  # the sent file and the unsent upload
+    assert files_after == []
     assert wrong.status_code == 403
     assert still.status_code == 200
     assert deleted.status_code == 204
