@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # chatfn-kafka), so topics, offsets and groups outlive `chatfn down`, as the log of
     # record must; `memory` forgets them at every stop, and writes faster.
     kafka_storage: Literal["s3", "memory"] = Field("s3", alias="CHATFN_KAFKA_STORAGE")
+    # The command that installs the local model server (`./task up` sets it to
+    # `task setup:model`): the stack's `llm` program runs it, and serves the model once done.
+    model_setup: str = Field("", alias="CHATFN_MODEL_SETUP")
     # Every local PingSource fires this often instead of on its schedule (tests of what a
     # tick does); 0: on its schedule, as in production.
     ping_every_s: float = Field(0.0, alias="CHATFN_PING_EVERY_S", ge=0)

@@ -36,6 +36,7 @@ NOT_IN_THE_CLUSTER = {
     "CHATFN_PROMETHEUS": "whether the local stack runs a Prometheus",
     "CHATFN_KAFKA_STORAGE": "where the local Kafka keeps its log",
     "CHATFN_PING_EVERY_S": "how often the local broker fires every PingSource, in tests",
+    "CHATFN_MODEL_SETUP": "what installs the local model server (llama.cpp)",
     "TRACES_DIR": "the local stack's traces (production pushes them to the collector)",
     "METRICS_PORT": "the local stack's /metrics (production pushes them to the collector)",
     "OTEL_SERVICE_NAME": "the function's FUNCTION_TARGET unless set",

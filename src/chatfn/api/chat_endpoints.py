@@ -469,12 +469,16 @@ async def feedback(
 
 class ModelOut(BaseModel):
     id: str
+    status: Literal["ready", "preparing"] = Field(
+        "ready", description="preparing: listed, but not answering yet (it is being installed)"
+    )
+    detail: str = Field("", description="how far its preparation is, while it is prepared")
 
 
 @router.get("/models")
 async def models(principal: PrincipalDep, api: ApiDep) -> list[ModelOut]:
     """The models the model server offers; the configured default comes first."""
-    return [ModelOut(id=model) for model in await api.models()]
+    return [ModelOut(id=m.id, status=m.status, detail=m.detail) for m in await api.offered()]
 
 
 async def known_model(api: ApiDep, model: str | None) -> None:

@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import httpx
@@ -44,6 +44,18 @@ from chatfn.runtime import Runtime
 from chatfn.telemetry.tracing import tracer
 
 MODELS_TTL_S = 60.0
+PREPARING_TTL_S = 5.0
+
+
+@dataclass(frozen=True)
+class Offered:
+    """A model on offer, and whether it answers yet."""
+
+    id: str
+    status: Literal["ready", "preparing"]
+    detail: str = ""  # how far its preparation is
+
+
 SOURCE = "chatfn/api"
 log = logging.getLogger(__name__)
 
@@ -55,8 +67,9 @@ class Api:
         self.runtime = runtime
         self.settings = runtime.settings
         self.limits = RateLimits(self.settings)
-        self._models: list[str] = []
+        self._models: list[Offered] = []
         self._models_at = -MODELS_TTL_S
+        self._models_ttl_s = MODELS_TTL_S
         self.verifiers: dict[str, Verifier] = {
             self.settings.jwt_issuer: local_verifier(self.settings)
         }
@@ -66,17 +79,34 @@ class Api:
             self.verifiers[self.settings.oidc_issuer] = oidc_verifier(self.settings, runtime.http)
 
     async def models(self) -> list[str]:
-        """The models on offer, the default first; the listing is asked for at most once
-        a minute (every send that names a model checks against it)."""
-        if time.monotonic() - self._models_at > MODELS_TTL_S:
+        """The models on offer, the default first."""
+        return [model.id for model in await self.offered()]
+
+    async def offered(self) -> list[Offered]:
+        """The models on offer, the default first, each ready or still being prepared (the
+        server lists it with `status: preparing`, as the local stack's does while llama.cpp
+        compiles). The listing is asked for at most once a minute (every send that names a
+        model checks against it), every few seconds while a model is being prepared."""
+        if time.monotonic() - self._models_at > self._models_ttl_s:
             try:
-                listed = [model.id async for model in self.runtime.llm.models.list()]
+                listed = [model async for model in self.runtime.llm.models.list()]
             except openai.OpenAIError as exc:
                 raise unavailable("the model server is not answering", 5) from exc
             default = self.settings.llm_model
-            offered = set(listed) | set(self.settings.llm_routes) | {default}
-            self._models = sorted(offered, key=lambda model: (model != default, model))
+            preparing = {
+                model.id: str(extra.get("detail", ""))
+                for model in listed
+                if (extra := model.model_extra or {}).get("status") == "preparing"
+            }
+            ids = {model.id for model in listed} | set(self.settings.llm_routes) | {default}
+            self._models = [
+                Offered(
+                    model, "preparing" if model in preparing else "ready", preparing.get(model, "")
+                )
+                for model in sorted(ids, key=lambda model: (model != default, model))
+            ]
             self._models_at = time.monotonic()
+            self._models_ttl_s = PREPARING_TTL_S if preparing else MODELS_TTL_S
         return self._models
 
     @cached_property

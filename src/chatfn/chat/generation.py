@@ -57,7 +57,15 @@ class ModelFailed(Exception):
         self.message = message
 
 
+def _preparing(exc: Exception) -> bool:
+    """The model server answers that its model is not ready yet (chatfn.local.model_server
+    while llama.cpp compiles): minutes, not a blip to retry through."""
+    return isinstance(exc, openai.APIStatusError) and exc.code == "model_preparing"
+
+
 def _transient(exc: Exception) -> bool:
+    if _preparing(exc):
+        return False
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code == 429 or exc.status_code >= 500
     # Connection drops, timeouts and a stream cut short mid-answer (an `error` payload).
@@ -65,6 +73,10 @@ def _transient(exc: Exception) -> bool:
 
 
 def _failure(exc: openai.OpenAIError) -> ModelFailed:
+    if _preparing(exc):
+        body = exc.body if isinstance(exc, openai.APIStatusError) else None
+        detail = body.get("message") if isinstance(body, dict) else None
+        return ModelFailed("model_preparing", str(detail or "The model is being prepared."))
     if isinstance(exc, openai.RateLimitError):
         return ModelFailed("rate_limited", "The model is busy right now. Try again shortly.")
     if isinstance(exc, openai.APITimeoutError):

@@ -99,11 +99,12 @@ def _status_table(statuses: list[ServiceStatus]) -> Table:
                 f"up {status.process.uptime_s}s",
                 style="green" if status.process.state == "RUNNING" else "red",
             )
-        health = (
-            Text(f"ok {status.health.latency_ms:.0f} ms", style="green")
-            if status.health.ok
-            else Text("down", style="red")
-        )
+        if status.health.ok:
+            health = Text(f"ok {status.health.latency_ms:.0f} ms", style="green")
+        elif status.health.preparing:
+            health = Text("preparing", style="yellow")
+        else:
+            health = Text("down", style="red")
         table.add_row(status.name, status.where, process, health, status.health.detail)
     return table
 

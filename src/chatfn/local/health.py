@@ -28,6 +28,13 @@ class Health:
     ok: bool
     detail: str
     latency_ms: float
+    # Not answering yet, on its way (the local model while llama.cpp compiles): nothing to
+    # wait for before the rest of the product starts.
+    preparing: bool = False
+
+
+class Preparing(Exception):
+    """The server answers, and says it is not ready yet (and why: the exception's text)."""
 
 
 async def check_postgres(settings: Settings) -> str:
@@ -72,6 +79,10 @@ async def check_llm(settings: Settings) -> str:
     client = llm_client(settings, timeout=CHECK_TIMEOUT_S)
     try:
         models = await client.models.list()
+        # chatfn.local.model_server while llama.cpp compiles: the model, `status: preparing`.
+        for model in models.data:
+            if (model.model_extra or {}).get("status") == "preparing":
+                raise Preparing(str((model.model_extra or {}).get("detail", "")))
         return ", ".join(model.id for model in models.data) or "no models"
     finally:
         await client.close()
@@ -92,6 +103,9 @@ async def check(name: str, settings: Settings) -> Health:
         async with asyncio.timeout(CHECK_TIMEOUT_S):
             detail = await CHECKS[name](settings)
         ok = True
+    except Preparing as preparing:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        return Health(ok=False, detail=str(preparing), latency_ms=elapsed_ms, preparing=True)
     except Exception as exc:  # a health check reports every failure rather than raising
         detail, ok = f"{type(exc).__name__}: {exc}".strip(": "), False
     return Health(ok=ok, detail=detail, latency_ms=(time.perf_counter() - started) * 1000)

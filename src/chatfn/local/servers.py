@@ -227,17 +227,18 @@ def _prepare_llm(data: Path, ports: Ports, settings: Settings) -> Program:
         "host": "127.0.0.1",
         "port": ports["http"],
         "api_key": settings.llm_api_key.get_secret_value(),
-        "models": [{"model": str(model_path()), "model_alias": settings.llm_model, "n_ctx": 2048}],
+        # The model file is named once llama.cpp is installed (chatfn.local.model_server).
+        "models": [{"model_alias": settings.llm_model, "n_ctx": 2048}],
     }
     # A config file keeps the API key out of argv (`ps`) and out of the supervisor's config.
     config_file = _write_private_json(data / "llama.json", config)
-    # llama.cpp's app, which reads CONFIG_FILE, served by chatfn.serve rather than its own
-    # `python -m llama_cpp.server`, whose uvicorn wakes ten times a second while idle.
+    # llama.cpp's app served by chatfn.serve rather than its own `python -m llama_cpp.server`,
+    # whose uvicorn wakes ten times a second while idle; prepared first if need be.
     command = [
-        sys.executable, "-m", "chatfn.serve", "--factory", "llama_cpp.server.app:create_app",
-        "--host", "127.0.0.1", "--port", str(ports["http"]),
+        sys.executable, "-m", "chatfn.local.model_server",
+        "--config", str(config_file), "--port", str(ports["http"]),
     ]  # fmt: skip
-    return Program(name="llm", command=command, environment={"CONFIG_FILE": str(config_file)})
+    return Program(name="llm", command=command)
 
 
 def _write_private_json(path: Path, content: object) -> Path:

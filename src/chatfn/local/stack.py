@@ -403,11 +403,12 @@ class Stack:
         pending = set(names)
 
         async def wait_for(name: str) -> None:
-            while not (health := await check(name, settings)).ok:
+            while not (health := await check(name, settings)).ok and not health.preparing:
                 self._fail_on_crashed({name})
                 await asyncio.sleep(0.25)
             pending.discard(name)
-            report(name, "healthy", f"{health.detail} · {time.monotonic() - started:.1f}s")
+            state = "preparing" if health.preparing else "healthy"
+            report(name, state, f"{health.detail} · {time.monotonic() - started:.1f}s")
 
         waiters = [asyncio.create_task(wait_for(name)) for name in names]
         try:
