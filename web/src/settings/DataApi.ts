@@ -2,6 +2,7 @@
 // to import straight to S3 (a presigned POST: the file never passes through the API). S3 is
 // under the UI's own origin (/storage/), the only one its CSP lets the page reach.
 import { request, resolvedUrl } from "../api/client";
+import { postFile, UploadFailed, type PresignedPost } from "../api/upload";
 
 export interface DataExport {
   id: string;
@@ -30,9 +31,7 @@ export interface DataImport {
   finished_at: string | null;
 }
 
-interface Upload {
-  url: string;
-  fields: Record<string, string>;
+interface Upload extends PresignedPost {
   object_key: string;
   max_bytes: number;
 }
@@ -58,30 +57,10 @@ export function listImports(): Promise<DataImport[]> {
   return request("GET", "/api/imports");
 }
 
-/** The file did not reach the storage; its message says why, for the user. */
-export class UploadFailed extends Error {}
-
 /** Upload `file` to S3, reporting progress (0 to 1), then ask for its import. */
 export async function importFile(file: File, onProgress: (share: number) => void): Promise<DataImport> {
   const upload = await request<Upload>("POST", "/api/imports/upload");
   if (file.size > upload.max_bytes) throw new UploadFailed(`The file is over ${Math.round(upload.max_bytes / 2 ** 20)} MB.`);
-  await post(upload, file, onProgress);
+  await postFile(upload, file, onProgress);
   return request("POST", "/api/imports", { object_key: upload.object_key });
-}
-
-// XMLHttpRequest, not fetch: fetch reports no upload progress.
-function post(upload: Upload, file: File, onProgress: (share: number) => void): Promise<void> {
-  const form = new FormData();
-  for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
-  form.append("file", file); // S3 takes the fields before the file
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", resolvedUrl(upload.url));
-    xhr.upload.onprogress = (event) => {
-      if (event.lengthComputable) onProgress(event.loaded / event.total);
-    };
-    xhr.onload = () => (xhr.status >= 200 && xhr.status < 300 ? resolve() : reject(new UploadFailed(`The upload was refused (${xhr.status}).`)));
-    xhr.onerror = () => reject(new UploadFailed("The upload did not reach the storage."));
-    xhr.send(form);
-  });
 }

@@ -1,17 +1,15 @@
 import { useCallback, useEffect, useId, useRef, useState, type ChangeEvent } from "react";
 import { Download, Upload } from "lucide-react";
 import { failureText } from "../api/client";
-import { downloadUrl, importFile, listExports, listImports, requestExport, UploadFailed, type DataExport, type DataImport } from "./DataApi";
+import { UploadFailed } from "../api/upload";
+import { humanSize } from "../ui/size";
+import { downloadUrl, importFile, listExports, listImports, requestExport, type DataExport, type DataImport } from "./DataApi";
 import { Time } from "./Time";
 import "./DataSettings.css";
 
 // While a job is pending the lists are read again this often.
 const POLL_MS = 2000;
 const SOURCES: Record<string, string> = { chatfn: "a chatfn export", chatgpt: "a ChatGPT export" };
-
-function megabytes(bytes: number): string {
-  return bytes < 2 ** 20 ? `${Math.max(1, Math.round(bytes / 1024))} KB` : `${(bytes / 2 ** 20).toFixed(1)} MB`;
-}
 
 function plural(count: number, one: string): string {
   return `${count} ${one}${count === 1 ? "" : "s"}`;
@@ -112,7 +110,7 @@ export function DataSettings() {
               {made.status === "ready" && (
                 <>
                   <span className="hint">
-                    {plural(made.conversations, "chat")}, {megabytes(made.size_bytes)}
+                    {plural(made.conversations, "chat")}, {humanSize(made.size_bytes)}
                     {made.expires_at && (
                       <>
                         {" "}
