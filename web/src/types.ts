@@ -51,6 +51,19 @@ export interface Message {
   created_at: string;
   /** This message and its siblings (same parent), oldest first. */
   siblings: string[];
+  /** The files sent with a user's message (none in a temporary chat). */
+  attachments?: Attachment[];
+}
+
+/** A file sent with a message: text is read into the prompt, an image is shown to the model. */
+export interface Attachment {
+  id: string;
+  name: string;
+  content_type: string;
+  size_bytes: number;
+  kind: "text" | "image";
+  /** Only the start of its text fit the model's context. */
+  cut: boolean;
 }
 
 export interface ConversationDetail extends Conversation {

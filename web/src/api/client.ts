@@ -342,10 +342,11 @@ export function restoreConversation(conversationId: string): Promise<Conversatio
   return request("POST", `/api/conversations/${id(conversationId)}/restore`);
 }
 
-/** An edit is a new message with the edited one's `parent_id`. */
+/** An edit is a new message with the edited one's `parent_id`. `attachments` are the ids of
+ *  uploads (see chat/attachmentsApi.ts), at most 10. */
 export function sendMessage(
   conversationId: string,
-  message: { content: string; parent_id?: string | null; model?: string | null },
+  message: { content: string; parent_id?: string | null; model?: string | null; attachments?: string[] },
 ): Promise<Accepted> {
   return request("POST", `/api/conversations/${id(conversationId)}/messages`, message);
 }

@@ -4,7 +4,7 @@ import { ArrowDown, CloudOff, MessageCircleDashed, PanelLeftOpen, SquarePen } fr
 import { siblingPosition } from "../tree";
 import { ShareButton } from "../share/ShareDialog";
 import { ModelOptions } from "../ui/ModelOptions";
-import type { Conversation, Message, Model } from "../types";
+import type { Attachment, Conversation, Message, Model } from "../types";
 import { Composer } from "./Composer";
 import { MessageItem } from "./MessageItem";
 import { TemporaryNotice, TemporarySwitch } from "./TemporaryChat";
@@ -40,6 +40,7 @@ export function ChatView(props: Props) {
   const chat = props.temporary ? temporaryChat : saved;
   props.chatRef.current = chat;
   const scroller = useRef<HTMLDivElement>(null);
+  const chatArea = useRef<HTMLElement>(null);
   const [atBottom, setAtBottom] = useState(true);
   const stick = useRef(true);
 
@@ -99,9 +100,9 @@ export function ChatView(props: Props) {
   }, []);
   const sibling = useCallback((message: Message, delta: number) => latest.current.chat.showSibling(message, delta), []);
 
-  const send = async (content: string) => {
+  const send = async (content: string, attachments: Attachment[]) => {
     stick.current = true;
-    await chat.send(content, model);
+    await chat.send(content, model, attachments);
   };
 
   const empty = !conversationId && chat.path.length === 0;
@@ -110,7 +111,7 @@ export function ChatView(props: Props) {
     document.title = title ? `${title} · chatfn` : "chatfn";
   }, [title]);
   return (
-    <main className="chat" aria-label="Chat">
+    <main className="chat" aria-label="Chat" ref={chatArea}>
       <header className="chat-header">
         {!props.sidebarOpen && (
           <>
@@ -189,7 +190,7 @@ export function ChatView(props: Props) {
           </div>
           {chat.waiting.map((queued, index) => (
             <div key={index} className="message message-user message-waiting">
-              <div className="bubble">{queued.content}</div>
+              <div className="bubble">{queued.content || queued.attachments?.map((a) => a.name).join(", ")}</div>
               <p className="stream-note">
                 <CloudOff size={14} aria-hidden="true" /> Waiting for a connection to send
               </p>
@@ -208,6 +209,7 @@ export function ChatView(props: Props) {
         temporary={props.temporary}
         streaming={chat.streaming !== null}
         inputRef={props.composerRef}
+        dropZone={chatArea}
         onSend={send}
         onStop={() => void chat.stop()}
       />

@@ -4,6 +4,7 @@ import * as api from "../api/client";
 import type { StreamStatus } from "../api/stream";
 import type { Message } from "../types";
 import { useCopy } from "../ui/useCopy";
+import { MessageFiles } from "./Attachments";
 
 // The renderer (markdown, highlighting, KaTeX) is most of the code: it loads after the
 // first paint, and plain text stands in for the moment it takes.
@@ -67,7 +68,10 @@ function Turn({ message, position, error, connection, busy, temporary, onEdit, o
           }}
         />
       ) : mine ? (
-        <div className="bubble">{message.content}</div>
+        <>
+          {message.attachments?.length ? <MessageFiles attachments={message.attachments} /> : null}
+          {message.content && <div className="bubble">{message.content}</div>}
+        </>
       ) : (
         <div className="reply" aria-busy={writing}>
           {message.content ? (

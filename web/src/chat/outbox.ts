@@ -1,11 +1,14 @@
 // Messages written while offline wait here (and survive a reload) until the browser is
 // back online; then they are sent in the order they were written.
+import type { Attachment } from "../types";
 
 export interface Outgoing {
   conversationId: string;
   parentId: string | null;
   content: string;
   model: string | null;
+  /** The files it carries, stored already (absent in what older versions queued). */
+  attachments?: Attachment[];
 }
 
 const KEY = "chatfn:outbox";

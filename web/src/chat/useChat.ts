@@ -3,7 +3,7 @@ import * as api from "../api/client";
 import { ApiError } from "../api/client";
 import type { StreamStatus } from "../api/stream";
 import { activePath, choose, siblingAt } from "../tree";
-import type { Accepted, Conversation, Message } from "../types";
+import type { Accepted, Attachment, Conversation, Message } from "../types";
 import { dequeue, enqueue, queued, type Outgoing } from "./outbox";
 import { useReplyStreams } from "./replyStreams";
 
@@ -22,7 +22,8 @@ export interface ChatController {
   streaming: Message | null;
   /** Messages written offline for this conversation, not sent yet. */
   waiting: Outgoing[];
-  send(content: string, model: string | null): Promise<void>;
+  /** `attachments`: stored uploads (a temporary chat takes none). */
+  send(content: string, model: string | null, attachments?: Attachment[]): Promise<void>;
   /** Absent where a chat has no branches (a temporary chat). */
   edit?(message: Message, content: string, model: string | null): Promise<void>;
   regenerate(reply: Message, model: string | null): Promise<void>;
@@ -159,11 +160,7 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
 
   const deliver = useCallback(
     async (target: Conversation, outgoing: Outgoing) => {
-      const accepted = await api.sendMessage(target.id, {
-        content: outgoing.content,
-        parent_id: outgoing.parentId,
-        model: outgoing.model,
-      });
+      const accepted = await api.sendMessage(target.id, outbound(outgoing));
       const now = new Date().toISOString();
       const question: Message = {
         id: accepted.message_id,
@@ -174,6 +171,7 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
         status: "complete",
         created_at: now,
         siblings: [],
+        attachments: outgoing.attachments ?? [],
       };
       put(question);
       setChosen((previous) => choose(previous, question));
@@ -186,7 +184,7 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
   );
 
   const submit = useCallback(
-    async (content: string, parentId: string | null, model: string | null) => {
+    async (content: string, parentId: string | null, model: string | null, attachments: Attachment[] = []) => {
       let target = conversation;
       if (!target) {
         target = await api.createConversation();
@@ -194,7 +192,7 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
         setConversation(target);
         callbacks.current.onCreated(target);
       }
-      const outgoing = { conversationId: target.id, parentId, content, model };
+      const outgoing = { conversationId: target.id, parentId, content, model, attachments };
       try {
         await deliver(target, outgoing);
       } catch (error) {
@@ -217,7 +215,7 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
         const item = next;
         try {
           if (conversation && item.conversationId === conversation.id) await deliver(conversation, item);
-          else await api.sendMessage(item.conversationId, { content: item.content, parent_id: item.parentId, model: item.model });
+          else await api.sendMessage(item.conversationId, outbound(item));
         } catch (error) {
           if (error instanceof ApiError && error.status === 0) {
             enqueue(item); // still offline after all: try again at the next "online"
@@ -243,7 +241,7 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
     connection: streams.connection,
     streaming,
     waiting,
-    send: (content, model) => submit(content, leaf?.id ?? null, model),
+    send: (content, model, attachments) => submit(content, leaf?.id ?? null, model, attachments),
     edit: (message, content, model) => submit(content, message.parent_id, model),
     regenerate: async (reply, model) => {
       const accepted = await api.regenerate(reply.id, model);
@@ -259,3 +257,12 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
   };
 }
 
+/** The body of `POST /api/conversations/{id}/messages` for a message written here. */
+function outbound(outgoing: Outgoing) {
+  return {
+    content: outgoing.content,
+    parent_id: outgoing.parentId,
+    model: outgoing.model,
+    attachments: (outgoing.attachments ?? []).map((a) => a.id),
+  };
+}
