@@ -81,9 +81,11 @@ async def health(request: Request) -> JSONResponse:
         asyncio.gather(*(http_health(url + paths[name]) for name, url in own.items())),
     )
     results |= dict(zip(own, own_results, strict=True))
-    healthy = all(result.ok for result in results.values())
+    # A model still being prepared (llama.cpp compiling) answers soon: the rest is usable.
+    healthy = all(result.ok or result.preparing for result in results.values())
+    preparing = any(result.preparing for result in results.values())
     body = {
-        "status": "ok" if healthy else "degraded",
+        "status": ("preparing" if preparing else "ok") if healthy else "degraded",
         "dependencies": {name: asdict(result) for name, result in results.items()},
     }
     return JSONResponse(body, status_code=200 if healthy else 503)

@@ -219,6 +219,13 @@ class Stack:
         started = time.monotonic()
         environment = settings.as_environment()
         self.supervisor.start(render_config(self.home, programs, environment), environment)
+        # The product's processes start with the servers: each spends a second or two of CPU
+        # importing, and none touches a server before a request asks it to. Only the broker
+        # waits for what it uses (the topics), below.
+        urls = self._own_urls(ports)
+        early = [SCRIPTED_MODEL, *function_names(), GATEWAY]
+        for name in early:
+            self.supervisor.start_program(name)
         embedded = {s.name for s in self.embedded()}
         for name in CHECKS:
             if name not in embedded:
@@ -243,15 +250,14 @@ class Stack:
         await provision.create_bucket(settings, settings.s3_bucket)
         report("bucket", "ready", settings.s3_bucket)
 
-        # The product's own processes start once what they use exists; the functions
-        # together, then the broker and the gateway.
-        urls = self._own_urls(ports)
+        # The broker delivers once the topics exist; the gateway answers once all is ready.
+        self.supervisor.start_program(BROKER)
         watch = [PROMETHEUS] if self.settings.local_prometheus else []
-        for group in ([SCRIPTED_MODEL, *function_names()], [BROKER], [GATEWAY], watch):
-            for name in group:
-                self.supervisor.start_program(name)
-            await asyncio.gather(*(self._wait_http(name, urls[name], started, report)
-                                   for name in group))  # fmt: skip
+        for name in watch:
+            self.supervisor.start_program(name)
+        await asyncio.gather(*(self._wait_http(name, urls[name], started, report)
+                               for name in [*early[:-1], BROKER, *watch]))  # fmt: skip
+        await self._wait_http(GATEWAY, urls[GATEWAY], started, report)
         return settings
 
     async def restart(self, name: str) -> None:
