@@ -36,14 +36,12 @@ def upgrade() -> None:
             ["messages.user_id", "messages.id"],
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("user_id", "id"),
+        sa.PrimaryKeyConstraint("user_id", "message_id", "id"),
     )
-    op.create_index(
-        "message_attachments_by_message", "message_attachments", ["user_id", "message_id"]
-    )
+    op.create_index("message_attachments_by_file", "message_attachments", ["user_id", "id"])
     distribute_on_citus(op.get_bind(), "message_attachments", "user_id", colocate_with="users")
 
 
 def downgrade() -> None:
-    op.drop_index("message_attachments_by_message", table_name="message_attachments")
+    op.drop_index("message_attachments_by_file", table_name="message_attachments")
     op.drop_table("message_attachments")

@@ -190,19 +190,20 @@ class Message(Base):
 class MessageAttachment(Base):
     """A file sent with a user message: an object in S3 (`attachments/<user>/<id>`), what
     the prompt reads of it (`text`, cut to fit the model's context: `cut`), never a path
-    from its name. Writer: `persist_history`, from `io.chatfn.message.sent`."""
+    from its name. One file may go with several messages (an edit resends it): its object
+    stays while any holds it. Writer: `persist_history`, from `io.chatfn.message.sent`."""
 
     __tablename__ = "message_attachments"
     __table_args__ = (
         ForeignKeyConstraint(
             ["user_id", "message_id"], ["messages.user_id", "messages.id"], ondelete="CASCADE"
         ),
-        Index("message_attachments_by_message", "user_id", "message_id"),
+        Index("message_attachments_by_file", "user_id", "id"),
     )
 
     user_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    message_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
-    message_id: Mapped[UUID] = mapped_column(Uuid)
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(255))

@@ -266,3 +266,21 @@ async def conversation_gone(client: httpx.AsyncClient, user: SignedIn, conversat
             if all(c["id"] != conversation for c in trash):
                 return
             await asyncio.sleep(0.2)
+
+
+async def test_an_edit_resends_the_same_file_and_both_messages_hold_it(
+    stack_settings: Settings, name: str
+) -> None:
+    async with browser(stack_settings) as client:
+        user = await sign_up(client, name)
+        attachment = await uploaded(client, user, "plan.txt", b"step one")
+        _, first = await asked(client, user, f"{script(echo=True)} Read", [attachment])
+        conversation = first["conversation_id"]
+        edit = await send(client, user, conversation, f"{script(echo=True)} Again",
+                          attachments=[attachment])  # fmt: skip
+        answer = await read_stream(client, edit["reply_id"], edit["stream_ticket"])
+        read = await conversation_when(client, user, conversation, settled=2)
+    assert "step one" in answer.text
+    questions = [m for m in read["messages"] if m["role"] == "user"]
+    assert [[a["id"] for a in m["attachments"]] for m in questions] == [[attachment]] * 2
+    assert questions[1]["siblings"] == [questions[0]["id"], questions[1]["id"]]

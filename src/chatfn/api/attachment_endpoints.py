@@ -95,7 +95,10 @@ async def remove_upload(
 ) -> None:
     """Delete an upload not sent yet (removed from the composer). A sent file goes with its
     conversation."""
-    if await db.get(MessageAttachment, (principal.user_id, attachment_id)) is not None:
+    sent = select(MessageAttachment.id).where(
+        MessageAttachment.user_id == principal.user_id, MessageAttachment.id == attachment_id
+    )
+    if await db.scalar(sent.limit(1)) is not None:
         raise Problem(409, "This file was sent with a message: delete the conversation instead.")
     if await files.find(api.runtime.s3, api.settings, principal.user_id, attachment_id) is None:
         raise not_found("upload")
@@ -135,6 +138,7 @@ async def _mine(api: ApiDep, db: ViewDep, user_id: UUID, attachment_id: UUID) ->
         .join(Conversation, (Conversation.user_id == Message.user_id)
               & (Conversation.id == Message.conversation_id))
         .where(MessageAttachment.user_id == user_id, MessageAttachment.id == attachment_id)
+        .order_by(Conversation.deleted_at.nulls_first())  # a message not in the trash, if any
     )).first()  # fmt: skip
     if sent is not None:
         row, trashed_at = sent

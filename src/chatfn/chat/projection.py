@@ -157,7 +157,7 @@ async def _sent(db: AsyncSession, sent: MessageSent, at: datetime) -> None:
         await db.execute(
             insert(MessageAttachment)
             .values(files)
-            .on_conflict_do_nothing(index_elements=["user_id", "id"])
+            .on_conflict_do_nothing(index_elements=["user_id", "message_id", "id"])
         )
 
 
