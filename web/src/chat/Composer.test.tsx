@@ -6,8 +6,8 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-li
 import axe from "axe-core";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { ApiError, setBaseUrl, setSession } from "../api/client";
-import { serveDuringTests } from "../api/testServer";
-import type { Attachment, Session } from "../types";
+import { serveDuringTests, TEST_SESSION } from "../api/testServer";
+import type { Attachment } from "../types";
 import { Composer } from "./Composer";
 
 let seen: string[];
@@ -40,12 +40,7 @@ const baseUrl = serveDuringTests(async (req, res) => {
   json(404, { title: "Not Found", status: 404 });
 });
 
-const SESSION: Session = {
-  access_token: "token-1",
-  token_type: "Bearer",
-  expires_in: 900,
-  user: { id: "u1", email: "ada@example.com", display_name: "Ada", role: "user", preferences: { theme: "system", custom_instructions: "", default_model: "" }, created_at: null },
-};
+const SESSION = TEST_SESSION;
 
 beforeEach(() => {
   seen = [];

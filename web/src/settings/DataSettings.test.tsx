@@ -4,8 +4,7 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-li
 import axe from "axe-core";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { setBaseUrl, setSession } from "../api/client";
-import { serveDuringTests } from "../api/testServer";
-import type { Session } from "../types";
+import { serveDuringTests, TEST_SESSION } from "../api/testServer";
 import type { DataExport, DataImport } from "./DataApi";
 import { DataSettings } from "./DataSettings";
 
@@ -54,12 +53,7 @@ const baseUrl = serveDuringTests(async (req, res) => {
   res.writeHead(404, { "Content-Type": "application/problem+json" }).end('{"title":"Not Found"}');
 });
 
-const SESSION: Session = {
-  access_token: "token-1",
-  token_type: "Bearer",
-  expires_in: 900,
-  user: { id: "u1", email: "ada@example.com", display_name: "Ada", role: "user", preferences: { theme: "system", custom_instructions: "", default_model: "" }, created_at: null },
-};
+const SESSION = TEST_SESSION;
 
 beforeEach(() => {
   exports = [];

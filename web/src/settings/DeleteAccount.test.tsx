@@ -4,8 +4,7 @@ import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/re
 import axe from "axe-core";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { getSession, setBaseUrl, setSession } from "../api/client";
-import { serveDuringTests } from "../api/testServer";
-import type { Session } from "../types";
+import { serveDuringTests, TEST_SESSION } from "../api/testServer";
 import { DeleteAccount } from "./DeleteAccount";
 
 const PASSWORD = "correct horse battery";
@@ -28,19 +27,7 @@ const baseUrl = serveDuringTests(async (req, res) => {
   }
 });
 
-const SESSION: Session = {
-  access_token: "token-1",
-  token_type: "Bearer",
-  expires_in: 900,
-  user: {
-    id: "u1",
-    email: "ada@example.com",
-    display_name: "Ada",
-    role: "user",
-    preferences: { theme: "system", custom_instructions: "", default_model: "" },
-    created_at: null,
-  },
-};
+const SESSION = TEST_SESSION;
 
 beforeEach(() => {
   seen = [];
