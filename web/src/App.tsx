@@ -15,7 +15,8 @@ import { TrashDialog } from "./sidebar/TrashDialog";
 import { Sidebar } from "./sidebar/Sidebar";
 import { useConversations } from "./sidebar/useConversations";
 import { useTheme } from "./theme";
-import type { Conversation, Model, Session, User } from "./types";
+import { useModels } from "./models";
+import type { Conversation, Session, User } from "./types";
 import { Toast, type ToastMessage } from "./ui/Toast";
 
 const NARROW = "(max-width: 767px)";
@@ -84,7 +85,7 @@ function Workspace({
   const conversationId = CONVERSATION_PATH.exec(location)?.[1]?.toLowerCase() ?? null;
   const temporary = location === TEMPORARY_PATH;
   const list = useConversations();
-  const [models, setModels] = useState<Model[]>([]);
+  const models = useModels();
   const [model, setModel] = useState<string | null>(user.preferences.default_model || null);
   const [sidebarOpen, setSidebarOpen] = useState(() => !window.matchMedia(NARROW).matches);
   const [dialog, setDialog] = useState<"settings" | "trash" | "shortcuts" | null>(null);
@@ -94,16 +95,10 @@ function Workspace({
   const chatRef = useRef<ChatController>(null);
   const disabledEndpoints = useDisabledEndpoints();
 
+  useEffect(preloadMarkdown, []);
   useEffect(() => {
-    preloadMarkdown();
-    void api
-      .models()
-      .then((listed) => {
-        setModels(listed);
-        setModel((chosen) => (chosen && listed.some((m) => m.id === chosen) ? chosen : (listed[0]?.id ?? null)));
-      })
-      .catch(() => undefined);
-  }, []);
+    if (models.length) setModel((chosen) => (chosen && models.some((m) => m.id === chosen) ? chosen : models[0]!.id));
+  }, [models]);
 
   const notify = useCallback((text: string, action?: ToastMessage["action"]) => setToast({ id: Date.now(), text, action }), []);
   const dismiss = useCallback(() => setToast(null), []);

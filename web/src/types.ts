@@ -85,6 +85,10 @@ export interface TemporaryTurn {
 
 export interface Model {
   id: string;
+  /** preparing: listed, but not answering until its server is set up (llama.cpp compiling). */
+  status: "ready" | "preparing";
+  /** How far its preparation is, in words, while it is prepared. */
+  detail: string;
 }
 
 /** An RFC 9457 problem body, as every error of the API is. */

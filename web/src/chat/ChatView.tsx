@@ -3,10 +3,12 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { ArrowDown, CloudOff, MessageCircleDashed, PanelLeftOpen, SquarePen } from "lucide-react";
 import { siblingPosition } from "../tree";
 import { ShareButton } from "../share/ShareDialog";
+import { preparingTarget } from "../models";
 import { ModelOptions } from "../ui/ModelOptions";
 import type { Attachment, Conversation, Message, Model } from "../types";
 import { Composer } from "./Composer";
 import { MessageItem } from "./MessageItem";
+import { ModelNotice } from "./ModelNotice";
 import { TemporaryNotice, TemporarySwitch } from "./TemporaryChat";
 import { useChat, type ChatController } from "./useChat";
 import { useTemporaryChat } from "./useTemporaryChat";
@@ -106,6 +108,7 @@ export function ChatView(props: Props) {
   };
 
   const empty = !conversationId && chat.path.length === 0;
+  const preparing = preparingTarget(models, model);
   const title = props.temporary ? "Temporary chat" : chat.conversation?.title || (conversationId ? "New chat" : "");
   useEffect(() => {
     document.title = title ? `${title} · chatfn` : "chatfn";
@@ -204,6 +207,7 @@ export function ChatView(props: Props) {
           <ArrowDown size={18} />
         </button>
       )}
+      {preparing && <ModelNotice model={preparing} />}
       <Composer
         conversationId={conversationId}
         temporary={props.temporary}
