@@ -92,9 +92,9 @@ export function ChatView(props: Props) {
   // Stable callbacks, so a streaming reply re-renders itself and not every message.
   const latest = useRef({ chat, model });
   latest.current = { chat, model };
-  const edit = useCallback((message: Message, content: string) => {
+  const edit = useCallback((message: Message, content: string, attachments: Attachment[]) => {
     stick.current = true;
-    void latest.current.chat.edit?.(message, content, latest.current.model);
+    void latest.current.chat.edit?.(message, content, latest.current.model, attachments);
   }, []);
   const regenerate = useCallback((message: Message) => {
     stick.current = true;

@@ -2,9 +2,10 @@ import { lazy, memo, Suspense, useState } from "react";
 import { Check, ChevronLeft, ChevronRight, Copy, Pencil, RefreshCw, ThumbsDown, ThumbsUp } from "lucide-react";
 import * as api from "../api/client";
 import type { StreamStatus } from "../api/stream";
-import type { Message } from "../types";
+import type { Attachment, Message } from "../types";
 import { useCopy } from "../ui/useCopy";
-import { MessageFiles } from "./Attachments";
+import { ComposerFiles, MessageFiles } from "./Attachments";
+import type { PendingFile } from "./pendingFiles";
 
 // The renderer (markdown, highlighting, KaTeX) is most of the code: it loads after the
 // first paint, and plain text stands in for the moment it takes.
@@ -20,8 +21,8 @@ interface Props {
   busy: boolean;
   /** A temporary chat's message: the server keeps nothing to rate. */
   temporary?: boolean;
-  /** Absent: the message cannot be edited. */
-  onEdit?(message: Message, content: string): void;
+  /** Absent: the message cannot be edited. `attachments`: the files it keeps (already stored). */
+  onEdit?(message: Message, content: string, attachments: Attachment[]): void;
   /** Absent: the reply cannot be asked again (nor tried again when it failed). */
   onRegenerate?(message: Message): void;
   onSibling(message: Message, delta: number): void;
@@ -61,10 +62,11 @@ function Turn({ message, position, error, connection, busy, temporary, onEdit, o
       {editing && onEdit ? (
         <EditBox
           initial={message.content}
+          files={message.attachments ?? []}
           onCancel={() => setEditing(false)}
-          onSave={(content) => {
+          onSave={(content, attachments) => {
             setEditing(false);
-            onEdit(message, content);
+            onEdit(message, content, attachments);
           }}
         />
       ) : mine ? (
@@ -142,10 +144,36 @@ function Turn({ message, position, error, connection, busy, temporary, onEdit, o
   );
 }
 
-function EditBox({ initial, onSave, onCancel }: { initial: string; onSave(content: string): void; onCancel(): void }) {
+/** A sent file, as the composer's chips show one that is stored. */
+const asChip = (attachment: Attachment): PendingFile => ({
+  key: attachment.id,
+  name: attachment.name,
+  size_bytes: attachment.size_bytes,
+  image: attachment.kind === "image",
+  preview: null,
+  progress: 1,
+  attachment,
+  error: null,
+});
+
+/** The edited message goes with the files of the one it replaces (already stored, so
+ *  nothing uploads again), less any taken off here. */
+function EditBox({
+  initial,
+  files,
+  onSave,
+  onCancel,
+}: {
+  initial: string;
+  files: Attachment[];
+  onSave(content: string, attachments: Attachment[]): void;
+  onCancel(): void;
+}) {
   const [text, setText] = useState(initial);
+  const [kept, setKept] = useState(files);
   return (
     <div className="edit-box">
+      {kept.length > 0 && <ComposerFiles files={kept.map(asChip)} onRemove={(id) => setKept((now) => now.filter((a) => a.id !== id))} />}
       <textarea
         aria-label="Edit message"
         autoFocus
@@ -158,7 +186,7 @@ function EditBox({ initial, onSave, onCancel }: { initial: string; onSave(conten
         <button type="button" onClick={onCancel}>
           Cancel
         </button>
-        <button type="button" className="primary" disabled={!text.trim()} onClick={() => onSave(text.trim())}>
+        <button type="button" className="primary" disabled={!text.trim() && kept.length === 0} onClick={() => onSave(text.trim(), kept)}>
           Send
         </button>
       </div>

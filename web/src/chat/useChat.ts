@@ -24,8 +24,9 @@ export interface ChatController {
   waiting: Outgoing[];
   /** `attachments`: stored uploads (a temporary chat takes none). */
   send(content: string, model: string | null, attachments?: Attachment[]): Promise<void>;
-  /** Absent where a chat has no branches (a temporary chat). */
-  edit?(message: Message, content: string, model: string | null): Promise<void>;
+  /** Absent where a chat has no branches (a temporary chat). `attachments`: the edited
+   *  message's files it keeps, sent again by id. */
+  edit?(message: Message, content: string, model: string | null, attachments: Attachment[]): Promise<void>;
   regenerate(reply: Message, model: string | null): Promise<void>;
   stop(): Promise<void>;
   showSibling(message: Message, delta: number): void;
@@ -242,7 +243,7 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
     streaming,
     waiting,
     send: (content, model, attachments) => submit(content, leaf?.id ?? null, model, attachments),
-    edit: (message, content, model) => submit(content, message.parent_id, model),
+    edit: (message, content, model, attachments) => submit(content, message.parent_id, model, attachments),
     regenerate: async (reply, model) => {
       const accepted = await api.regenerate(reply.id, model);
       started(accepted, { parent_id: reply.parent_id, role: "assistant", model: model ?? reply.model });
