@@ -102,7 +102,9 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
         patch(replyId, { status: end.finish_reason === "stopped" ? "stopped" : "complete" });
       } else {
         patch(replyId, { status: "failed" });
-        setReplyErrors((previous) => ({ ...previous, [replyId]: end.message }));
+        // The model is still being prepared: the server's detail says how far; what to do is ours.
+        const text = end.code === "model_preparing" ? `${end.message} Try again once it is ready.` : end.message;
+        setReplyErrors((previous) => ({ ...previous, [replyId]: text }));
       }
       const current = latestConversation.current;
       if (current && !current.title) void pollTitle(current.id);
