@@ -35,12 +35,15 @@ def ensure_stack(settings: Settings) -> Settings:
 
 
 @contextlib.contextmanager
-def own_stack(home: Path) -> Iterator[Settings]:
-    """A whole stack under `home`, every server embedded, stopped afterwards."""
+def own_stack(home: Path, **env: str) -> Iterator[Settings]:
+    """A whole stack under `home`, every server embedded (but those `env` replaces, as
+    `LLM_BASE_URL`), stopped afterwards."""
     # Kafka in memory, as on the shared stack: Tansu on S3 sometimes timed a request out
     # as a fresh stack started in CI (tests/integration/test_kafka_storage.py covers S3).
     settings = Settings.model_validate(
-        {"CHATFN_HOME": home, "CHATFN_PORT": 0, "CHATFN_KAFKA_STORAGE": "memory"} | ALL_EMBEDDED
+        {"CHATFN_HOME": home, "CHATFN_PORT": 0, "CHATFN_KAFKA_STORAGE": "memory"}
+        | ALL_EMBEDDED
+        | env
     )
     try:
         yield ensure_stack(settings)
