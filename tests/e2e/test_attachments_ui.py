@@ -112,6 +112,39 @@ async def test_files_upload_at_once_go_with_the_message_and_download_whole(
     assert saved.read_bytes() == NOTES["buffer"]
 
 
+async def test_an_edit_goes_with_the_files_it_keeps(
+    context: BrowserContext, page: Page, stack_settings: Settings, address: str, screenshots: Path
+) -> None:
+    await sign_in(context, stack_settings, address)
+    await open_app(page)
+    await page.get_by_label("Model").select_option("scripted")
+    await attach(page, NOTES, EXTRA)
+    await uploaded(page, 2)
+    await composer(page).fill(f"{script(echo=True)} What do these say?")
+    await composer(page).press("Enter")
+    await expect(finished(replies(page).last)).to_contain_text("baguette,500 g")
+
+    question = page.locator(".message-user").last
+    await question.hover()
+    await question.get_by_role("button", name="Edit message").click()
+    await expect(attached(page)).to_contain_text("notes.txtTXT · 35 B")
+    await expect(attached(page)).to_contain_text("bread.csv")
+    await page.screenshot(path=screenshots / "desktop-light-attachments-edit.png")
+    await page.get_by_role("button", name="Remove bread.csv").click()
+    await page.get_by_label("Edit message").fill(f"{script(echo=True)} And now?")
+    await page.get_by_role("button", name="Send", exact=True).click()
+
+    # The same stored file went again, nothing uploaded: the model read it, not the other.
+    await expect(finished(replies(page).last)).to_contain_text("The secret ingredient is cardamom.")
+    await expect(finished(replies(page).last)).not_to_contain_text("baguette")
+    await expect(question.get_by_label("Version 2 of 2")).to_be_visible()
+    await page.reload()  # as the history has it
+    edited = page.locator(".message-user").last
+    chips = edited.get_by_role("button", name=re.compile(r"^Download "))
+    await expect(chips).to_have_count(1)
+    await expect(chips).to_have_accessible_name(re.compile(r"^Download notes\.txt\b"))
+
+
 async def test_the_files_of_a_message_in_every_look(
     look: Look, stack_settings: Settings, address: str, screenshots: Path
 ) -> None:
