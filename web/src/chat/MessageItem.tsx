@@ -5,7 +5,7 @@ import type { StreamStatus } from "../api/stream";
 import type { Attachment, Message } from "../types";
 import { useCopy } from "../ui/useCopy";
 import { ComposerFiles, MessageFiles } from "./Attachments";
-import type { PendingFile } from "./pendingFiles";
+import { asChip } from "./pendingFiles";
 
 // The renderer (markdown, highlighting, KaTeX) is most of the code: it loads after the
 // first paint, and plain text stands in for the moment it takes.
@@ -143,18 +143,6 @@ function Turn({ message, position, error, connection, busy, temporary, onEdit, o
     </article>
   );
 }
-
-/** A sent file, as the composer's chips show one that is stored. */
-const asChip = (attachment: Attachment): PendingFile => ({
-  key: attachment.id,
-  name: attachment.name,
-  size_bytes: attachment.size_bytes,
-  image: attachment.kind === "image",
-  preview: null,
-  progress: 1,
-  attachment,
-  error: null,
-});
 
 /** The edited message goes with the files of the one it replaces (already stored, so
  *  nothing uploads again), less any taken off here. */

@@ -52,18 +52,14 @@ export function chosen(key: string, file: File, preview: string | null): Pending
   return { key, name: file.name.trim(), size_bytes: file.size, image: isImage(file.type), preview, progress: 0, attachment: null, error: null };
 }
 
+/** A file already stored (kept by a draft, or sent), as a chip shows it. */
+export function asChip(attachment: Attachment): PendingFile {
+  return { key: attachment.id, name: attachment.name, size_bytes: attachment.size_bytes, image: attachment.kind === "image", preview: null, progress: 1, attachment, error: null };
+}
+
 /** The files a draft kept, stored before a reload or while another chat was open. */
 export function restored(attachments: Attachment[]): PendingFile[] {
-  return attachments.map((attachment) => ({
-    key: attachment.id,
-    name: attachment.name,
-    size_bytes: attachment.size_bytes,
-    image: attachment.kind === "image",
-    preview: null,
-    progress: 1,
-    attachment,
-    error: null,
-  }));
+  return attachments.map(asChip);
 }
 
 export function pending(state: Pending, change: Change): Pending {
