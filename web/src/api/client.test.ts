@@ -19,7 +19,7 @@ import {
   setSession,
   updateConversation,
 } from "./client";
-import { serveDuringTests } from "./testServer";
+import { serveDuringTests, TEST_SESSION } from "./testServer";
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void | Promise<void>;
 interface Seen {
@@ -44,14 +44,7 @@ beforeEach(() => {
   clearSession();
 });
 
-const user = {
-  id: "u1",
-  email: "ada@example.com",
-  display_name: "Ada",
-  role: "user",
-  preferences: { theme: "system", custom_instructions: "", default_model: "" },
-  created_at: null,
-} as const;
+const user = TEST_SESSION.user;
 const session = (token: string): Session => ({ access_token: token, token_type: "Bearer", expires_in: 900, user });
 const page = { conversations: [], next_cursor: null };
 
