@@ -74,17 +74,15 @@ async def asked(
 async def follow_up(
     client: httpx.AsyncClient, user: SignedIn, question: str, attachments: list[str]
 ) -> dict[str, Any]:
-    """Send `question` with the files as a conversation's second message, so the model's
-    latest request for the question's script id is the reply's (the title is asked for
-    after the first reply, with the first message); the message as read back."""
-    conversation = await new_conversation(client, user)
-    hello = await send(client, user, conversation, "Hello")
-    await read_stream(client, hello["reply_id"], hello["stream_ticket"])
-    await conversation_when(client, user, conversation, settled=1, titled=True)
-    accepted = await send(client, user, conversation, question, parent_id=hello["reply_id"],
-                          attachments=attachments)  # fmt: skip
+    """Send `question` with the files in a conversation titled from the start, so the
+    model's latest request for the question's script id is the reply's (an untitled one
+    has `titles` ask the model with the question too); the message as read back."""
+    created = await client.post("/api/conversations", headers=user.auth, json={"title": "Files"})
+    assert created.status_code == 201, created.text
+    conversation = created.json()["id"]
+    accepted = await send(client, user, conversation, question, attachments=attachments)
     await read_stream(client, accepted["reply_id"], accepted["stream_ticket"])
-    read = await conversation_when(client, user, conversation, settled=2)
+    read = await conversation_when(client, user, conversation, settled=1)
     return next(m for m in read["messages"] if m["id"] == accepted["message_id"])
 
 
