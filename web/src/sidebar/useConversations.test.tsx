@@ -21,8 +21,9 @@ const older = chat("a", "2026-01-01T10:00:00Z");
 const newer = chat("b", "2026-01-01T11:00:00Z");
 
 const baseUrl = serveDuringTests((req, res) => {
-  res.writeHead(req.url === "/api/conversations" ? 200 : 404, { "Content-Type": "application/json" });
-  res.end(JSON.stringify({ conversations: [newer, older], next_cursor: null }));
+  const searched = req.url?.startsWith("/api/conversations?q=") ?? false; // no chat matches
+  res.writeHead(req.url === "/api/conversations" || searched ? 200 : 404, { "Content-Type": "application/json" });
+  res.end(JSON.stringify({ conversations: searched ? [] : [newer, older], next_cursor: null }));
 });
 
 beforeEach(() => setBaseUrl(baseUrl()));
@@ -58,6 +59,14 @@ describe("useConversations.merge: the chat view's news, possibly older than the 
       ["a", "Generated"],
       ["c", ""],
     ]);
+  });
+
+  it("keeps a search's results the server's: a title coming for another chat adds nothing", async () => {
+    const { result } = await loaded();
+    act(() => result.current.search("no chat says this"));
+    await waitFor(() => expect(result.current.items).toEqual([]));
+    act(() => result.current.merge({ ...older, title: "Generated" }));
+    expect(result.current.items).toEqual([]);
   });
 
   it("brings back a deleted chat once the server has restored it", async () => {

@@ -36,6 +36,7 @@ export function useConversations(): ConversationList {
   const [cursor, setCursor] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
   const generation = useRef(0);
+  const searching = useRef(false);
   // Removed here (deleted, archived) and not brought back by the server since.
   const removed = useRef(new Set<string>());
 
@@ -54,6 +55,7 @@ export function useConversations(): ConversationList {
 
   useEffect(() => {
     generation.current += 1;
+    searching.current = query !== "";
     const timer = setTimeout(() => void fetchPage(query, null).catch(() => undefined), query ? SEARCH_DELAY_MS : 0);
     return () => clearTimeout(timer);
   }, [query, fetchPage]);
@@ -75,7 +77,8 @@ export function useConversations(): ConversationList {
       if (removed.current.has(news.id)) return;
       setItems((previous) => {
         const known = previous.find((c) => c.id === news.id);
-        if (!known) return put(previous, news);
+        // A search's results are the server's: news of another chat (its title came) stays out.
+        if (!known) return searching.current ? previous : put(previous, news);
         const title = known.title || news.title;
         const updated_at = news.updated_at > known.updated_at ? news.updated_at : known.updated_at;
         return put(previous, { ...known, title, updated_at });
