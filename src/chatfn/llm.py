@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from openai import AsyncOpenAI, DefaultAioHttpClient
+from openai.types import Model
 
 from chatfn.settings import Settings
 
@@ -18,3 +19,11 @@ def llm_client(settings: Settings, *, timeout: float = 60.0) -> AsyncOpenAI:
         # h11 takes 43 (the same stream, 10 ms between tokens).
         http_client=DefaultAioHttpClient(),
     )
+
+
+def preparing_detail(model: Model) -> str | None:
+    """How far a listed model's preparation is, if the server says it is not ready yet (it
+    lists it with `status: preparing`, as chatfn.local.model_server does while llama.cpp
+    compiles); None for a model that answers."""
+    extra = model.model_extra or {}
+    return str(extra.get("detail", "")) if extra.get("status") == "preparing" else None

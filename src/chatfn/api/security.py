@@ -38,6 +38,7 @@ from chatfn.identity.tokens import (
     local_verifier,
     verify_access_token,
 )
+from chatfn.llm import preparing_detail
 from chatfn.models import ApiKey, User
 from chatfn.problems import Problem, unavailable
 from chatfn.runtime import Runtime
@@ -94,9 +95,9 @@ class Api:
                 raise unavailable("the model server is not answering", 5) from exc
             default = self.settings.llm_model
             preparing = {
-                model.id: str(extra.get("detail", ""))
+                model.id: detail
                 for model in listed
-                if (extra := model.model_extra or {}).get("status") == "preparing"
+                if (detail := preparing_detail(model)) is not None
             }
             ids = {model.id for model in listed} | set(self.settings.llm_routes) | {default}
             self._models = [

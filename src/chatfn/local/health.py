@@ -15,7 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 
 from chatfn.db import create_engine
-from chatfn.llm import llm_client
+from chatfn.llm import llm_client, preparing_detail
 from chatfn.redis_client import redis_client
 from chatfn.settings import Settings
 from chatfn.storage import s3_client
@@ -79,10 +79,9 @@ async def check_llm(settings: Settings) -> str:
     client = llm_client(settings, timeout=CHECK_TIMEOUT_S)
     try:
         models = await client.models.list()
-        # chatfn.local.model_server while llama.cpp compiles: the model, `status: preparing`.
         for model in models.data:
-            if (model.model_extra or {}).get("status") == "preparing":
-                raise Preparing(str((model.model_extra or {}).get("detail", "")))
+            if (detail := preparing_detail(model)) is not None:
+                raise Preparing(detail)
         return ", ".join(model.id for model in models.data) or "no models"
     finally:
         await client.close()
