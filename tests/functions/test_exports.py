@@ -33,7 +33,7 @@ from chatfn.events.catalog import (
     new_event,
 )
 from chatfn.exports import schema
-from chatfn.exports.jobs import export_key, import_prefix, s3
+from chatfn.exports.jobs import export_key, import_prefix
 from chatfn.models import Export, Import
 from chatfn.settings import Settings
 from tests.utils.functions import a_user, deliver, function_client, reply_of
@@ -62,7 +62,7 @@ def published(receiver: Receiver) -> list[dict[str, Any]]:
 
 async def put(key: str, body: bytes) -> None:
     context = runtime.current()
-    await asyncio.to_thread(s3(context).put_object, context.settings.s3_bucket, key,
+    await asyncio.to_thread(context.s3.put_object, context.settings.s3_bucket, key,
                             io.BytesIO(body), len(body))  # fmt: skip
 
 
@@ -71,7 +71,7 @@ async def fetched(key: str) -> bytes | None:
 
     def get() -> bytes | None:
         try:
-            response = s3(context).get_object(context.settings.s3_bucket, key)
+            response = context.s3.get_object(context.settings.s3_bucket, key)
         except Exception:
             return None
         try:

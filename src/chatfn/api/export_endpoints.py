@@ -31,7 +31,7 @@ from uuid6 import uuid7
 from chatfn.api.problems import not_found
 from chatfn.api.security import SOURCE, ApiDep, DbDep, UserDep
 from chatfn.events.catalog import ExportRequested, ImportRequested, new_event
-from chatfn.exports.jobs import import_prefix, s3
+from chatfn.exports.jobs import import_prefix
 from chatfn.models import Export, Import
 from chatfn.problems import Problem
 from chatfn.redis_client import key
@@ -126,7 +126,7 @@ async def download_export(export_id: UUID, user: UserDep, api: ApiDep, db: DbDep
         raise Problem(410, "This export has expired; make a new one.", title="Gone")
     name = f"chatfn-export-{export.created_at:%Y-%m-%d}.zip"
     url = await asyncio.to_thread(
-        s3(api.runtime).presigned_get_object,
+        api.runtime.s3.presigned_get_object,
         api.settings.s3_bucket,
         export.object_key,
         expires=DOWNLOAD_TTL,
@@ -147,7 +147,7 @@ async def start_upload(user: UserDep, api: ApiDep) -> UploadOut:
     policy = PostPolicy(api.settings.s3_bucket, expires_at)
     policy.add_equals_condition("key", object_key)
     policy.add_content_length_range_condition(1, MAX_UPLOAD_BYTES)
-    fields = await asyncio.to_thread(s3(api.runtime).presigned_post_policy, policy)
+    fields = await asyncio.to_thread(api.runtime.s3.presigned_post_policy, policy)
     return UploadOut(url=public_bucket_url(api.settings), fields=fields | {"key": object_key},
                      object_key=object_key, max_bytes=MAX_UPLOAD_BYTES,
                      expires_at=expires_at)  # fmt: skip
@@ -160,9 +160,7 @@ async def request_import(body: ImportIn, user: UserDep, api: ApiDep) -> ImportOu
     if found is None or found["user"] != str(user.id):
         raise Problem(422, "Name an upload of yours, from POST /api/imports/upload.")
     try:
-        await asyncio.to_thread(
-            s3(api.runtime).stat_object, api.settings.s3_bucket, body.object_key
-        )
+        await asyncio.to_thread(api.runtime.s3.stat_object, api.settings.s3_bucket, body.object_key)
     except S3Error as exc:
         if exc.code != "NoSuchKey":
             raise

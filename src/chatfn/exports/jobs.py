@@ -81,11 +81,6 @@ def imported_id(user_id: UUID, source: str, conversation: str, message: str, at:
     return UUID(int=(value & ~(0xF << 76)) | (0x7 << 76))  # version 7; uuid5's variant stays
 
 
-def s3(context: Runtime) -> Minio:
-    """The process's S3 client."""
-    return context.s3
-
-
 # --- export ---------------------------------------------------------------------------------
 
 
@@ -101,7 +96,7 @@ async def export(context: Runtime, command: ExportRequested) -> CloudEvent | Non
         archive.write(data, file)
         size = file.tell()
         file.seek(0)
-        await asyncio.to_thread(s3(context).put_object, context.settings.s3_bucket, key, file,
+        await asyncio.to_thread(context.s3.put_object, context.settings.s3_bucket, key, file,
                                 size, content_type="application/zip")  # fmt: skip
     now = datetime.now(UTC)
     async with context.sessions() as db:
@@ -177,7 +172,7 @@ async def _read_upload(context: Runtime, object_name: str) -> Read:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "upload"
         try:
-            await asyncio.to_thread(s3(context).fget_object, context.settings.s3_bucket,
+            await asyncio.to_thread(context.s3.fget_object, context.settings.s3_bucket,
                                     object_name, str(path))  # fmt: skip
         except S3Error as exc:
             if exc.code == "NoSuchKey":
@@ -252,7 +247,7 @@ async def _finished(
         await db.commit()
     if upload:
         await asyncio.to_thread(
-            s3(context).remove_object, context.settings.s3_bucket, command.object_name
+            context.s3.remove_object, context.settings.s3_bucket, command.object_name
         )
     completed = ImportCompleted(
         user_id=command.user_id, import_id=command.import_id, succeeded=error is None,
@@ -281,7 +276,7 @@ async def sweep(context: Runtime) -> None:
     """Delete the exports past their expiry, the uploads never imported and the files no
     message holds."""
     now = datetime.now(UTC)
-    client, bucket = s3(context), context.settings.s3_bucket
+    client, bucket = context.s3, context.settings.s3_bucket
     async with context.sessions() as db:
         expired = (await db.execute(
             select(Export.user_id, Export.id, Export.object_key)
@@ -331,7 +326,7 @@ async def _sweep_attachments(context: Runtime, names: list[str]) -> None:
 
 async def forget(context: Runtime, user_id: UUID) -> None:
     """A deleted account's exports, uploads and attachments, and its jobs' rows."""
-    client, bucket = s3(context), context.settings.s3_bucket
+    client, bucket = context.s3, context.settings.s3_bucket
 
     def listed(prefix: str) -> list[str]:
         found = client.list_objects(bucket, prefix=prefix, recursive=True)

@@ -223,8 +223,8 @@ class Stack:
         # importing, and none touches a server before a request asks it to. Only the broker
         # waits for what it uses (the topics), below.
         urls = self._own_urls(ports)
-        early = [SCRIPTED_MODEL, *function_names(), GATEWAY]
-        for name in early:
+        served = [SCRIPTED_MODEL, *function_names()]
+        for name in [*served, GATEWAY]:
             self.supervisor.start_program(name)
         embedded = {s.name for s in self.embedded()}
         for name in CHECKS:
@@ -256,7 +256,7 @@ class Stack:
         for name in watch:
             self.supervisor.start_program(name)
         await asyncio.gather(*(self._wait_http(name, urls[name], started, report)
-                               for name in [*early[:-1], BROKER, *watch]))  # fmt: skip
+                               for name in [*served, BROKER, *watch]))  # fmt: skip
         await self._wait_http(GATEWAY, urls[GATEWAY], started, report)
         return settings
 
