@@ -11,7 +11,8 @@ key or a bad value answers 422:
 
     [[script id=abc tokens=40 delay_ms=5 fail_after=10 fail=disconnect status=429 status_times=2]]
 
-- `id` (default ""): the name `GET /stats` counts requests under, and `status_times` too.
+- `id` (default ""): the name `GET /stats` counts requests under, and `status_times` and
+  `fail_times` too.
 - `tokens` (8): the length of the whole answer.
 - `echo` (false): the answer is the rest of that message after the directive, leading
   whitespace dropped; each token is a run of non-space characters and the whitespace after
@@ -24,6 +25,10 @@ key or a bad value answers 422:
   a continuation already holding N tokens or more goes past it, and a reply that ends (or is
   cut by `max_tokens`) before N never fails. A non-streamed answer that would break fails
   whole: `disconnect` drops it after the headers, `error` answers 500.
+- `fail_times=K` (every request by default): only the first K completion requests with this
+  id break; later ones go past N. A dropped connection can lose tokens the client had not
+  read yet (aiohttp raises the error before its buffer), so the continuation may start
+  before N: with K=1 it still goes to the end, and the request count stays the same.
 - `status=S status_times=K` (K defaults to 1): the first K completion requests with this id
   get HTTP S, an OpenAI-style JSON error and `Retry-After: 0`; later ones get the answer.
 
@@ -35,7 +40,7 @@ first k tokens of the answer (else 400), and the reply is tokens k onwards. `max
 without an id count under "". It also holds the messages of each id's latest request,
 `{"prompts": {"abc": [{"role": "system", "content": "..."}, ...]}}`, so a test can see
 what the model was asked (a message's image parts as `"images": [url, ...]`).
-`DELETE /stats` clears both, and `status_times` budgets too.
+`DELETE /stats` clears both, and the `status_times` and `fail_times` budgets too.
 """
 
 from __future__ import annotations
@@ -79,6 +84,7 @@ class Script(BaseModel):
     delay_ms: float = Field(default=0, ge=0)
     fail_after: int | None = Field(default=None, ge=0)
     fail: Literal["disconnect", "error"] | None = None
+    fail_times: int | None = Field(default=None, ge=0)
     status: int | None = Field(default=None, ge=400, le=599)
     status_times: int = Field(default=1, ge=0)
 
@@ -97,9 +103,12 @@ class Script(BaseModel):
             return ECHO_TOKEN.findall(text, match.end() if match else len(text))[: self.tokens]
         return [f"w{i} " for i in range(DEFAULT_TOKENS if self.tokens is None else self.tokens)]
 
-    def break_at(self, start: int, end: int) -> int | None:
-        """The token index a reply of tokens [start, end) breaks at, if it breaks."""
+    def break_at(self, start: int, end: int, call: int) -> int | None:
+        """The token index the `call`-th request's reply of tokens [start, end) breaks at,
+        if it breaks."""
         if self.fail is None and self.fail_after is None:
+            return None
+        if self.fail_times is not None and call > self.fail_times:
             return None
         at = self.fail_after or 0
         if at > end or (start > 0 and start >= at):
@@ -219,7 +228,7 @@ async def chat_completions(request: Request) -> Response:
     cap = body.max_completion_tokens or body.max_tokens
     end = len(tokens) if cap is None else min(len(tokens), start + cap)
     finish: Finish = "stop" if end == len(tokens) else "length"
-    broken_at = script.break_at(start, end)
+    broken_at = script.break_at(start, end, calls[script.id])
     head = {
         "id": f"chatcmpl-{script.id or MODEL_ID}-{calls[script.id]}",
         "created": int(time.time()),

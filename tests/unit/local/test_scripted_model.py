@@ -239,6 +239,29 @@ async def test_a_disconnect_breaks_the_stream_after_n_tokens(model: AsyncOpenAI)
     assert "".join(tokens) == "w0 w1 w2 w3 w4 w5 w6 w7 "
 
 
+async def test_with_fail_times_only_the_first_requests_break(model: AsyncOpenAI) -> None:
+    directive = "[[script id=once tokens=8 fail_after=3 fail_times=1]]"
+    first: list[str] = []
+    stream = await model.chat.completions.create(
+        model="scripted", messages=ask(directive), stream=True
+    )
+    with pytest.raises(openai.APIConnectionError):
+        await received(stream, first)
+
+    # A continuation from before the break (as after tokens lost with the connection) and
+    # a fresh request both go to the end: the one break is spent.
+    continued = await model.chat.completions.create(
+        model="scripted", messages=ask(directive, partial="w0 "), stream=True
+    )
+    rest: list[str] = []
+    await received(continued, rest)
+    whole = await model.chat.completions.create(model="scripted", messages=ask(directive))
+
+    assert first == ["w0 ", "w1 ", "w2 "]
+    assert "".join(rest) == "w1 w2 w3 w4 w5 w6 w7 "
+    assert whole.choices[0].message.content == "w0 w1 w2 w3 w4 w5 w6 w7 "
+
+
 async def test_a_plain_answer_that_disconnects_fails_whole(model: AsyncOpenAI) -> None:
     with pytest.raises(openai.APIConnectionError):
         await model.chat.completions.create(
