@@ -7,11 +7,17 @@ nothing. The title it chose is kept in Redis for a day, so a redelivered event g
 same fact again (one id per conversation: a duplicate `persist_history` skips) without
 asking the model twice. Nothing is recorded before the model answers: a process that
 dies in between leaves the redelivery to ask again, never a conversation untitled.
+
+The conversation and its question are read from PostgreSQL, where `persist_history` may
+not have projected them yet (a short reply can complete first): a reply that finds them
+missing is retried for `PROJECTION_LAG_S`, then taken for one whose conversation was
+purged, or its owner deleted, since.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import openai
@@ -19,6 +25,7 @@ from cloudevents.http import CloudEvent
 from functions_framework import aio
 
 from chatfn import runtime
+from chatfn.chat.projection import event_time
 from chatfn.events.catalog import (
     ConversationTitled,
     ReceivedEvent,
@@ -26,7 +33,7 @@ from chatfn.events.catalog import (
     fact_id,
     new_event,
 )
-from chatfn.events.consumer import consumes
+from chatfn.events.consumer import RetryLater, consumes
 from chatfn.models import Conversation, Message
 from chatfn.redis_client import key
 
@@ -34,6 +41,9 @@ SOURCE = "chatfn/titles"
 TITLE_WORDS = 6
 MAX_TITLE = 80
 CHOSEN_TTL_S = 24 * 3600
+# Under the broker's retries (about 64 s): a conversation still missing after this is gone,
+# and its reply is not dead-lettered.
+PROJECTION_LAG_S = 30
 CODE_BLOCK = re.compile(r"```.*?(```|$)", re.DOTALL)  # an unclosed fence runs to the end
 MARKUP = re.compile(r"[`*_#>\"“”]|^\s*[-+]\s+|^'|'$")
 LABEL = re.compile(r"^\s*title\s*:\s*", re.IGNORECASE)
@@ -68,7 +78,11 @@ async def titles(received: ReceivedEvent[ReplyCompleted]) -> CloudEvent | None:
     async with context.sessions() as db:
         conversation = await db.get(Conversation, (reply.user_id, reply.conversation_id))
         question = await db.get(Message, (reply.user_id, reply.message_id))
-    if conversation is None or conversation.title or question is None:
+    if conversation is not None and conversation.title:
+        return None
+    if conversation is None or question is None:
+        if datetime.now(UTC) - event_time(received) < timedelta(seconds=PROJECTION_LAG_S):
+            raise RetryLater("the conversation is not projected yet")
         return None
     chosen = key(context.settings, "title", str(reply.conversation_id))
     # The client decodes responses, so these are str (redis-py types them more loosely).

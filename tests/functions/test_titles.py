@@ -4,6 +4,7 @@ model (which answers with the question's own text after `[[script echo]]`)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import cast
 from uuid import UUID
 
@@ -157,7 +158,33 @@ async def test_a_model_that_gives_no_title_leaves_the_first_words_of_the_questio
     assert await model_calls(function_env, name) == 1
 
 
-async def test_a_conversation_with_a_title_or_without_its_question_is_left_alone(
+async def test_a_reply_that_comes_before_its_question_is_projected_is_retried_then_titled(
+    function_env: Settings, name: str
+) -> None:
+    sent = MessageSent(
+        user_id=await a_user(), conversation_id=uuid7(), message_id=uuid7(), reply_id=uuid7(),
+        content=f"{script(id=name, echo=True)} Cats", model="scripted",
+        created_conversation=True,
+    )  # fmt: skip
+    reply = ReplyCompleted(
+        **sent.model_dump(include={"user_id", "conversation_id", "message_id", "reply_id"}),
+        content="w0 ", model="scripted", finish_reason="stop", prompt_tokens=1,
+        completion_tokens=1,
+    )  # fmt: skip
+    event = completion(reply)
+
+    async with function_client("titles") as client:
+        early = await deliver(client, event)
+        await project(sent)  # persist_history catches up
+        retried = await deliver(client, event)
+
+    assert early.status_code == 503, early.text  # the broker retries it
+    assert early.headers["content-type"] == "application/problem+json"
+    assert reply_of(retried).data["title"] == "Cats"
+    assert await model_calls(function_env, name) == 1
+
+
+async def test_a_conversation_with_a_title_or_gone_for_long_is_left_alone(
     function_env: Settings, name: str
 ) -> None:
     titled = await a_reply_to(f"{script(id=name, echo=True)} Cats", title="Named by its user")
@@ -169,11 +196,16 @@ async def test_a_conversation_with_a_title_or_without_its_question_is_left_alone
     # An untitled conversation that exists, without the question (deleted meanwhile, say).
     untitled = await a_reply_to(f"{script(id=name, echo=True)} Dogs")
     no_question = untitled.model_copy(update={"message_id": uuid7()})
+    # Still missing an hour after the reply: purged, or the owner deleted, not a projection
+    # lagging behind.
+    then = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    events = [completion(titled)]
+    for reply in (unknown, no_question):
+        events.append(completion(reply))
+        events[-1]["time"] = then
 
     async with function_client("titles") as client:
-        answers = [
-            await deliver(client, completion(reply)) for reply in (titled, unknown, no_question)
-        ]
+        answers = [await deliver(client, event) for event in events]
 
     for answer in answers:
         assert answer.status_code == 202, answer.text
