@@ -111,7 +111,7 @@ async def test_a_chat_deleted_while_its_title_is_on_the_way_stays_deleted(
         await route.fulfill(response=answer)
 
     await page.route(f"**/api/conversations/{chat}", late)
-    async with asyncio.timeout(30):  # the polls are 1.5, 3, 6 and 12 s apart
+    async with asyncio.timeout(60):  # the polls are 1.5, 3, 6, 12, 24 and 48 s apart
         await titled.wait()
     await menu(page, page.locator(".conversation").first, "Delete")
     await expect(chats(page)).to_have_count(0)

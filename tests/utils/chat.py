@@ -137,19 +137,26 @@ async def conversation_when(
 ) -> dict[str, Any]:
     """The conversation once `settled` of its replies are no longer streaming (persisted),
     and, with `titled`, once it has its generated title."""
-    async with asyncio.timeout(timeout_s):
-        while True:
-            body: dict[str, Any] = (
-                await client.get(f"/api/conversations/{conversation}", headers=user.auth)
-            ).json()
-            finished = [
-                m
-                for m in body["messages"]
-                if m["role"] == "assistant" and m["status"] != "streaming"
-            ]
-            if len(finished) >= settled and (body["title"] or not titled):
-                return body
-            await asyncio.sleep(0.2)
+    body: dict[str, Any] = {}
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                body = (
+                    await client.get(f"/api/conversations/{conversation}", headers=user.auth)
+                ).json()
+                finished = [
+                    m
+                    for m in body["messages"]
+                    if m["role"] == "assistant" and m["status"] != "streaming"
+                ]
+                if len(finished) >= settled and (body["title"] or not titled):
+                    return body
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        seen = {"title": body.get("title"), "messages": [
+            (m["role"], m["status"]) for m in body.get("messages", [])
+        ]}  # fmt: skip
+        raise AssertionError(f"after {timeout_s} s the conversation is {seen}") from None
 
 
 async def model_stats(settings: Settings) -> dict[str, Any]:

@@ -39,7 +39,9 @@ interface Options {
   onChanged(conversation: Conversation): void;
 }
 
-const TITLE_POLLS_MS = [1500, 3000, 6000, 12000];
+// A title comes seconds after the reply, or, on a busy machine or model, much later: the
+// polls thin out but go on for about a minute and a half.
+const TITLE_POLLS_MS = [1500, 3000, 6000, 12000, 24000, 48000];
 
 /** Everything that happens in one conversation: its history, sending, streaming replies. */
 export function useChat(conversationId: string | null, { onCreated, onChanged }: Options): ChatController {
