@@ -65,7 +65,7 @@ async def list_users(
         (await db.execute(
             select(Conversation.user_id, func.count()).where(Conversation.user_id.in_(ids))
             .group_by(Conversation.user_id)
-        )).tuples().all()
+        )).all()
     )  # fmt: skip
     messages = {
         row[0]: row[1:]

@@ -74,7 +74,7 @@ async def trash_sweep(request: Request, api: ApiDep) -> Response:
                 select(Conversation.user_id, Conversation.id)
                 .where(Conversation.deleted_at < datetime.now(UTC) - timedelta(days=TRASH_DAYS))
                 .limit(SWEEP_BATCH)
-            )).tuples().all()  # fmt: skip
+            )).all()  # fmt: skip
             for user_id, conversation_id in expired:
                 await share_links.forget_conversation(api, db, user_id, conversation_id)
         for user_id, conversation_id in expired:

@@ -143,7 +143,7 @@ async def usage(
         UsageDay(day=row.day, key_id=None if row.key_id == APP else row.key_id, key_name=name,
                  requests=row.requests, prompt_tokens=row.prompt_tokens,
                  completion_tokens=row.completion_tokens)
-        for row, name in rows.tuples()
+        for row, name in rows.all()
     ]  # fmt: skip
     return Usage(daily_token_budget=api.settings.daily_token_budget,
                  used_today=await history.tokens_used_today(db, user.id), days=spent)  # fmt: skip

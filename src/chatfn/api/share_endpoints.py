@@ -159,7 +159,7 @@ async def list_shares(principal: PrincipalDep, api: ApiDep, db: ViewDep) -> list
         .where(Share.user_id == principal.user_id)
         .order_by(Share.id.desc())
     )
-    return [ShareOut.of(share, deleted_at is None) for share, deleted_at in rows.tuples()]
+    return [ShareOut.of(share, deleted_at is None) for share, deleted_at in rows.all()]
 
 
 @router.delete("/shares/{share_id}", status_code=204)

@@ -194,7 +194,7 @@ async def list_endpoints(user: UserDep, db: DbDep) -> list[EndpointOut]:
         .where(WebhookEndpoint.user_id == user.id)
         .order_by(WebhookEndpoint.id)
     )
-    return [EndpointOut.of(endpoint, health) for endpoint, health in rows.tuples().all()]
+    return [EndpointOut.of(endpoint, health) for endpoint, health in rows.all()]
 
 
 @router.post("", status_code=201)

@@ -318,7 +318,7 @@ async def _sweep_attachments(context: Runtime, names: list[str]) -> None:
         kept = set((await db.execute(
             select(MessageAttachment.user_id, MessageAttachment.id)
             .where(tuple_(MessageAttachment.user_id, MessageAttachment.id).in_(list(keyed)))
-        )).tuples().all()) if keyed else set()  # fmt: skip
+        )).all()) if keyed else set()  # fmt: skip
     for pair, name in keyed.items():
         if pair not in kept:
             await asyncio.to_thread(context.s3.remove_object, context.settings.s3_bucket, name)

@@ -300,7 +300,7 @@ async def _claim(
             .outerjoin(WebhookHealth, health_of_endpoint())
             .where(tuple_(WebhookEndpoint.user_id, WebhookEndpoint.id).in_(wanted))
         )
-        endpoints = {(e.user_id, e.id): (e, h) for e, h in found.tuples().all()}
+        endpoints = {(e.user_id, e.id): (e, h) for e, h in found.all()}
         ready = []
         for delivery in claimed:
             endpoint, health = endpoints.get((delivery.user_id, delivery.endpoint_id), (None, None))
