@@ -85,6 +85,7 @@ function Workspace({
   const conversationId = CONVERSATION_PATH.exec(location)?.[1]?.toLowerCase() ?? null;
   const temporary = location === TEMPORARY_PATH;
   const list = useConversations();
+  const imported = useRef(false); // an import finished while Settings was open
   const models = useModels();
   const [model, setModel] = useState<string | null>(user.preferences.default_model || null);
   const [sidebarOpen, setSidebarOpen] = useState(() => !window.matchMedia(NARROW).matches);
@@ -229,6 +230,13 @@ function Workspace({
         onClose={() => {
           setDialog(null);
           disabledEndpoints.refresh();
+          // persist_history projects an import's chats just after it is done: read them again.
+          if (imported.current) list.reload();
+          imported.current = false;
+        }}
+        onImported={() => {
+          imported.current = true;
+          list.reload();
         }}
         onSaved={(saved) => {
           onUser(saved);

@@ -89,7 +89,8 @@ it("exports in the background and offers the download once the zip is ready", as
 }, 15_000); // a poll and axe
 
 it("uploads the chosen file to storage, then imports it and shows what came in", async () => {
-  const { container } = render(<DataSettings />);
+  let told = 0;
+  const { container } = render(<DataSettings onImported={() => (told += 1)} />);
   const input = container.querySelector<HTMLInputElement>('input[type="file"]')!;
   const file = new File(['[{"title": "Hi", "mapping": {}}]'], "conversations.json", { type: "application/json" });
 
@@ -101,9 +102,12 @@ it("uploads the chosen file to storage, then imports it and shows what came in",
   expect(uploaded.indexOf('name="key"')).toBeLessThan(uploaded.indexOf('name="file"'));
   expect(uploaded).toContain('[{"title": "Hi", "mapping": {}}]');
 
+  expect(told).toBe(0);
+
   imports = [{ ...imports[0]!, status: "done", source: "chatgpt", conversations: 3, messages: 11, skipped: 7 }];
   await within(list).findByText(/3 chats and 11 messages from a ChatGPT export/, {}, { timeout: 5000 });
   expect(list.textContent).toContain("7 hidden or tool messages left out");
+  expect(told).toBe(1); // the history is read again
 }, 15_000); // a poll
 
 it("says why a file is refused before uploading it", async () => {

@@ -15,20 +15,31 @@ function plural(count: number, one: string): string {
   return `${count} ${one}${count === 1 ? "" : "s"}`;
 }
 
+interface Props {
+  /** An import this page watched has finished: its chats are coming into the history. */
+  onImported?(): void;
+}
+
 /** Settings, Data: export everything I keep as a zip, and import chatfn's or ChatGPT's export. */
-export function DataSettings() {
+export function DataSettings({ onImported }: Props) {
   const [exports, setExports] = useState<DataExport[] | null>(null);
   const [imports, setImports] = useState<DataImport[] | null>(null);
   const [error, setError] = useState("");
   const [progress, setProgress] = useState<number | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
   const ids = useId();
+  const importing = useRef(new Set<string>());
+  const imported = useRef(onImported);
+  imported.current = onImported;
 
   const load = useCallback(async () => {
     try {
       const [madeExports, madeImports] = await Promise.all([listExports(), listImports()]);
       setExports(madeExports);
       setImports(madeImports);
+      const finished = madeImports.filter((i) => i.status === "done" && importing.current.has(i.id));
+      importing.current = new Set(madeImports.filter((i) => i.status === "pending").map((i) => i.id));
+      if (finished.length) imported.current?.();
     } catch (failure) {
       setError(failureText(failure, "Your exports and imports could not be loaded."));
     }
@@ -73,6 +84,7 @@ export function DataSettings() {
     setProgress(0);
     try {
       const started = await importFile(file, setProgress);
+      importing.current.add(started.id);
       setImports((before) => [started, ...(before ?? []).filter((i) => i.id !== started.id)]);
     } catch (failure) {
       setError(failure instanceof UploadFailed ? failure.message : failureText(failure, "The file could not be imported."));

@@ -18,6 +18,8 @@ interface Props {
   onLogoutEverywhere(): void;
   /** The account was deleted: its session is over. */
   onAccountDeleted(): void;
+  /** An import finished: its chats join the history. */
+  onImported(): void;
   /** Webhook endpoints chatfn disabled: a dot on the Integrations tab. */
   disabledEndpoints: number;
   onEndpoints(endpoints: Endpoint[]): void;
@@ -46,6 +48,7 @@ export function SettingsDialog({
   onSaved,
   onLogoutEverywhere,
   onAccountDeleted,
+  onImported,
   disabledEndpoints,
   onEndpoints,
 }: Props) {
@@ -180,7 +183,7 @@ export function SettingsDialog({
         {seen.has("shared-links") && <SharedLinks />}
       </div>
       <div role="tabpanel" id={`${ids}-data`} aria-labelledby={`${ids}-data-tab`} hidden={tab !== "data"}>
-        {seen.has("data") && <DataSettings />}
+        {seen.has("data") && <DataSettings onImported={onImported} />}
       </div>
     </Dialog>
   );

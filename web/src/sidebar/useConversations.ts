@@ -16,6 +16,8 @@ export interface ConversationList {
    *  nor undoes a rename or pin made here; it only adds the title and the activity. */
   merge(conversation: Conversation): void;
   remove(id: string): void;
+  /** Read the first page again: chats arrived that this page did not make (an import). */
+  reload(): void;
 }
 
 const SEARCH_DELAY_MS = 250;
@@ -88,5 +90,9 @@ export function useConversations(): ConversationList {
       removed.current.add(id);
       setItems((previous) => previous.filter((c) => c.id !== id));
     }, []),
+    reload: useCallback(() => {
+      generation.current += 1;
+      void fetchPage(query, null).catch(() => undefined);
+    }, [query, fetchPage]),
   };
 }
