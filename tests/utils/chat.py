@@ -15,12 +15,13 @@ from uuid6 import uuid7
 from chatfn.chat.replies import TERMINAL, Reply
 from chatfn.db import create_engine
 from chatfn.local.broker.config import load_eventing
-from chatfn.models import Feedback, Message
+from chatfn.models import Conversation, Feedback, Message
 from chatfn.redis_client import redis_client
 from chatfn.settings import Settings
 from tests.log_secrets import remember_prompt
 from tests.utils.accounts import SignedIn
 from tests.utils.broker import consumed
+from tests.utils.waiting import until
 
 
 @dataclass
@@ -193,6 +194,18 @@ async def long_history(
         for i, message_id in enumerate(ids)
     ]  # fmt: skip
     engine = create_engine(settings, pooled=False)
+
+    async def projected() -> bool:
+        """The conversation was made through the API: persist_history writes it in its own time."""
+        async with engine.connect() as connection:
+            found = await connection.scalar(
+                select(Conversation.id).where(
+                    Conversation.user_id == user_id, Conversation.id == conversation_id
+                )
+            )
+        return found is not None
+
+    await until(projected)
     async with engine.begin() as connection:
         await connection.execute(insert(Message), rows)
     await engine.dispose()
