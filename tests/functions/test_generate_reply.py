@@ -145,6 +145,25 @@ async def test_an_error_sent_mid_stream_is_retried_from_where_the_answer_broke(
     assert await model_calls(settings, name) == 2
 
 
+async def test_a_stream_that_ends_without_a_finish_reason_is_continued(
+    function_env: Settings, name: str
+) -> None:
+    # `[DONE]` after 5 tokens and no finish chunk: cut short, as llama-cpp-python's server cuts
+    # a stream another request interrupts, not a finished answer.
+    _, sent = await _message_sent(
+        script(id=name, tokens=12, fail_after=5, fail="end", fail_times=1)
+    )
+    settings = runtime.current().settings
+
+    async with function_client("generate_reply") as generator:
+        completed = reply_of(await deliver(generator, sent))
+
+    assert completed["type"] == "io.chatfn.reply.completed"
+    assert completed.data["content"] == words(12)
+    assert completed.data["finish_reason"] == "stop"
+    assert await model_calls(settings, name) == 2
+
+
 async def test_a_model_that_sends_an_error_every_time_ends_the_reply_unavailable(
     function_env: Settings, name: str
 ) -> None:

@@ -235,23 +235,34 @@ class Generation:
             # as the plain dict `json.loads` made: its pydantic model per token was about a
             # quarter of this function's CPU (20 of ~95 ms for 64 tokens).
             chunks = await response.parse(to=AsyncStream[object])
+            finished = False
             async for chunk in chunks:
-                _take(cast(Chunk, chunk), arrivals, outcome, tokens_before)
+                finished |= _take(cast(Chunk, chunk), arrivals, outcome, tokens_before)
                 if not outcome.text:
                     # Chunks already received are parsed without the loop switching tasks:
                     # without this, a fast model's whole answer is parsed before the first
                     # words are written. Once they are, writes batch whatever arrived.
                     await asyncio.sleep(0)
+            if not finished:
+                # Ended without a finish reason: cut short, not over (llama-cpp-python's server
+                # ends a stream so, `[DONE]` and no more, when another request interrupts it).
+                raise openai.APIError(
+                    "the model's stream ended before its answer", response.http_request, body=None
+                )
 
 
-def _take(chunk: Chunk, arrivals: _Arrivals, outcome: Outcome, tokens_before: int) -> None:
-    """One streamed chunk: its words to write, its finish reason, its usage count."""
+def _take(chunk: Chunk, arrivals: _Arrivals, outcome: Outcome, tokens_before: int) -> bool:
+    """One streamed chunk: its words to write, its finish reason, its usage count; True if
+    it finishes the answer."""
     if usage := chunk.get("usage"):  # the last chunk: the server's count for this attempt
         outcome.prompt_tokens = usage["prompt_tokens"]
         outcome.completion_tokens = tokens_before + usage["completion_tokens"]
+    finished = False
     for choice in chunk.get("choices") or ():
         if content := (choice.get("delta") or {}).get("content"):
             arrivals.add(content)
             outcome.completion_tokens += 1
         if choice.get("finish_reason") == "length":
             outcome.finish_reason = "length"
+        finished |= choice.get("finish_reason") is not None
+    return finished

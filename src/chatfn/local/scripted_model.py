@@ -19,12 +19,14 @@ key or a bad value answers 422:
   it, so the tokens join back to the text exactly (no text: an empty answer). `tokens`, if
   given, keeps only the first that many. `[[script echo]] *hi*  <b>` streams `"*hi*  "`, `"<b>"`.
 - `delay_ms` (0): the pause before each token (a non-streamed answer waits for all of them).
-- `fail_after=N` and `fail=disconnect|error` (given one, the other defaults to `disconnect`
-  or 0): after token N, `disconnect` drops the connection with no finish chunk, `error` sends
-  `data: {"error": {...}}` and ends the stream. N counts from the start of the whole answer:
-  a continuation already holding N tokens or more goes past it, and a reply that ends (or is
-  cut by `max_tokens`) before N never fails. A non-streamed answer that would break fails
-  whole: `disconnect` drops it after the headers, `error` answers 500.
+- `fail_after=N` and `fail=disconnect|error|end` (given one, the other defaults to
+  `disconnect` or 0): after token N, `disconnect` drops the connection with no finish chunk,
+  `error` sends `data: {"error": {...}}` and ends the stream, `end` ends it cleanly with
+  `data: [DONE]` but no finish chunk (as llama-cpp-python's server cuts a stream short).
+  N counts from the start of the whole answer: a continuation already holding N tokens or
+  more goes past it, and a reply that ends (or is cut by `max_tokens`) before N never fails.
+  A non-streamed answer that would break fails whole: `disconnect` (and `end`) drops it
+  after the headers, `error` answers 500.
 - `fail_times=K` (every request by default): only the first K completion requests with this
   id break; later ones go past N. A dropped connection can lose tokens the client had not
   read yet (aiohttp raises the error before its buffer), so the continuation may start
@@ -83,7 +85,7 @@ class Script(BaseModel):
     echo: bool = False
     delay_ms: float = Field(default=0, ge=0)
     fail_after: int | None = Field(default=None, ge=0)
-    fail: Literal["disconnect", "error"] | None = None
+    fail: Literal["disconnect", "error", "end"] | None = None
     fail_times: int | None = Field(default=None, ge=0)
     status: int | None = Field(default=None, ge=400, le=599)
     status_times: int = Field(default=1, ge=0)
@@ -253,6 +255,9 @@ async def chat_completions(request: Request) -> Response:
                 if script.fail == "error":
                     failure = f"scripted failure after token {broken_at}"
                     yield sse({"error": {"message": failure, "type": "server_error", "code": None}})
+                    return
+                if script.fail == "end":
+                    yield "data: [DONE]\n\n"
                     return
                 raise _Dropped
             yield chunk({}, finish)

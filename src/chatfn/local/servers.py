@@ -229,6 +229,9 @@ def _prepare_llm(data: Path, ports: Ports, settings: Settings) -> Program:
         "api_key": settings.llm_api_key.get_secret_value(),
         # The model file is named once llama.cpp is installed (chatfn.local.model_server).
         "models": [{"model_alias": settings.llm_model, "n_ctx": 2048}],
+        # By default a request waiting for the model ends the one streaming (`[DONE]`, no
+        # finish reason): replies cut each other short. Queued, each is answered in turn.
+        "interrupt_requests": False,
     }
     # A config file keeps the API key out of argv (`ps`) and out of the supervisor's config.
     config_file = _write_private_json(data / "llama.json", config)

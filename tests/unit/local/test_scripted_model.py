@@ -262,6 +262,19 @@ async def test_with_fail_times_only_the_first_requests_break(model: AsyncOpenAI)
     assert whole.choices[0].message.content == "w0 w1 w2 w3 w4 w5 w6 w7 "
 
 
+async def test_an_end_after_n_tokens_closes_the_stream_without_a_finish_reason(
+    model: AsyncOpenAI,
+) -> None:
+    stream = await model.chat.completions.create(
+        model="scripted", messages=ask("[[script tokens=8 fail_after=3 fail=end]]"), stream=True
+    )
+    chunks = [chunk async for chunk in stream]  # no error: the stream ends as a whole one does
+
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "w0 w1 w2 "
+    assert all(choice.finish_reason is None for c in chunks for choice in c.choices)
+
+
 async def test_a_plain_answer_that_disconnects_fails_whole(model: AsyncOpenAI) -> None:
     with pytest.raises(openai.APIConnectionError):
         await model.chat.completions.create(
