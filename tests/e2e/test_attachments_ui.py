@@ -178,8 +178,9 @@ async def test_the_files_of_a_message_in_every_look(
     await page.get_by_role("button", name="Remove tool.exe").click()
     await composer(page).press("Enter")
     await expect(finished(replies(page).last)).to_have_text("Summarise these for me, please.")
-    await page.reload()  # what was read of each file comes with the conversation
     sent = page.locator(".message-user").last
+    await expect(sent.get_by_text("Only the start of this file was read")).to_be_visible()
+    await page.reload()  # and what was read of each file comes with the conversation
     await expect(sent.get_by_text("Only the start of this file was read")).to_be_visible()
     await expect(sent.get_by_role("img", name="ramp.png")).to_have_js_property("naturalWidth", 48)
     assert await serious_violations(page) == []

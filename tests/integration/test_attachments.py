@@ -83,7 +83,10 @@ async def follow_up(
     accepted = await send(client, user, conversation, question, attachments=attachments)
     await read_stream(client, accepted["reply_id"], accepted["stream_ticket"])
     read = await conversation_when(client, user, conversation, settled=1)
-    return next(m for m in read["messages"] if m["id"] == accepted["message_id"])
+    message: dict[str, Any] = next(m for m in read["messages"] if m["id"] == accepted["message_id"])
+    # The 202 already named the files cut to fit, as the message read back says.
+    assert accepted["cut_attachments"] == [a["id"] for a in message["attachments"] if a["cut"]]
+    return message
 
 
 async def downloaded(client: httpx.AsyncClient, user: SignedIn, attachment: str) -> httpx.Response:

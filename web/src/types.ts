@@ -75,6 +75,8 @@ export interface Accepted {
   message_id: string;
   reply_id: string;
   stream_ticket: string;
+  /** Files of the message only the start of which was read (a send with files). */
+  cut_attachments?: string[];
 }
 
 /** A turn of a temporary chat, as the browser sends it back with each new message. */

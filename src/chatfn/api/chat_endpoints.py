@@ -140,6 +140,9 @@ class Accepted(BaseModel):
     message_id: UUID
     reply_id: UUID
     stream_ticket: str
+    cut_attachments: list[UUID] = Field(
+        default_factory=list, description="files of the message only the start of which was read"
+    )
 
 
 class Ticket(BaseModel):
@@ -392,7 +395,9 @@ async def send(
         model=body.model,
         attachments=tuple(attached),
     )
-    return await send_command(api, command)
+    accepted = await send_command(api, command)
+    accepted.cut_attachments = [file.id for file in attached if file.cut]
+    return accepted
 
 
 @router.post("/messages/{message_id}/regenerate", status_code=202)

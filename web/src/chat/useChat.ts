@@ -176,7 +176,7 @@ export function useChat(conversationId: string | null, { onCreated, onChanged }:
         status: "complete",
         created_at: now,
         siblings: [],
-        attachments: outgoing.attachments ?? [],
+        attachments: (outgoing.attachments ?? []).map((file) => ({ ...file, cut: accepted.cut_attachments?.includes(file.id) ?? file.cut })),
       };
       put(question);
       setChosen((previous) => choose(previous, question));
