@@ -126,6 +126,15 @@ async def received(chunks: AsyncIterator[ChatCompletionChunk], into: list[str]) 
             into.append(chunk.choices[0].delta.content)
 
 
+async def cut_short(model: AsyncOpenAI, messages: list[ChatCompletionMessageParam]) -> list[str]:
+    """The tokens a streamed answer sent before its connection dropped."""
+    tokens: list[str] = []
+    stream = await model.chat.completions.create(model="scripted", messages=messages, stream=True)
+    with pytest.raises(openai.APIConnectionError):
+        await received(stream, tokens)
+    return tokens
+
+
 async def answer(
     model: AsyncOpenAI,
     messages: list[ChatCompletionMessageParam],
@@ -223,12 +232,7 @@ async def test_a_scripted_status_answers_that_many_times(
 
 async def test_a_disconnect_breaks_the_stream_after_n_tokens(model: AsyncOpenAI) -> None:
     directive = "[[script tokens=8 fail_after=3 fail=disconnect]]"
-    tokens: list[str] = []
-    stream = await model.chat.completions.create(
-        model="scripted", messages=ask(directive), stream=True
-    )
-    with pytest.raises(openai.APIConnectionError):
-        await received(stream, tokens)
+    tokens = await cut_short(model, ask(directive))
     assert tokens == ["w0 ", "w1 ", "w2 "]
 
     # Asked to continue what it got, the same script goes past the break.
@@ -241,12 +245,7 @@ async def test_a_disconnect_breaks_the_stream_after_n_tokens(model: AsyncOpenAI)
 
 async def test_with_fail_times_only_the_first_requests_break(model: AsyncOpenAI) -> None:
     directive = "[[script id=once tokens=8 fail_after=3 fail_times=1]]"
-    first: list[str] = []
-    stream = await model.chat.completions.create(
-        model="scripted", messages=ask(directive), stream=True
-    )
-    with pytest.raises(openai.APIConnectionError):
-        await received(stream, first)
+    first = await cut_short(model, ask(directive))
 
     # A continuation from before the break (as after tokens lost with the connection) and
     # a fresh request both go to the end: the one break is spent.
@@ -432,12 +431,7 @@ async def test_an_echo_continuation_of_a_wrong_prefix_is_refused(
 
 async def test_an_echo_breaks_after_n_tokens_and_continues(model: AsyncOpenAI) -> None:
     directive = "[[script echo fail_after=5]]"
-    tokens: list[str] = []
-    stream = await model.chat.completions.create(
-        model="scripted", messages=echo(MARKDOWN, directive), stream=True
-    )
-    with pytest.raises(openai.APIConnectionError):
-        await received(stream, tokens)
+    tokens = await cut_short(model, echo(MARKDOWN, directive))
     assert tokens == MARKDOWN_TOKENS[:5]
 
     # Asked to continue what it got, the same script goes past the break.
