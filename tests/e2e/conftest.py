@@ -19,7 +19,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from chatfn.settings import Settings
 from tests.utils.accounts import client_address
-from tests.utils.ui import DESKTOP, PHONE, Guard, Look, NewContext
+from tests.utils.ui import DESKTOP, PHONE, Guard, Look, NewContext, screenshot_folder
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 # Chromium as root needs --no-sandbox; without the network flags it keeps calling
@@ -54,10 +54,7 @@ def ui_url(stack_settings: Settings) -> str:
 
 @pytest.fixture(scope="session")
 def screenshots(stack_settings: Settings) -> Path:
-    """Where the tests leave screenshots for people to look at (a CI artifact)."""
-    folder = stack_settings.home / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return screenshot_folder(stack_settings)
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,8 @@ reload and a message is answered. axe and screenshots in every look."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +17,7 @@ from playwright.async_api import expect
 
 from chatfn.settings import Settings
 from tests.e2e.test_app_ui import serious_violations
-from tests.utils.broker import free_port
+from tests.utils.model_server import ALIAS, API_KEY, preparing_model_server
 from tests.utils.stack import own_stack
 from tests.utils.ui import (
     DESKTOP,
@@ -31,10 +28,10 @@ from tests.utils.ui import (
     finished,
     open_app,
     replies,
+    screenshot_folder,
     sign_in,
 )
 
-ALIAS = "SmolLM2-135M-Instruct"
 MEANWHILE = "You can look around and write meanwhile; replies start once it is ready."
 # What `task setup:model` prints while llama.cpp compiles, a step every 2 s, until the
 # file named first exists; then the build is done.
@@ -55,24 +52,9 @@ while not done.exists():
 def preparing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """The model server, preparing until the returned file exists; its base URL."""
     folder = tmp_path_factory.mktemp("preparing")
-    port = free_port()
-    config = folder / "llama.json"
-    config.write_text(json.dumps({"host": "127.0.0.1", "port": port, "api_key": "k",
-                                  "models": [{"model_alias": ALIAS, "n_ctx": 2048}]}))  # fmt: skip
-    build = folder / "build.py"
-    build.write_text(FAKE_BUILD)
     done = folder / "done"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chatfn.local.model_server", "--config", str(config),
-         "--port", str(port)],
-        env=os.environ | {"CHATFN_MODEL_SETUP": f"{sys.executable} {build} {done}"},
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        yield f"http://127.0.0.1:{port}/v1", done
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with preparing_model_server(folder, FAKE_BUILD, [str(done)], 2048) as (base_url, _):
+        yield base_url, done
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +63,7 @@ def preparing_stack(preparing: tuple[str, Path], worker_id: str) -> Iterator[Set
     shared stack's model must stay ready for every other test."""
     home = Path(f"{os.environ.get('CHATFN_HOME', '.local/test')}-preparing-{worker_id}")
     base_url, _ = preparing
-    with own_stack(home, LLM_BASE_URL=base_url, LLM_API_KEY="k", LLM_MODEL=ALIAS) as settings:
+    with own_stack(home, LLM_BASE_URL=base_url, LLM_API_KEY=API_KEY, LLM_MODEL=ALIAS) as settings:
         yield settings
 
 
@@ -93,9 +75,7 @@ def ui_url(preparing_stack: Settings) -> str:
 
 @pytest.fixture(scope="module")
 def screenshots(preparing_stack: Settings) -> Path:
-    folder = preparing_stack.home / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return screenshot_folder(preparing_stack)
 
 
 async def test_the_notice_says_how_far_the_model_is_and_goes_once_it_is_ready(

@@ -7,10 +7,7 @@ same port, with no restart."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,10 +18,9 @@ import pytest
 from chatfn.local.health import check
 from chatfn.local.model_server import Preparation
 from chatfn.settings import Settings
-from tests.utils.broker import free_port
+from tests.utils.model_server import ALIAS, API_KEY, preparing_model_server
 from tests.utils.waiting import once
 
-ALIAS = "SmolLM2-135M-Instruct"
 # What `task setup:model` prints while llama.cpp compiles, slowed down; then done.
 FAKE_BUILD = """
 import sys, time
@@ -42,23 +38,8 @@ def model_server(
     """The program, its preparation the fake build (`step_s`, `exit_code` from the test's
     parameters); its base URL and process."""
     step_s, exit_code = request.param
-    port = free_port()
-    config = tmp_path / "llama.json"
-    config.write_text(json.dumps({"host": "127.0.0.1", "port": port, "api_key": "k",
-                                  "models": [{"model_alias": ALIAS, "n_ctx": 512}]}))  # fmt: skip
-    build = tmp_path / "build.py"
-    build.write_text(FAKE_BUILD)
-    setup = f"{sys.executable} {build} {step_s} {exit_code}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chatfn.local.model_server", "--config", str(config),
-         "--port", str(port)],
-        env=os.environ | {"CHATFN_MODEL_SETUP": setup}, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        yield f"http://127.0.0.1:{port}/v1", process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with preparing_model_server(tmp_path, FAKE_BUILD, [str(step_s), str(exit_code)], 512) as served:
+        yield served
 
 
 async def listed(base_url: str) -> dict[str, object]:
@@ -81,10 +62,10 @@ async def test_the_model_is_listed_as_preparing_then_served_by_the_same_process(
     model_server: tuple[str, subprocess.Popen[bytes]],
 ) -> None:
     base_url, process = model_server
-    settings = Settings(LLM_BASE_URL=base_url, LLM_API_KEY="k", LLM_MODEL=ALIAS)
+    settings = Settings(LLM_BASE_URL=base_url, LLM_API_KEY=API_KEY, LLM_MODEL=ALIAS)
     first = await once(lambda: listed(base_url), lambda model: "compiled" in str(model["detail"]))
     health = await check("llm", settings)
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="k", max_retries=0)
+    client = openai.AsyncOpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
     with pytest.raises(openai.APIStatusError) as refused:
         await client.chat.completions.create(
             model=ALIAS, messages=[{"role": "user", "content": "Hi"}]

@@ -60,6 +60,13 @@ async def open_app(page: Page, path: str = "/") -> None:
     await expect(composer(page)).to_be_visible()
 
 
+def screenshot_folder(settings: Settings) -> Path:
+    """Where the tests leave a stack's screenshots for people to look at (a CI artifact)."""
+    folder = settings.home / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def composer(page: Page) -> Locator:
     return page.get_by_role("textbox", name="Message", exact=True)
 
